@@ -1,0 +1,61 @@
+/** Reads the stack's config from the Pulumi runtime and validates it before any resource exists. */
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigEntry, formatProblems, loadStackConfig } from "../lib/config/load";
+import { StackConfig } from "../lib/config/schema";
+import { SecretSettings } from "../lib/config/secrets";
+
+export interface ProgramConfig {
+  config: StackConfig;
+  /** Secret settings, each wrapped as a Pulumi secret. */
+  secrets: { [K in keyof SecretSettings]: pulumi.Output<NonNullable<SecretSettings[K]>> | undefined };
+  /** The SSH key for a host: its own from sshPrivateKeys, else sshPrivateKey; a secret. */
+  sshKeyFor(host: string): pulumi.Output<string> | undefined;
+}
+
+/** Same source as the Pulumi SDK: the engine passes the secret keys' names in this variable. */
+function secretKeys(): Set<string> {
+  try {
+    return new Set(JSON.parse(process.env.PULUMI_CONFIG_SECRET_KEYS ?? "[]") as string[]);
+  } catch {
+    return new Set();
+  }
+}
+
+export function runtimeConfigEntries(): Map<string, ConfigEntry> {
+  const all = pulumi.runtime.allConfig();
+  const secret = secretKeys();
+  const entries = new Map<string, ConfigEntry>();
+  for (const [key, raw] of Object.entries(all)) {
+    entries.set(key, { value: parseConfigValue(raw), secret: secret.has(key) });
+  }
+  return entries;
+}
+
+/** Structured values arrive JSON-encoded; scalars arrive as strings. */
+function parseConfigValue(raw: string): unknown {
+  const t = raw.trim();
+  if (t.startsWith("{") || t.startsWith("[")) {
+    try {
+      return JSON.parse(t);
+    } catch {
+      return raw;
+    }
+  }
+  return raw;
+}
+
+export function readProgramConfig(entries: Map<string, ConfigEntry> = runtimeConfigEntries()): ProgramConfig {
+  const result = loadStackConfig(entries);
+  if (!result.ok) {
+    throw new pulumi.RunError(`the stack configuration has ${result.problems.length} problem(s):\n${formatProblems(result.problems)}\nFix them (or run: npx ephemery config check) and try again.`);
+  }
+  const secrets = Object.fromEntries(
+    Object.entries(result.secrets).map(([k, v]) => [k, v === undefined ? undefined : pulumi.secret(v)]),
+  ) as ProgramConfig["secrets"];
+  const plain = result.secrets;
+  const sshKeyFor = (host: string) => {
+    const key = plain.sshPrivateKeys?.[host] ?? plain.sshPrivateKey;
+    return key === undefined ? undefined : pulumi.secret(key);
+  };
+  return { config: result.config, secrets, sshKeyFor };
+}

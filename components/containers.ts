@@ -1,0 +1,110 @@
+/**
+ * The two renderings of container specs. `docker`: one docker.Container (plus image and volume) per spec,
+ * through the host's Docker provider, so `pulumi refresh` sees each container. `compose`: one compose project
+ * per node, written to the host and converged with `docker compose up -d --remove-orphans`.
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { ContainerSpec } from "../lib/clients/types";
+import { composeNetworkName, renderCompose } from "../lib/compose";
+import { composeCommand } from "../lib/composeCommand";
+import { Host } from "./host";
+import { hostCommand, writeFileCommand } from "./hostCommand";
+
+export interface DockerContainerResources {
+  image: docker.RemoteImage;
+  volume?: docker.Volume;
+  container: docker.Container;
+}
+
+/** The container args a spec turns into; exported for tests and for the policies' expectations. */
+export function dockerContainerArgs(spec: ContainerSpec, network: pulumi.Input<string>, image: pulumi.Input<string>): docker.ContainerArgs {
+  return {
+    name: spec.name,
+    image,
+    entrypoints: spec.entrypoint,
+    command: spec.command,
+    envs: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    user: spec.user,
+    restart: spec.restart,
+    memory: spec.memoryMiB,
+    destroyGraceSeconds: spec.stopGraceSec,
+    stopTimeout: spec.stopGraceSec,
+    ports: spec.ports
+      .filter((p) => p.hostPort !== undefined)
+      .map((p) => ({ internal: p.containerPort, external: p.hostPort, ip: p.bindAddress, protocol: p.protocol })),
+    volumes: spec.mounts.map((m) =>
+      m.kind === "volume"
+        ? { volumeName: m.source, containerPath: m.target, readOnly: m.readOnly }
+        : { hostPath: m.source, containerPath: m.target, readOnly: m.readOnly },
+    ),
+    networksAdvanced: [{ name: network, aliases: [spec.name] }],
+    labels: [
+      { label: "ephemery.role", value: spec.role },
+      { label: "ephemery.client", value: spec.client },
+    ],
+    logDriver: "json-file",
+    logOpts: { "max-size": "50m", "max-file": "5" },
+    mustRun: true,
+  };
+}
+
+/** Creates the image, data volume and container of one spec under `parent`. */
+export function createDockerContainer(
+  name: string,
+  spec: ContainerSpec,
+  network: docker.Network,
+  parent: pulumi.Resource,
+  dependsOn: pulumi.Input<pulumi.Resource>[],
+): DockerContainerResources {
+  const image = new docker.RemoteImage(`${name}-image`, { name: spec.image, keepLocally: true }, { parent });
+  const volume = spec.data
+    ? new docker.Volume(`${name}-volume`, { name: spec.data.volume, labels: [{ label: "ephemery.role", value: spec.role }] }, { parent, retainOnDelete: true })
+    : undefined;
+  const container = new docker.Container(
+    `${name}-container`,
+    dockerContainerArgs(spec, network.name, image.imageId),
+    { parent, dependsOn: [...dependsOn, ...(volume ? [volume] : [])] },
+  );
+  return { image, volume, container };
+}
+
+export interface ComposeProjectArgs {
+  readonly host: Host;
+  /** The node name: compose project, network and container prefix. */
+  readonly node: string;
+  readonly specs: ContainerSpec[];
+  readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/** One docker-compose.yml per node, converged on the host; it runs on without the workstation. */
+export class ComposeProject extends pulumi.ComponentResource {
+  public readonly file: string;
+  public readonly content: string;
+
+  constructor(name: string, args: ComposeProjectArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("ephemery:containers:ComposeProject", name, {}, opts);
+    this.content = renderCompose(args.node, args.specs);
+    const dir = args.host.paths.compose;
+    this.file = `${dir}/docker-compose.yml`;
+    const compose = composeCommand(args.node, this.file);
+    const write = hostCommand(
+      `${name}-file`,
+      args.host.connection,
+      { create: writeFileCommand(this.file, "0644"), stdin: this.content, triggers: [this.content] },
+      { parent: this, dependsOn: [args.host.ready] },
+    );
+    hostCommand(
+      `${name}-up`,
+      args.host.connection,
+      {
+        create: `${compose} up -d --remove-orphans`,
+        // Named volumes are kept: chain data and node identity outlive the project.
+        delete: `${compose} down --remove-orphans || true`,
+        triggers: [this.content],
+      },
+      { parent: this, dependsOn: [write, ...(args.dependsOn ?? [])] },
+    );
+    this.registerOutputs({ file: this.file, network: composeNetworkName(args.node) });
+  }
+}

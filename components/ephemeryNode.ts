@@ -1,0 +1,89 @@
+/**
+ * One Ephemery node on one host: the machine, its network files, execution / consensus / validator clients,
+ * validator keys, monitoring, and the reset job. A thin class over `buildNode`, which tests call directly.
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { buildNodeSpecs, NodeSpecs, p2pPortsOf, requiredDiskGiB } from "../lib/clients";
+import { HostConfig, NetworkConfig } from "../lib/config/schema";
+import { composeNetworkName } from "../lib/compose";
+import { ComposeProject } from "./containers";
+import { ConsensusClient } from "./consensusClient";
+import { ExecutionClient } from "./executionClient";
+import { Host } from "./host";
+import { JwtSecret } from "./networkFiles";
+import { ResetJob } from "./resetJob";
+import { ValidatorClient } from "./validatorClient";
+
+export interface EphemeryNodeArgs {
+  /** The validated host settings (`hosts[i]`). */
+  readonly config: HostConfig;
+  /** Network-wide settings (`ephemery:network`). */
+  readonly network: NetworkConfig;
+  /** Checkpoint providers in the order to try (already ranked); empty means genesis sync. */
+  readonly checkpointSyncUrls: string[];
+  /** SSH private key for this host (a secret); unused for local hosts. */
+  readonly sshPrivateKey?: pulumi.Input<string>;
+}
+
+export class EphemeryNode extends pulumi.ComponentResource {
+  public readonly host: Host;
+  public readonly specs: NodeSpecs;
+  public readonly execution: ExecutionClient;
+  public readonly consensus: ConsensusClient;
+  public readonly validator?: ValidatorClient;
+  public readonly resetJob: ResetJob;
+  public readonly jwt: JwtSecret;
+
+  constructor(name: string, args: EphemeryNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("ephemery:node:EphemeryNode", name, {}, opts);
+    const cfg = args.config;
+    const specs = buildNodeSpecs({ node: cfg.name, host: cfg, checkpointSyncUrls: args.checkpointSyncUrls });
+    this.specs = specs;
+
+    this.host = new Host(
+      `${name}-host`,
+      { config: cfg, sshPrivateKey: args.sshPrivateKey, requiredDiskGiB: requiredDiskGiB(cfg), p2pPorts: p2pPortsOf(specs) },
+      { parent: this },
+    );
+    this.jwt = new JwtSecret(`${name}-jwt`, { host: this.host }, { parent: this });
+    this.resetJob = new ResetJob(`${name}-reset`, { host: this.host, config: cfg, network: args.network, specs }, { parent: this });
+    const filesReady: pulumi.Resource[] = [this.jwt.file, this.resetJob.releaseReady];
+
+    // Containers of the docker runtime share one network; the compose runtime declares its own of the same name.
+    const childOpts: pulumi.ComponentResourceOptions = this.host.dockerProvider
+      ? { parent: this, providers: { docker: this.host.dockerProvider } }
+      : { parent: this };
+    const network = cfg.runtime === "docker"
+      ? new docker.Network(`${name}-network`, { name: composeNetworkName(cfg.name), driver: "bridge" }, childOpts)
+      : undefined;
+
+    this.execution = new ExecutionClient(`${name}-execution`, { spec: specs.execution, runtime: cfg.runtime, network, dependsOn: filesReady }, childOpts);
+    this.consensus = new ConsensusClient(
+      `${name}-consensus`,
+      { spec: specs.consensus, runtime: cfg.runtime, network, dependsOn: [...filesReady, ...optional(this.execution.container)] },
+      childOpts,
+    );
+    if (specs.validator) {
+      this.validator = new ValidatorClient(
+        `${name}-validator`,
+        { spec: specs.validator, runtime: cfg.runtime, network, dependsOn: [...filesReady, ...optional(this.consensus.container)] },
+        childOpts,
+      );
+    }
+
+    if (cfg.runtime === "compose") {
+      new ComposeProject(
+        `${name}-compose`,
+        { host: this.host, node: cfg.name, specs: [specs.execution, specs.consensus, ...optional(specs.validator)], dependsOn: filesReady },
+        { parent: this },
+      );
+    }
+
+    this.registerOutputs({});
+  }
+}
+
+function optional<T>(x: T | undefined): T[] {
+  return x === undefined ? [] : [x];
+}

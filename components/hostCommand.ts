@@ -1,0 +1,74 @@
+/** Runs a command on a node's machine: over SSH for remote hosts, on the workstation for `local`. */
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { shellQuote } from "../lib/hostScripts";
+
+/** How to reach a host; `undefined` connection means the workstation itself. */
+export interface HostConnection {
+  kind: "local" | "ssh";
+  /** SSH connection (host, port, user, privateKey as a secret); absent for local. */
+  ssh?: pulumi.Output<command.types.input.remote.ConnectionArgs>;
+  /** Run commands through `sudo -n` (SSH users other than root). */
+  sudo?: boolean;
+}
+
+export interface HostCommandArgs {
+  create: pulumi.Input<string>;
+  update?: pulumi.Input<string>;
+  delete?: pulumi.Input<string>;
+  /** Content passed on standard input: how files (secrets included) reach the host without touching argv. */
+  stdin?: pulumi.Input<string>;
+  triggers?: pulumi.Input<unknown[]>;
+  /** Never log stdin/stdout of commands that handle secrets. */
+  quiet?: boolean;
+}
+
+export function hostCommand(
+  name: string,
+  conn: HostConnection,
+  args: HostCommandArgs,
+  opts: pulumi.CustomResourceOptions,
+): command.remote.Command | command.local.Command {
+  const logging = args.quiet ? "none" : "stdoutAndStderr";
+  if (conn.kind === "local") {
+    return new command.local.Command(
+      name,
+      { create: args.create, update: args.update, delete: args.delete, stdin: args.stdin, triggers: args.triggers, interpreter: ["/bin/bash", "-c"], logging },
+      opts,
+    );
+  }
+  if (!conn.ssh) throw new Error(`host command ${name}: an ssh host needs a connection`);
+  return new command.remote.Command(
+    name,
+    {
+      connection: conn.ssh,
+      // Remote shells differ; run every command with bash so scripts behave the same everywhere.
+      create: bash(args.create, conn.sudo),
+      update: args.update === undefined ? undefined : bash(args.update, conn.sudo),
+      delete: args.delete === undefined ? undefined : bash(args.delete, conn.sudo),
+      stdin: args.stdin,
+      triggers: args.triggers,
+      logging,
+    },
+    opts,
+  );
+}
+
+function bash(script: pulumi.Input<string>, sudo = false): pulumi.Output<string> {
+  return pulumi.output(script).apply((s) => `${sudo ? "sudo -n " : ""}bash -c ${shellQuote(s)}`);
+}
+
+/** Writes `content` (via stdin) to `path` with `mode`, atomically: a half-written file never replaces a good one. */
+export function writeFileCommand(path: string, mode: string, dirMode = "0755"): string {
+  const dir = path.replace(/\/[^/]+$/, "") || "/";
+  return [
+    "set -euo pipefail",
+    `install -d -m ${dirMode} ${shellQuote(dir)}`,
+    `tmp=$(mktemp ${shellQuote(`${path}.XXXXXX`)})`,
+    `trap 'rm -f "$tmp"' EXIT`,
+    `chmod ${mode} "$tmp"`,
+    `cat > "$tmp"`,
+    `mv -f "$tmp" ${shellQuote(path)}`,
+    "trap - EXIT",
+  ].join("\n");
+}

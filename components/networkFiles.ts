@@ -1,0 +1,39 @@
+/** The JWT secret an EL/CL pair shares: generated once, kept as a Pulumi secret, written 0600 on the host. */
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { Host } from "./host";
+import { hostCommand, writeFileCommand } from "./hostCommand";
+
+export interface JwtSecretArgs {
+  readonly host: Host;
+}
+
+export class JwtSecret extends pulumi.ComponentResource {
+  /** 32-byte hex secret; a Pulumi secret. */
+  public readonly value: pulumi.Output<string>;
+  /** The file on the host, written when this resource is done. */
+  public readonly file: command.remote.Command | command.local.Command;
+  public readonly path: string;
+
+  constructor(name: string, args: JwtSecretArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("ephemery:network:JwtSecret", name, {}, opts);
+    // Generated on the workstation at create time only, so every later `up` keeps the same secret.
+    const generated = new command.local.Command(
+      `${name}-generate`,
+      {
+        create: `node -e "process.stdout.write(require('crypto').randomBytes(32).toString('hex'))"`,
+        logging: "none",
+      },
+      { parent: this, additionalSecretOutputs: ["stdout"] },
+    );
+    this.value = pulumi.secret(generated.stdout);
+    this.path = args.host.paths.jwt;
+    this.file = hostCommand(
+      `${name}-file`,
+      args.host.connection,
+      { create: writeFileCommand(this.path, "0600", "0700"), stdin: this.value, quiet: true, delete: `rm -f ${this.path}` },
+      { parent: this, dependsOn: [args.host.ready] },
+    );
+    this.registerOutputs({ path: this.path });
+  }
+}

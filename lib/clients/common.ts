@@ -1,0 +1,117 @@
+/** Building blocks shared by the client modules. */
+import { ContainerSpec, MountSpec, NodeContext, PATHS, PortPurpose, PortSpec, ResetDataRule, Role, hostPaths } from "./types";
+
+export const ENGINE_PORT = 8551;
+export const DEFAULT_METRICS_PORT: Record<"execution" | "consensus" | "validator", number> = {
+  execution: 6060,
+  consensus: 5054,
+  validator: 5064,
+};
+
+export function containerName(node: string, role: Role | string): string {
+  return `${node}-${role}`;
+}
+
+export function volumeName(node: string, role: Role | string): string {
+  return `${node}-${role}-data`;
+}
+
+export function executionEndpoint(node: string): string {
+  return `http://${containerName(node, "execution")}:${ENGINE_PORT}`;
+}
+
+export function beaconEndpoint(ctx: NodeContext): string {
+  return `http://${containerName(ctx.node, "consensus")}:${ctx.host.consensus.beaconApiPort}`;
+}
+
+export function p2pPorts(port: number, opts: { udp?: boolean; quicPort?: number } = {}): PortSpec[] {
+  const out: PortSpec[] = [{ containerPort: port, hostPort: port, protocol: "tcp", purpose: "p2p", bindAddress: "0.0.0.0" }];
+  if (opts.udp !== false) out.push({ containerPort: port, hostPort: port, protocol: "udp", purpose: "p2p", bindAddress: "0.0.0.0" });
+  if (opts.quicPort !== undefined) out.push({ containerPort: opts.quicPort, hostPort: opts.quicPort, protocol: "udp", purpose: "p2p", bindAddress: "0.0.0.0" });
+  return out;
+}
+
+/** An API port published on the host's loopback, or on all addresses when the operator opted in. */
+export function apiPort(port: number, purpose: PortPurpose, expose = false): PortSpec {
+  return { containerPort: port, hostPort: port, protocol: "tcp", purpose, bindAddress: expose ? "0.0.0.0" : "127.0.0.1" };
+}
+
+/** A port reachable only from the node's private Docker network. */
+export function privatePort(port: number, purpose: PortPurpose): PortSpec {
+  return { containerPort: port, protocol: "tcp", purpose, bindAddress: "127.0.0.1" };
+}
+
+export function sharedMounts(ctx: NodeContext, opts: { jwt: boolean }): MountSpec[] {
+  const paths = hostPaths(ctx.host.dataDir, ctx.node);
+  const mounts: MountSpec[] = [{ kind: "bind", source: paths.testnetRoot, target: PATHS.testnetRoot, readOnly: true }];
+  if (opts.jwt) mounts.push({ kind: "bind", source: paths.jwtDir, target: PATHS.jwtDir, readOnly: true });
+  return mounts;
+}
+
+export function dataMount(ctx: NodeContext, role: Role): MountSpec {
+  return { kind: "volume", source: volumeName(ctx.node, role), target: PATHS.data, readOnly: false };
+}
+
+/**
+ * Runs `script` with `sh -c`, so per-iteration values (chain id, bootnodes, genesis hash) are read from the
+ * testnet dir at every start; extra flags arrive as "$@" and need no quoting.
+ */
+export function shellEntry(script: string[], extraArgs: string[]): { entrypoint: string[]; command: string[] } {
+  const body = ["set -eu", `T=${PATHS.testnet}`, `. "$T/nodevars_env.txt"`, ...script].join("\n");
+  return { entrypoint: ["/bin/sh", "-c"], command: [body, "ephemery-entry", ...extraArgs] };
+}
+
+/** Appends `--flag=<url>` per ENR in $BOOTNODE_ENR_LIST, for clients that take one flag per bootnode. */
+export function perEnrFlags(flag: string): string {
+  return `for enr in $(echo "$BOOTNODE_ENR_LIST" | tr ',' ' '); do set -- "$@" ${flag}="$enr"; done`;
+}
+
+export function baseSpec(
+  ctx: NodeContext,
+  role: Role,
+  client: string,
+  fields: {
+    image: string;
+    memoryMiB: number;
+    command: string[];
+    entrypoint?: string[];
+    ports: PortSpec[];
+    mounts: MountSpec[];
+    metricsPort: number;
+    metricsPath?: string;
+    reset?: ResetDataRule;
+    dependsOn?: string[];
+    stopGraceSec?: number;
+    slashingProtection?: string[];
+  },
+): ContainerSpec {
+  return {
+    name: containerName(ctx.node, role),
+    role,
+    client,
+    image: fields.image,
+    entrypoint: fields.entrypoint,
+    command: fields.command,
+    env: {},
+    ports: [...fields.ports, apiPort(fields.metricsPort, "metrics")],
+    mounts: [...fields.mounts, dataMount(ctx, role)],
+    restart: "unless-stopped",
+    memoryMiB: fields.memoryMiB,
+    stopGraceSec: fields.stopGraceSec ?? 180,
+    // Files the program writes (JWT, keys) are root-owned 0600; clients run as root inside their container.
+    user: "0:0",
+    metrics: { port: fields.metricsPort, path: fields.metricsPath ?? "/metrics", job: role },
+    data: { volume: volumeName(ctx.node, role), mountPath: PATHS.data, reset: fields.reset ?? { wipe: [], keep: [] } },
+    slashingProtection: fields.slashingProtection,
+    dependsOn: fields.dependsOn ?? [],
+  };
+}
+
+/** Host dir of installed validator keys, mounted read-only; `current` is swapped atomically by the key installer. */
+export function keysMount(ctx: NodeContext): MountSpec {
+  return { kind: "bind", source: hostPaths(ctx.host.dataDir, ctx.node).keysRoot, target: PATHS.keysRoot, readOnly: true };
+}
+
+/** Validator clients write lock files next to their keys, so each start copies the installed set into /data/keys. */
+export const COPY_KEYS = `rm -rf ${PATHS.data}/keys && cp -Rp ${PATHS.keys}/. ${PATHS.data}/keys`;
+export const KEYS_IN_DATA = `${PATHS.data}/keys`;

@@ -1,0 +1,44 @@
+import { DEFAULT_IMAGES } from "../../config/images";
+import { apiPort, DEFAULT_METRICS_PORT, baseSpec, containerName, executionEndpoint, p2pPorts, sharedMounts, shellEntry } from "../common";
+import { ConsensusClientModule, PATHS } from "../types";
+
+export const teku: ConsensusClientModule = {
+  name: "teku",
+  defaultImage: DEFAULT_IMAGES.teku,
+  defaultMemoryMiB: 6144,
+  minDiskGiB: 30,
+  build(ctx) {
+    const cl = ctx.host.consensus;
+    const metricsPort = cl.metricsPort ?? DEFAULT_METRICS_PORT.consensus;
+    const sync = ctx.checkpointSyncUrls.length > 0 ? `--checkpoint-sync-url=${ctx.checkpointSyncUrls[0]}` : "--ignore-weak-subjectivity-period-enabled";
+    const entry = shellEntry(
+      [
+        [
+          "exec /opt/teku/bin/teku",
+          '--network="$T/config.yaml"',
+          '--genesis-state="$T/genesis.ssz"',
+          '--p2p-discovery-bootnodes="$BOOTNODE_ENR_LIST"',
+          `--data-path=${PATHS.data}`,
+          `--ee-endpoint=${executionEndpoint(ctx.node)}`,
+          `--ee-jwt-secret-file=${PATHS.jwt}`,
+          `--p2p-port=${cl.p2pPort}`,
+          `--rest-api-enabled=true --rest-api-interface=0.0.0.0 --rest-api-port=${cl.beaconApiPort} --rest-api-host-allowlist=*`,
+          `--metrics-enabled=true --metrics-interface=0.0.0.0 --metrics-port=${metricsPort} --metrics-host-allowlist=*`,
+          sync,
+          '"$@"',
+        ].join(" "),
+      ],
+      cl.extraArgs,
+    );
+    return baseSpec(ctx, "consensus", "teku", {
+      image: cl.image ?? teku.defaultImage,
+      memoryMiB: cl.memoryMiB ?? teku.defaultMemoryMiB,
+      ...entry,
+      ports: [...p2pPorts(cl.p2pPort), apiPort(cl.beaconApiPort, "beacon", cl.exposeBeaconApi)],
+      mounts: sharedMounts(ctx, { jwt: true }),
+      metricsPort,
+      reset: { wipe: ["beacon"], keep: ["beacon/kvstore"] },
+      dependsOn: [containerName(ctx.node, "execution")],
+    });
+  },
+};

@@ -1,0 +1,55 @@
+import { DEFAULT_IMAGES } from "../../config/images";
+import { apiPort, DEFAULT_METRICS_PORT, ENGINE_PORT, baseSpec, p2pPorts, privatePort, sharedMounts, shellEntry } from "../common";
+import { ExecutionClientModule, PATHS } from "../types";
+
+export const geth: ExecutionClientModule = {
+  name: "geth",
+  defaultImage: DEFAULT_IMAGES.geth,
+  defaultMemoryMiB: 8192,
+  minDiskGiB: 50,
+  build(ctx) {
+    const el = ctx.host.execution;
+    const metricsPort = el.metricsPort ?? DEFAULT_METRICS_PORT.execution;
+    const entry = shellEntry(
+      [
+        // A wiped data dir (first start, or after a reset) is initialised from this iteration's genesis.
+        `if [ ! -d ${PATHS.data}/geth/chaindata ]; then geth init --datadir=${PATHS.data} --state.scheme=path "$T/genesis.json"; fi`,
+        [
+          "exec geth",
+          `--datadir=${PATHS.data}`,
+          '--networkid="$CHAIN_ID"',
+          '--bootnodes="$BOOTNODE_ENODE_LIST"',
+          "--syncmode=full",
+          `--port=${el.p2pPort}`,
+          `--discovery.port=${el.p2pPort}`,
+          "--http --http.addr=0.0.0.0",
+          `--http.port=${el.rpcPort}`,
+          "--http.vhosts=* --http.api=eth,net,web3",
+          "--ws --ws.addr=0.0.0.0",
+          `--ws.port=${el.wsPort}`,
+          "--ws.api=eth,net,web3",
+          `--authrpc.addr=0.0.0.0 --authrpc.port=${ENGINE_PORT} --authrpc.vhosts=*`,
+          `--authrpc.jwtsecret=${PATHS.jwt}`,
+          `--metrics --metrics.addr=0.0.0.0 --metrics.port=${metricsPort}`,
+          '"$@"',
+        ].join(" "),
+      ],
+      el.extraArgs,
+    );
+    return baseSpec(ctx, "execution", "geth", {
+      image: el.image ?? geth.defaultImage,
+      memoryMiB: el.memoryMiB ?? geth.defaultMemoryMiB,
+      ...entry,
+      ports: [
+        ...p2pPorts(el.p2pPort),
+        apiPort(el.rpcPort, "rpc", el.exposeRpc),
+        apiPort(el.wsPort, "ws", el.exposeRpc),
+        privatePort(ENGINE_PORT, "engine"),
+      ],
+      mounts: sharedMounts(ctx, { jwt: true }),
+      metricsPort,
+      metricsPath: "/debug/metrics/prometheus",
+      reset: { wipe: ["geth"], keep: ["geth/nodekey"] },
+    });
+  },
+};

@@ -1,0 +1,48 @@
+import { DEFAULT_IMAGES } from "../../config/images";
+import { apiPort, DEFAULT_METRICS_PORT, ENGINE_PORT, baseSpec, p2pPorts, privatePort, sharedMounts, shellEntry } from "../common";
+import { ExecutionClientModule, PATHS } from "../types";
+
+export const nethermind: ExecutionClientModule = {
+  name: "nethermind",
+  defaultImage: DEFAULT_IMAGES.nethermind,
+  defaultMemoryMiB: 8192,
+  minDiskGiB: 50,
+  build(ctx) {
+    const el = ctx.host.execution;
+    const metricsPort = el.metricsPort ?? DEFAULT_METRICS_PORT.execution;
+    const entry = shellEntry(
+      [
+        [
+          "exec /nethermind/nethermind",
+          "--config=none",
+          '--Init.ChainSpecPath="$T/chainspec.json"',
+          '--Init.GenesisHash="$GENESIS_BLOCK"',
+          '--Discovery.Bootnodes="$BOOTNODE_ENODE_LIST"',
+          `--datadir=${PATHS.data}`,
+          `--Network.P2PPort=${el.p2pPort} --Network.DiscoveryPort=${el.p2pPort}`,
+          "--JsonRpc.Enabled=true --JsonRpc.Host=0.0.0.0",
+          `--JsonRpc.Port=${el.rpcPort} --JsonRpc.WebSocketsPort=${el.wsPort}`,
+          `--JsonRpc.EngineHost=0.0.0.0 --JsonRpc.EnginePort=${ENGINE_PORT}`,
+          `--JsonRpc.JwtSecretFile=${PATHS.jwt}`,
+          `--Metrics.Enabled=true --Metrics.ExposeHost=0.0.0.0 --Metrics.ExposePort=${metricsPort}`,
+          '"$@"',
+        ].join(" "),
+      ],
+      el.extraArgs,
+    );
+    return baseSpec(ctx, "execution", "nethermind", {
+      image: el.image ?? nethermind.defaultImage,
+      memoryMiB: el.memoryMiB ?? nethermind.defaultMemoryMiB,
+      ...entry,
+      ports: [
+        ...p2pPorts(el.p2pPort),
+        apiPort(el.rpcPort, "rpc", el.exposeRpc),
+        apiPort(el.wsPort, "ws", el.exposeRpc),
+        privatePort(ENGINE_PORT, "engine"),
+      ],
+      mounts: sharedMounts(ctx, { jwt: true }),
+      metricsPort,
+      reset: { wipe: ["."], keep: ["keystore/node.key.plain"] },
+    });
+  },
+};

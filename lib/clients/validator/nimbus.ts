@@ -1,0 +1,47 @@
+import { DEFAULT_IMAGES } from "../../config/images";
+import { apiPort, beaconEndpoint, baseSpec, containerName, DEFAULT_METRICS_PORT, KEYS_IN_DATA, keysMount, sharedMounts, shellEntry } from "../common";
+import { PATHS, ValidatorClientModule } from "../types";
+
+export const nimbusValidator: ValidatorClientModule = {
+  name: "nimbus",
+  defaultImage: DEFAULT_IMAGES.nimbusValidator,
+  defaultMemoryMiB: 1024,
+  build(ctx) {
+    const vc = ctx.validator;
+    const metricsPort = vc.metricsPort ?? DEFAULT_METRICS_PORT.validator;
+    const entry = shellEntry(
+      [
+        // Nimbus keeps its slashing database inside the validators dir: refresh the key folders, keep the database.
+        `mkdir -p ${PATHS.data}/validators`,
+        `find ${PATHS.data}/validators -mindepth 1 -maxdepth 1 -type d -name '0x*' -exec rm -rf {} +`,
+        `cp -Rp ${PATHS.keys}/nimbus/validators/. ${PATHS.data}/validators/`,
+        `rm -rf ${KEYS_IN_DATA} && mkdir -p ${KEYS_IN_DATA} && cp -Rp ${PATHS.keys}/nimbus/secrets ${KEYS_IN_DATA}/secrets`,
+        [
+          "exec /home/user/nimbus_validator_client",
+          `--data-dir=${PATHS.data}`,
+          `--validators-dir=${PATHS.data}/validators`,
+          `--secrets-dir=${KEYS_IN_DATA}/secrets`,
+          `--beacon-node=${beaconEndpoint(ctx)}`,
+          `--suggested-fee-recipient=${vc.feeRecipient}`,
+          `--graffiti='${vc.graffiti}'`,
+          `--doppelganger-detection=${vc.doppelganger}`,
+          `--keymanager --keymanager-address=0.0.0.0 --keymanager-port=${vc.keymanagerPort} --keymanager-token-file=${PATHS.data}/keymanager-token`,
+          `--metrics --metrics-address=0.0.0.0 --metrics-port=${metricsPort}`,
+          '"$@"',
+        ].join(" "),
+      ],
+      vc.extraArgs,
+    );
+    return baseSpec(ctx, "validator", "nimbus", {
+      image: vc.image ?? nimbusValidator.defaultImage,
+      memoryMiB: vc.memoryMiB ?? nimbusValidator.defaultMemoryMiB,
+      ...entry,
+      ports: [apiPort(vc.keymanagerPort, "keymanager")],
+      mounts: [...sharedMounts(ctx, { jwt: false }), keysMount(ctx)],
+      metricsPort,
+      stopGraceSec: 30,
+      slashingProtection: ["validators/slashing_protection.sqlite3"],
+      dependsOn: [containerName(ctx.node, "consensus")],
+    });
+  },
+};

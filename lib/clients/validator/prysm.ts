@@ -1,0 +1,43 @@
+import { DEFAULT_IMAGES } from "../../config/images";
+import { apiPort, beaconEndpoint, baseSpec, containerName, DEFAULT_METRICS_PORT, keysMount, sharedMounts } from "../common";
+import { PATHS, ValidatorClientModule } from "../types";
+
+export const prysmValidator: ValidatorClientModule = {
+  name: "prysm",
+  defaultImage: DEFAULT_IMAGES.prysmValidator,
+  defaultMemoryMiB: 1024,
+  build(ctx) {
+    const vc = ctx.validator;
+    const metricsPort = vc.metricsPort ?? DEFAULT_METRICS_PORT.validator;
+    return baseSpec(ctx, "validator", "prysm", {
+      image: vc.image ?? prysmValidator.defaultImage,
+      memoryMiB: vc.memoryMiB ?? prysmValidator.defaultMemoryMiB,
+      // No shell in the prysm image: the key installer imports keystores into the wallet under /data/wallet.
+      entrypoint: ["/app/cmd/validator/validator"],
+      command: [
+        `--datadir=${PATHS.data}`,
+        `--wallet-dir=${PATHS.data}/wallet`,
+        `--wallet-password-file=${PATHS.keys}/prysm/wallet-password.txt`,
+        `--chain-config-file=${PATHS.testnet}/config.yaml`,
+        "--enable-beacon-rest-api",
+        `--beacon-rest-api-provider=${beaconEndpoint(ctx)}`,
+        `--suggested-fee-recipient=${vc.feeRecipient}`,
+        `--graffiti=${vc.graffiti}`,
+        ...(vc.doppelganger ? ["--enable-doppelganger"] : []),
+        "--rpc",
+        "--http-host=0.0.0.0",
+        `--http-port=${vc.keymanagerPort}`,
+        "--monitoring-host=0.0.0.0",
+        `--monitoring-port=${metricsPort}`,
+        "--accept-terms-of-use",
+        ...vc.extraArgs,
+      ],
+      ports: [apiPort(vc.keymanagerPort, "keymanager")],
+      mounts: [...sharedMounts(ctx, { jwt: false }), keysMount(ctx)],
+      metricsPort,
+      stopGraceSec: 30,
+      slashingProtection: ["validator.db"],
+      dependsOn: [containerName(ctx.node, "consensus")],
+    });
+  },
+};

@@ -1,0 +1,181 @@
+/**
+ * Turns raw config entries (from the Pulumi runtime or from a stack file) into a validated StackConfig,
+ * or into the full list of problems, each with its path and a fix.
+ */
+import { z } from "zod";
+import { PROVIDER_SECRET_KEYS, SECRET_SETTING_NAMES, secretSetCommand, secretSettingsSchema, SecretSettings } from "./secrets";
+import { resolveHostKind, stackConfigSchema, StackConfig } from "./schema";
+
+export const NAMESPACE = "ephemery";
+
+export interface ConfigEntry {
+  value: unknown;
+  /** True when Pulumi holds the value encrypted (set with --secret). */
+  secret: boolean;
+}
+
+export interface Problem {
+  /** Where: `hosts[1].consensus.client`, or a full key such as `ephemery:sshPrivateKey`. */
+  path: string;
+  message: string;
+}
+
+export type LoadResult =
+  | { ok: true; config: StackConfig; secrets: SecretSettings; problems: [] }
+  | { ok: false; problems: Problem[] };
+
+const PLAIN_SETTINGS = Object.keys(stackConfigSchema.shape);
+
+/** Entries keyed by full config key (`ephemery:hosts`, `hcloud:token`). */
+export function loadStackConfig(entries: Map<string, ConfigEntry>): LoadResult {
+  const problems: Problem[] = [];
+  const plain: Record<string, unknown> = {};
+  const secrets: Record<string, unknown> = {};
+  const plainNames = stackSettingNames();
+
+  for (const [key, entry] of entries) {
+    const [ns, name] = splitKey(key);
+    if (ns !== NAMESPACE) {
+      if (PROVIDER_SECRET_KEYS.includes(key) && !entry.secret) {
+        problems.push({ path: key, message: `is stored in plain text; run: ${secretSetCommand(key)}` });
+      }
+      continue;
+    }
+    if ((SECRET_SETTING_NAMES as string[]).includes(name)) {
+      if (!entry.secret) {
+        problems.push({ path: key, message: `is a secret but is stored in plain text; run: ${secretSetCommand(key)}` });
+      }
+      secrets[name] = entry.value;
+    } else if (plainNames.includes(name)) {
+      plain[name] = entry.value;
+    } else {
+      problems.push({ path: key, message: `is not a setting; known settings: ${[...plainNames, ...SECRET_SETTING_NAMES].map((n) => `${NAMESPACE}:${n}`).join(", ")}` });
+    }
+  }
+
+  if (plain.hosts === undefined) {
+    problems.push({ path: `${NAMESPACE}:hosts`, message: "is missing: list at least one host, e.g. hosts: [{ name: node1, address: 203.0.113.10 }]" });
+  }
+
+  const parsed = stackConfigSchema.safeParse(plain, { reportInput: true });
+  if (!parsed.success) problems.push(...zodProblems(parsed.error, plain.hosts === undefined ? ["hosts"] : []));
+  const parsedSecrets = secretSettingsSchema.safeParse(secrets, { reportInput: true });
+  if (!parsedSecrets.success) {
+    problems.push(...zodProblems(parsedSecrets.error).map((p) => ({ ...p, path: `${NAMESPACE}:${p.path}`, message: redactInput(p.message) })));
+  }
+
+  if (parsed.success && parsedSecrets.success) {
+    problems.push(...crossChecks(parsed.data, parsedSecrets.data));
+  }
+  if (problems.length > 0) return { ok: false, problems: dedupe(problems) };
+  return { ok: true, config: parsed.data!, secrets: parsedSecrets.data!, problems: [] };
+}
+
+/** Requirements that span plain settings and secrets. */
+function crossChecks(cfg: StackConfig, secrets: SecretSettings): Problem[] {
+  const problems: Problem[] = [];
+  cfg.hosts.forEach((h, i) => {
+    const kind = resolveHostKind(h);
+    if (kind !== "local" && !h.ssh.useAgent && !secrets.sshPrivateKey && !secrets.sshPrivateKeys?.[h.name]) {
+      problems.push({
+        path: `hosts[${i}].ssh`,
+        message: `host "${h.name}" is reached over SSH but no key is set; run: ${secretSetCommand(`${NAMESPACE}:sshPrivateKey`)} (or set ssh.useAgent: true)`,
+      });
+    }
+  });
+  for (const name of Object.keys(secrets.sshPrivateKeys ?? {})) {
+    if (!cfg.hosts.some((h) => h.name === name)) {
+      problems.push({ path: `${NAMESPACE}:sshPrivateKeys.${name}`, message: `names no host; hosts are ${cfg.hosts.map((h) => h.name).join(", ")}` });
+    }
+  }
+  return problems;
+}
+
+export function stackSettingNames(): string[] {
+  return PLAIN_SETTINGS;
+}
+
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf(":");
+  return i < 0 ? [NAMESPACE, key] : [key.slice(0, i), key.slice(i + 1)];
+}
+
+/** `["hosts", 1, "consensus", "client"]` -> `hosts[1].consensus.client`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const seg of path) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else out += out ? `.${String(seg)}` : String(seg);
+  }
+  return out;
+}
+
+function show(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (v === undefined) return "nothing";
+  if (Array.isArray(v)) return "a list";
+  if (v === null) return "null";
+  if (typeof v === "object") return "an object";
+  return String(v);
+}
+
+export function zodProblems(error: z.ZodError, skipPaths: string[] = []): Problem[] {
+  const out: Problem[] = [];
+  for (const issue of error.issues) {
+    const path = formatPath(issue.path);
+    if (skipPaths.includes(path)) continue;
+    const input = (issue as { input?: unknown }).input;
+    let message: string;
+    switch (issue.code) {
+      case "invalid_value":
+        message = `${show(input)} is not one of ${issue.values.map(String).join(", ")}`;
+        break;
+      case "invalid_type":
+        message = input === undefined ? `is required (${issue.expected})` : `must be ${article(issue.expected)}, got ${show(input)}`;
+        break;
+      case "unrecognized_keys":
+        out.push(...issue.keys.map((k) => ({ path: path ? `${path}.${k}` : k, message: `is not a setting here; check the spelling (see the config reference in README.md)` })));
+        continue;
+      case "too_small":
+        message = issue.origin === "array" ? (issue.message.startsWith("Too small") ? `needs at least ${issue.minimum} entries` : issue.message) : input !== undefined ? `${show(input)} is too small: ${minimumText(issue)}` : issue.message;
+        break;
+      case "too_big":
+        message = `${show(input)} is too large: at most ${issue.maximum}${issue.origin === "string" ? " characters" : ""}`;
+        break;
+      case "invalid_format":
+      case "custom":
+      default:
+        message = issue.message.startsWith("Invalid") ? `${show(input)} is not valid here` : input !== undefined && issue.code !== "custom" ? `${show(input)} ${issue.message}` : issue.message;
+    }
+    out.push({ path, message });
+  }
+  return out;
+}
+
+function minimumText(issue: z.core.$ZodIssueTooSmall): string {
+  if (issue.origin === "string") return `at least ${issue.minimum} characters`;
+  return `at least ${issue.minimum}`;
+}
+
+function article(t: string): string {
+  return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
+}
+
+/** Never echo a secret's value back in a message. */
+function redactInput(message: string): string {
+  return message.replace(/^".*" (is|must)/, "the value $1");
+}
+
+function dedupe(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const k = `${p.path}\u0000${p.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+export function formatProblems(problems: Problem[]): string {
+  return problems.map((p) => `${p.path}: ${p.message}`).join("\n");
+}

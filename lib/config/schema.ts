@@ -1,0 +1,196 @@
+/**
+ * The stack configuration (`ephemery:*` keys), validated before any resource exists.
+ * Pure: used by the Pulumi program, the `ephemery` CLI and the tests alike.
+ */
+import { z } from "zod";
+import { CONSENSUS_CLIENTS, EXECUTION_CLIENTS, VALIDATOR_CLIENTS } from "./clients";
+import { isImageRef } from "./images";
+import { keySourceSchema } from "./keys";
+import { monitoringSchema } from "./monitoring";
+import { resetSchema } from "./reset";
+
+export const HOST_KINDS = ["local", "ssh", "aws", "hcloud"] as const;
+export const RUNTIMES = ["docker", "compose"] as const;
+export type HostKind = (typeof HOST_KINDS)[number];
+export type Runtime = (typeof RUNTIMES)[number];
+
+/** Ephemery's public checkpoint providers; any of them may be down or behind after a reset. */
+export const DEFAULT_CHECKPOINT_SYNC_URLS = [
+  "https://checkpoint-sync.ephemery.ethpandaops.io",
+  "https://ephemery.beaconstate.ethstaker.cc",
+  "https://beaconstate-ephemery.chainsafe.dev",
+  "https://checkpointz.bordel.wtf",
+];
+
+export const DEFAULT_RELEASE = {
+  latestUrl: "https://api.github.com/repos/ephemery-testnet/ephemery-genesis/releases/latest",
+  archiveUrl: "https://github.com/ephemery-testnet/ephemery-genesis/releases/download/{tag}/testnet-all.tar.gz",
+};
+
+const port = z.number().int().min(1).max(65535);
+const image = z.string().refine(isImageRef, { message: "must be an image reference such as repository:tag or repository:tag@sha256:<digest>" });
+const httpUrl = z.string().regex(/^https?:\/\/[^\s/$.?#].[^\s]*$/, "must be an http(s) URL");
+const extraArgs = z.array(z.string()).default([]).describe("Extra command-line flags appended to the client's own.");
+const memoryMiB = z.number().int().min(256).optional().describe("Container memory limit in MiB (default: the client's recommendation).");
+
+export const releaseSchema = z
+  .strictObject({
+    latestUrl: httpUrl.default(DEFAULT_RELEASE.latestUrl)
+      .describe("URL answering like GitHub's releases/latest (JSON with tag_name)."),
+    archiveUrl: z.string().regex(/^https?:\/\/\S*\{tag\}\S*$/, "must be an http(s) URL containing {tag}")
+      .default(DEFAULT_RELEASE.archiveUrl)
+      .describe("URL of testnet-all.tar.gz; {tag} is replaced by the release tag."),
+  })
+  .prefault({});
+
+export const networkSchema = z
+  .strictObject({
+    release: releaseSchema.describe("Where the Ephemery genesis releases come from (GitHub, a mirror, a local server)."),
+    checkpointSyncUrls: z.array(httpUrl).default(DEFAULT_CHECKPOINT_SYNC_URLS)
+      .describe("Checkpoint-sync providers, tried best first."),
+    genesisSyncFallback: z.boolean().default(true)
+      .describe("Sync from genesis.ssz when no checkpoint provider serves the current chain."),
+  })
+  .prefault({});
+
+export const executionSchema = z
+  .strictObject({
+    client: z.enum(EXECUTION_CLIENTS).default("geth").describe("Execution client."),
+    image: image.optional().describe("Image override (default: the pinned image for the client)."),
+    extraArgs,
+    memoryMiB,
+    p2pPort: port.default(30303).describe("Public p2p port (TCP and UDP)."),
+    rpcPort: port.default(8545).describe("JSON-RPC port, on loopback unless exposeRpc."),
+    wsPort: port.default(8546).describe("WebSocket RPC port, on loopback unless exposeRpc."),
+    enginePort: port.default(8551).describe("Engine API port, on the node's private network only."),
+    metricsPort: port.optional().describe("Metrics port on loopback (default: the client's own)."),
+    exposeRpc: z.boolean().default(false).describe("Publish JSON-RPC and WebSocket on all addresses (unsafe)."),
+  })
+  .prefault({});
+
+export const consensusSchema = z
+  .strictObject({
+    client: z.enum(CONSENSUS_CLIENTS).default("lighthouse").describe("Consensus client."),
+    image: image.optional().describe("Image override (default: the pinned image for the client)."),
+    extraArgs,
+    memoryMiB,
+    p2pPort: port.default(9000).describe("Public p2p port (TCP and UDP)."),
+    quicPort: port.default(9001).describe("Public QUIC port (UDP) for clients that use it."),
+    beaconApiPort: port.default(5052).describe("Beacon API port, on loopback unless exposeBeaconApi."),
+    metricsPort: port.optional().describe("Metrics port on loopback (default: the client's own)."),
+    exposeBeaconApi: z.boolean().default(false).describe("Publish the beacon API on all addresses (unsafe)."),
+    checkpointSyncUrls: z.array(httpUrl).optional()
+      .describe("Checkpoint providers for this host (default: network.checkpointSyncUrls)."),
+  })
+  .prefault({});
+
+export const validatorSchema = z.strictObject({
+  client: z.enum(VALIDATOR_CLIENTS).optional().describe("Validator client (default: the consensus client)."),
+  image: image.optional().describe("Image override (default: the pinned image for the client)."),
+  extraArgs,
+  memoryMiB,
+  feeRecipient: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte hex address")
+    .describe("Address that receives priority fees of proposed blocks."),
+  graffiti: z.string().max(32).regex(/^[^'\x00-\x1f]*$/, "must not contain ' or control characters").default("pulumi-ephemery").describe("Graffiti in proposed blocks (32 bytes at most)."),
+  doppelganger: z.boolean().default(true).describe("Doppelganger protection: wait and watch before signing."),
+  keymanagerPort: port.default(5062).describe("Keymanager API port, on loopback."),
+  metricsPort: port.optional().describe("Metrics port on loopback (default: the client's own)."),
+  keys: keySourceSchema.optional().describe("Validator keys to install (see the keys section)."),
+});
+
+const sshSchema = z
+  .strictObject({
+    user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, "must be a Unix user name").default("root").describe("SSH user."),
+    port: port.default(22).describe("SSH port."),
+    useAgent: z.boolean().default(false)
+      .describe("Authenticate with the workstation's ssh-agent instead of ephemery:sshPrivateKey."),
+  })
+  .prefault({});
+
+const cidr = z.string().regex(/^([0-9.]+\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/, "must be a CIDR such as 203.0.113.4/32");
+
+const awsSchema = z.strictObject({
+  region: z.string().min(1).describe("AWS region."),
+  instanceType: z.string().default("m6i.xlarge").describe("EC2 instance type."),
+  ami: z.string().optional().describe("AMI id (default: the newest Debian 12 image)."),
+  dataVolumeGiB: z.number().int().min(20).optional().describe("Data volume size (default: sized for the clients)."),
+  sshAllowedCidrs: z.array(cidr).default(["0.0.0.0/0"]).describe("Who may reach SSH."),
+  subnetId: z.string().optional().describe("Subnet to launch into (default: the default VPC)."),
+});
+
+const hcloudSchema = z.strictObject({
+  location: z.string().default("fsn1").describe("Hetzner location."),
+  serverType: z.string().default("cpx41").describe("Hetzner server type."),
+  image: z.string().default("debian-12").describe("Hetzner OS image."),
+  volumeGiB: z.number().int().min(10).optional().describe("Data volume size (default: sized for the clients)."),
+  sshAllowedCidrs: z.array(cidr).default(["0.0.0.0/0", "::/0"]).describe("Who may reach SSH."),
+});
+
+export const hostSchema = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9-]{0,29}$/, "must start with a letter and use only a-z, 0-9 and -, at most 30 characters")
+    .describe("Host name; names containers, volumes and resources."),
+  kind: z.enum(HOST_KINDS).optional().describe("local, ssh, aws or hcloud (default: ssh when address is set, else local)."),
+  address: z.string().min(1).optional().describe("Address of an existing machine (kind ssh)."),
+  ssh: sshSchema.describe("How to reach the machine over SSH."),
+  aws: awsSchema.optional().describe("EC2 settings (kind aws)."),
+  hcloud: hcloudSchema.optional().describe("Hetzner Cloud settings (kind hcloud)."),
+  runtime: z.enum(RUNTIMES).default("docker").describe("docker: Pulumi manages each container; compose: one compose project per node."),
+  dataDir: z.string().regex(/^(\/|~\/)/, "must be an absolute path (or ~/... on a local host)").default("/var/lib/ephemery")
+    .describe("Host directory for testnet files, JWT, scripts and backups; ~/ is allowed for local hosts."),
+  execution: executionSchema,
+  consensus: consensusSchema,
+  validator: validatorSchema.optional().describe("Validator client; omit for a full node."),
+  monitoring: monitoringSchema,
+  reset: resetSchema,
+});
+
+export const stackConfigSchema = z
+  .strictObject({
+    network: networkSchema,
+    hosts: z.array(hostSchema).min(1, "list at least one host"),
+  })
+  .superRefine((cfg, ctx) => {
+    const seen = new Map<string, number>();
+    let localCount = 0;
+    cfg.hosts.forEach((h, i) => {
+      const at = (...rest: (string | number)[]) => ["hosts", i, ...rest];
+      const prev = seen.get(h.name);
+      if (prev !== undefined) {
+        ctx.addIssue({ code: "custom", path: at("name"), message: `"${h.name}" is also the name of hosts[${prev}]; host names must be unique` });
+      }
+      seen.set(h.name, i);
+      const kind = resolveHostKind(h);
+      if (kind === "ssh" && !h.address) {
+        ctx.addIssue({ code: "custom", path: at("address"), message: "an ssh host needs an address: set address to the machine's IP or DNS name" });
+      }
+      if (kind !== "local" && h.dataDir.startsWith("~")) {
+        ctx.addIssue({ code: "custom", path: at("dataDir"), message: `"${h.dataDir}" uses ~, which only a local host can resolve; give an absolute path` });
+      }
+      if (kind === "local") {
+        localCount++;
+        if (h.address) ctx.addIssue({ code: "custom", path: at("address"), message: "a local host has no address: remove it, or set kind: ssh" });
+      }
+      if (kind === "aws" && !h.aws) ctx.addIssue({ code: "custom", path: at("aws"), message: "kind aws needs an aws block with at least region" });
+      if (kind === "hcloud" && !h.hcloud) ctx.addIssue({ code: "custom", path: at("hcloud"), message: "kind hcloud needs an hcloud block (location and serverType have defaults: hcloud: {})" });
+      if (h.aws && kind !== "aws") ctx.addIssue({ code: "custom", path: at("aws"), message: `an aws block only applies to kind aws, this host is ${kind}` });
+      if (h.hcloud && kind !== "hcloud") ctx.addIssue({ code: "custom", path: at("hcloud"), message: `an hcloud block only applies to kind hcloud, this host is ${kind}` });
+      const publicPorts = [h.execution.p2pPort, h.consensus.p2pPort, h.consensus.quicPort];
+      if (new Set(publicPorts).size !== publicPorts.length) {
+        ctx.addIssue({ code: "custom", path: at("consensus", "p2pPort"), message: `p2p ports collide (execution ${h.execution.p2pPort}, consensus ${h.consensus.p2pPort}, quic ${h.consensus.quicPort}); give each its own` });
+      }
+    });
+    if (localCount > 1) {
+      ctx.addIssue({ code: "custom", path: ["hosts"], message: "only one host can be kind local: the workstation runs one node" });
+    }
+  });
+
+export type StackConfig = z.output<typeof stackConfigSchema>;
+export type HostConfig = z.output<typeof hostSchema>;
+export type ExecutionConfig = z.output<typeof executionSchema>;
+export type ConsensusConfig = z.output<typeof consensusSchema>;
+export type ValidatorConfig = z.output<typeof validatorSchema>;
+export type NetworkConfig = z.output<typeof networkSchema>;
+
+export function resolveHostKind(h: { kind?: HostKind; address?: string }): HostKind {
+  return h.kind ?? (h.address ? "ssh" : "local");
+}
