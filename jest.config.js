@@ -5,6 +5,8 @@ module.exports = {
   roots: ["<rootDir>/tests"],
   testMatch: ["**/*.test.ts"],
   testPathIgnorePatterns: ["/node_modules/", "/tests/e2e/"],
-  transform: { "^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false }] },
+  transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] },
   testTimeout: 60000,
+  globalSetup: "<rootDir>/tests/support/globalSetup.ts",
+  globalTeardown: "<rootDir>/tests/support/globalTeardown.ts",
 };
