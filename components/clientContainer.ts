@@ -1,6 +1,7 @@
 /** What the three client components share: a spec, and its Docker resources when the node uses that runtime. */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { specFacts } from "../lib/clients";
 import { ContainerSpec } from "../lib/clients/types";
 import { Runtime } from "../lib/config/schema";
 import { createDockerContainer } from "./containers";
@@ -24,7 +25,8 @@ export abstract class ClientContainer extends pulumi.ComponentResource {
   public readonly container?: docker.Container;
 
   protected constructor(type: string, name: string, args: ClientContainerArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(type, name, { client: args.spec.client, image: args.spec.image }, opts);
+    // Plain facts about the container as the component's inputs, so policies judge both runtimes alike.
+    super(type, name, specFacts(args.spec), opts);
     this.spec = args.spec;
     this.image = args.spec.image;
     this.containerName = args.spec.name;
@@ -35,3 +37,4 @@ export abstract class ClientContainer extends pulumi.ComponentResource {
     this.registerOutputs({ client: this.spec.client, image: this.image, containerName: this.containerName });
   }
 }
+

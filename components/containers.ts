@@ -5,6 +5,7 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { specFacts } from "../lib/clients";
 import { ContainerSpec } from "../lib/clients/types";
 import { composeNetworkName, renderCompose } from "../lib/compose";
 import { composeCommand } from "../lib/composeCommand";
@@ -83,7 +84,7 @@ export class ComposeProject extends pulumi.ComponentResource {
   public readonly content: string;
 
   constructor(name: string, args: ComposeProjectArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("ephemery:containers:ComposeProject", name, {}, opts);
+    super("ephemery:containers:ComposeProject", name, { node: args.node, services: args.specs.map(specFacts) }, opts);
     this.content = renderCompose(args.node, args.specs);
     const dir = args.host.paths.compose;
     this.file = `${dir}/docker-compose.yml`;

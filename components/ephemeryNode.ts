@@ -36,7 +36,13 @@ export class EphemeryNode extends pulumi.ComponentResource {
   public readonly jwt: JwtSecret;
 
   constructor(name: string, args: EphemeryNodeArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("ephemery:node:EphemeryNode", name, {}, opts);
+    super("ephemery:node:EphemeryNode", name, {
+      node: args.config.name,
+      runtime: args.config.runtime,
+      validator: args.config.validator !== undefined,
+      monitoring: args.config.monitoring.enabled,
+      checkpointSyncUrls: args.checkpointSyncUrls,
+    }, opts);
     const cfg = args.config;
     const specs = buildNodeSpecs({ node: cfg.name, host: cfg, checkpointSyncUrls: args.checkpointSyncUrls });
     this.specs = specs;

@@ -42,7 +42,7 @@ export class Host extends pulumi.ComponentResource {
   public readonly config: HostConfig;
 
   constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("ephemery:host:Host", name, {}, opts);
+    super("ephemery:host:Host", name, { node: args.config.name, kind: resolveHostKind(args.config) }, opts);
     const cfg = args.config;
     this.config = cfg;
     const kind = resolveHostKind(cfg);

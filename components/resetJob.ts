@@ -28,7 +28,7 @@ export class ResetJob extends pulumi.ComponentResource {
   public readonly schedule: string;
 
   constructor(name: string, args: ResetJobArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("ephemery:reset:ResetJob", name, {}, opts);
+    super("ephemery:reset:ResetJob", name, { node: args.config.name, enabled: args.config.reset.enabled, schedule: args.config.reset.schedule }, opts);
     const { host, config } = args;
     this.enabled = config.reset.enabled;
     this.schedule = config.reset.schedule;

@@ -76,3 +76,8 @@ export function p2pPortsOf(specs: NodeSpecs): { port: number; protocol: "tcp" | 
   }
   return out;
 }
+
+/** What policies read from a client component or compose project: the container's shape, never secrets. */
+export function specFacts(spec: ContainerSpec) {
+  return { name: spec.name, role: spec.role, client: spec.client, image: spec.image, ports: spec.ports, command: spec.command };
+}
