@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { PROVIDER_SECRET_KEYS, SECRET_SETTING_NAMES, secretSetCommand, secretSettingsSchema, SecretSettings } from "./secrets";
-import { resolveHostKind, stackConfigSchema, StackConfig } from "./schema";
+import { hostListProblems, resolveHostKind, stackConfigSchema, StackConfig } from "./schema";
 
 export const NAMESPACE = "ephemery";
 
@@ -59,6 +59,7 @@ export function loadStackConfig(entries: Map<string, ConfigEntry>): LoadResult {
 
   const parsed = stackConfigSchema.safeParse(plain, { reportInput: true });
   if (!parsed.success) problems.push(...zodProblems(parsed.error, plain.hosts === undefined ? ["hosts"] : []));
+  problems.push(...hostListProblems(plain.hosts));
   const parsedSecrets = secretSettingsSchema.safeParse(secrets, { reportInput: true });
   if (!parsedSecrets.success) {
     problems.push(...zodProblems(parsedSecrets.error).map((p) => ({ ...p, path: `${NAMESPACE}:${p.path}`, message: redactInput(p.message) })));

@@ -142,47 +142,57 @@ export const hostSchema = z.strictObject({
   validator: validatorSchema.optional().describe("Validator client; omit for a full node."),
   monitoring: monitoringSchema,
   reset: resetSchema,
+}).superRefine((h, ctx) => {
+  // Checks within one host run even when another host has mistakes, so every problem shows at once.
+  const at = (...rest: (string | number)[]) => rest;
+  const kind = resolveHostKind(h);
+  if (kind === "ssh" && !h.address) {
+    ctx.addIssue({ code: "custom", path: at("address"), message: "an ssh host needs an address: set address to the machine's IP or DNS name" });
+  }
+  if (kind !== "local" && h.dataDir.startsWith("~")) {
+    ctx.addIssue({ code: "custom", path: at("dataDir"), message: `"${h.dataDir}" uses ~, which only a local host can resolve; give an absolute path` });
+  }
+  if (kind === "local" && h.address) ctx.addIssue({ code: "custom", path: at("address"), message: "a local host has no address: remove it, or set kind: ssh" });
+  if (kind === "aws" && !h.aws) ctx.addIssue({ code: "custom", path: at("aws"), message: "kind aws needs an aws block with at least region" });
+  if (kind === "hcloud" && !h.hcloud) ctx.addIssue({ code: "custom", path: at("hcloud"), message: "kind hcloud needs an hcloud block (location and serverType have defaults: hcloud: {})" });
+  if (h.aws && kind !== "aws") ctx.addIssue({ code: "custom", path: at("aws"), message: `an aws block only applies to kind aws, this host is ${kind}` });
+  if (h.hcloud && kind !== "hcloud") ctx.addIssue({ code: "custom", path: at("hcloud"), message: `an hcloud block only applies to kind hcloud, this host is ${kind}` });
+  const publicPorts = [h.execution.p2pPort, h.consensus.p2pPort, h.consensus.quicPort];
+  if (new Set(publicPorts).size !== publicPorts.length) {
+    ctx.addIssue({ code: "custom", path: at("consensus", "p2pPort"), message: `p2p ports collide (execution ${h.execution.p2pPort}, consensus ${h.consensus.p2pPort}, quic ${h.consensus.quicPort}); give each its own` });
+  }
 });
 
 export const stackConfigSchema = z
   .strictObject({
     network: networkSchema,
     hosts: z.array(hostSchema).min(1, "list at least one host"),
-  })
-  .superRefine((cfg, ctx) => {
-    const seen = new Map<string, number>();
-    let localCount = 0;
-    cfg.hosts.forEach((h, i) => {
-      const at = (...rest: (string | number)[]) => ["hosts", i, ...rest];
+  });
+
+/**
+ * Checks across hosts, run on the raw list so they are reported even when some host has other mistakes.
+ */
+export function hostListProblems(rawHosts: unknown): { path: string; message: string }[] {
+  if (!Array.isArray(rawHosts)) return [];
+  const problems: { path: string; message: string }[] = [];
+  const seen = new Map<string, number>();
+  let locals = 0;
+  rawHosts.forEach((raw, i) => {
+    if (typeof raw !== "object" || raw === null) return;
+    const h = raw as { name?: unknown; kind?: HostKind; address?: string };
+    if (typeof h.name === "string") {
       const prev = seen.get(h.name);
       if (prev !== undefined) {
-        ctx.addIssue({ code: "custom", path: at("name"), message: `"${h.name}" is also the name of hosts[${prev}]; host names must be unique` });
+        problems.push({ path: `hosts[${i}].name`, message: `"${h.name}" is also the name of hosts[${prev}]; host names must be unique` });
+      } else {
+        seen.set(h.name, i);
       }
-      seen.set(h.name, i);
-      const kind = resolveHostKind(h);
-      if (kind === "ssh" && !h.address) {
-        ctx.addIssue({ code: "custom", path: at("address"), message: "an ssh host needs an address: set address to the machine's IP or DNS name" });
-      }
-      if (kind !== "local" && h.dataDir.startsWith("~")) {
-        ctx.addIssue({ code: "custom", path: at("dataDir"), message: `"${h.dataDir}" uses ~, which only a local host can resolve; give an absolute path` });
-      }
-      if (kind === "local") {
-        localCount++;
-        if (h.address) ctx.addIssue({ code: "custom", path: at("address"), message: "a local host has no address: remove it, or set kind: ssh" });
-      }
-      if (kind === "aws" && !h.aws) ctx.addIssue({ code: "custom", path: at("aws"), message: "kind aws needs an aws block with at least region" });
-      if (kind === "hcloud" && !h.hcloud) ctx.addIssue({ code: "custom", path: at("hcloud"), message: "kind hcloud needs an hcloud block (location and serverType have defaults: hcloud: {})" });
-      if (h.aws && kind !== "aws") ctx.addIssue({ code: "custom", path: at("aws"), message: `an aws block only applies to kind aws, this host is ${kind}` });
-      if (h.hcloud && kind !== "hcloud") ctx.addIssue({ code: "custom", path: at("hcloud"), message: `an hcloud block only applies to kind hcloud, this host is ${kind}` });
-      const publicPorts = [h.execution.p2pPort, h.consensus.p2pPort, h.consensus.quicPort];
-      if (new Set(publicPorts).size !== publicPorts.length) {
-        ctx.addIssue({ code: "custom", path: at("consensus", "p2pPort"), message: `p2p ports collide (execution ${h.execution.p2pPort}, consensus ${h.consensus.p2pPort}, quic ${h.consensus.quicPort}); give each its own` });
-      }
-    });
-    if (localCount > 1) {
-      ctx.addIssue({ code: "custom", path: ["hosts"], message: "only one host can be kind local: the workstation runs one node" });
     }
+    if (resolveHostKind(h) === "local") locals++;
   });
+  if (locals > 1) problems.push({ path: "hosts", message: "only one host can be kind local: the workstation runs one node" });
+  return problems;
+}
 
 export type StackConfig = z.output<typeof stackConfigSchema>;
 export type HostConfig = z.output<typeof hostSchema>;
