@@ -1,8 +1,9 @@
 /** `ephemery`: day-two operations for pulumi-ephemery stacks. Each topic adds its commands in cli/commands. */
 import { Command, CommandIO, parseCommandArgs, UsageError } from "./command";
 import { configCommands } from "./commands/config";
+import { checkpointCommands } from "./commands/checkpoint";
 
-export const COMMANDS: Command[] = [...configCommands];
+export const COMMANDS: Command[] = [...configCommands, ...checkpointCommands];
 
 function helpText(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length));
