@@ -214,3 +214,34 @@ export async function planCheckpointUrls(
   const choice = await chooseCheckpoint(lists.flat(), { ...opts, stable: true });
   return { lists: lists.map((l) => checkpointUrlsToUse(l, choice.providers, genesisSyncFallback)), choice };
 }
+
+/** Set to 1 to build with the configured lists unprobed (tests under mocks, offline previews). */
+export const SKIP_PROBE_ENV = "EPHEMERY_SKIP_CHECKPOINT_PROBE";
+/** Deploy-time probes are short so `pulumi preview` stays quick. */
+export const DEPLOY_PROBE_TIMEOUT_MS = 3000;
+
+/**
+ * The program's step before building nodes: each host's checkpoint list (its own or the network's), ranked.
+ * Reports through `log` what it chose and when a host falls back to genesis sync.
+ */
+export async function checkpointListsForHosts(
+  config: { network: { checkpointSyncUrls: string[]; genesisSyncFallback: boolean }; hosts: { name: string; consensus: { checkpointSyncUrls?: string[] } }[] },
+  opts: { env: NodeJS.ProcessEnv; log: { info(m: string): void; warn(m: string): void }; probe?: ProbeOptions },
+): Promise<string[][]> {
+  const configured = config.hosts.map((h) => h.consensus.checkpointSyncUrls ?? config.network.checkpointSyncUrls);
+  if (opts.env[SKIP_PROBE_ENV] === "1" || configured.every((l) => l.length === 0)) return configured;
+  const plan = await planCheckpointUrls(configured, config.network.genesisSyncFallback, { timeoutMs: DEPLOY_PROBE_TIMEOUT_MS, ...opts.probe });
+  const rejected = plan.choice.providers.filter((p) => !p.ok).map((p) => `${p.url} (${p.reason})`);
+  if (rejected.length > 0) opts.log.info(`checkpoint providers skipped: ${rejected.join("; ")}`);
+  config.hosts.forEach((h, i) => {
+    if (configured[i].length === 0) return;
+    if (plan.lists[i].length === 0) {
+      opts.log.warn(`host ${h.name}: no checkpoint provider serves a finalized checkpoint of the current chain; it syncs from genesis.ssz (network.genesisSyncFallback)`);
+    } else if (!plan.choice.providers.some((p) => p.ok && p.url === plan.lists[i][0])) {
+      opts.log.warn(`host ${h.name}: no checkpoint provider qualifies and network.genesisSyncFallback is false; keeping the configured list`);
+    } else {
+      opts.log.info(`host ${h.name}: checkpoint sync from ${plan.lists[i][0]}`);
+    }
+  });
+  return plan.lists;
+}
