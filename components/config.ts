@@ -12,21 +12,25 @@ export interface ProgramConfig {
   sshKeyFor(host: string): pulumi.Output<string> | undefined;
 }
 
-/** Same source as the Pulumi SDK: the engine passes the secret keys' names in this variable. */
-function secretKeys(): Set<string> {
+/**
+ * Whether the engine holds a key encrypted. The SDK knows (it keeps the names beside the config, also under
+ * the Automation API); its `isConfigSecret` is internal, so fall back to the variable the engine sets.
+ */
+function isSecretKey(key: string): boolean {
+  const sdk = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+  if (sdk) return sdk(key);
   try {
-    return new Set(JSON.parse(process.env.PULUMI_CONFIG_SECRET_KEYS ?? "[]") as string[]);
+    return (JSON.parse(process.env.PULUMI_CONFIG_SECRET_KEYS ?? "[]") as string[]).includes(key);
   } catch {
-    return new Set();
+    return false;
   }
 }
 
 export function runtimeConfigEntries(): Map<string, ConfigEntry> {
   const all = pulumi.runtime.allConfig();
-  const secret = secretKeys();
   const entries = new Map<string, ConfigEntry>();
   for (const [key, raw] of Object.entries(all)) {
-    entries.set(key, { value: parseConfigValue(raw), secret: secret.has(key) });
+    entries.set(key, { value: parseConfigValue(raw), secret: isSecretKey(key) });
   }
   return entries;
 }

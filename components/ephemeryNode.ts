@@ -61,7 +61,7 @@ export class EphemeryNode extends pulumi.ComponentResource {
       ? { parent: this, providers: { docker: this.host.dockerProvider } }
       : { parent: this };
     const network = cfg.runtime === "docker"
-      ? new docker.Network(`${name}-network`, { name: composeNetworkName(cfg.name), driver: "bridge" }, childOpts)
+      ? new docker.Network(`${name}-network`, { name: composeNetworkName(cfg.name), driver: "bridge" }, { parent: this, provider: this.host.dockerProvider })
       : undefined;
 
     this.execution = new ExecutionClient(`${name}-execution`, { spec: specs.execution, runtime: cfg.runtime, network, dependsOn: filesReady }, childOpts);

@@ -1,0 +1,155 @@
+/**
+ * Runs the real program (index.ts) under `pulumi.runtime.setMocks` and records every resource it registers,
+ * with its inputs. Unknown provider functions throw, so nothing passes by accident.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export interface RecordedResource {
+  type: string;
+  name: string;
+  inputs: Record<string, any>;
+  /** Input names whose values the program marked secret. */
+  secretInputs: string[];
+  /** Names of the resources this one was told to wait for (`dependsOn`), and its parent's name. */
+  dependsOn: string[];
+  parent?: string;
+  /** The provider reference (`urn::id`) for custom resources with an explicit or inherited provider. */
+  provider?: string;
+}
+
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+function isSecretValue(v: unknown): boolean {
+  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[pulumi.runtime.specialSigKey] === SECRET_SIG;
+}
+
+/** Unwraps secret markers (recording which top-level inputs were secret). */
+function unwrap(v: any): any {
+  if (isSecretValue(v)) return unwrap(v.value);
+  if (Array.isArray(v)) return v.map(unwrap);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
+  return v;
+}
+
+function containsSecret(v: any): boolean {
+  if (isSecretValue(v)) return true;
+  if (Array.isArray(v)) return v.some(containsSecret);
+  if (v && typeof v === "object") return Object.values(v).some(containsSecret);
+  return false;
+}
+
+/** Outputs a few resources produce that the program reads back. */
+function fakeOutputs(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+  switch (type) {
+    case "command:local:Command":
+    case "command:remote:Command":
+      if (name.endsWith("-jwt-generate")) return { stdout: "ab".repeat(32), stderr: "" };
+      return { stdout: name.endsWith("-reset-release") ? "fetched ephemery-171\niteration=171" : "", stderr: "" };
+    case "docker:index/remoteImage:RemoteImage":
+      return { imageId: `sha256:${"0".repeat(64)}`, repoDigest: `${inputs.name}@sha256:${"0".repeat(64)}` };
+    case "aws:ec2/instance:Instance":
+      return { publicIp: "198.51.100.7", arn: "arn:aws:ec2:instance/i-1" };
+    case "hcloud:index/server:Server":
+      return { ipv4Address: "198.51.100.8" };
+    case "aws:ec2/keyPair:KeyPair":
+      return { keyName: `${name}-key` };
+    default:
+      return {};
+  }
+}
+
+export async function runProgram(
+  config: Record<string, unknown>,
+  opts: { secretKeys?: string[]; stack?: string; preview?: boolean } = {},
+): Promise<{ resources: RecordedResource[]; outputs: Record<string, unknown> }> {
+  const resources: RecordedResource[] = [];
+  const optionsByName = new Map<string, { dependsOn: string[]; parent?: string }>();
+  let ids = 0;
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const raw = args.inputs as Record<string, any>;
+        const secretInputs = Object.entries(raw).filter(([, v]) => containsSecret(v)).map(([k]) => k);
+        const inputs = unwrap(raw);
+        const opts = optionsByName.get(args.name);
+        resources.push({ type: args.type, name: args.name, inputs, secretInputs, dependsOn: opts?.dependsOn ?? [], parent: opts?.parent, provider: args.provider });
+        return { id: `${args.name}-id-${ids++}`, state: { ...inputs, ...fakeOutputs(args.type, args.name, inputs) } };
+      },
+      call(args) {
+        if (args.token === "aws:ec2/getAmi:getAmi") return { id: "ami-0debian12", architecture: "x86_64" };
+        throw new Error(`unexpected provider function in test: ${args.token}`);
+      },
+    },
+    "ephemery",
+    opts.stack ?? "test",
+    opts.preview ?? false,
+  );
+  const flat: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config)) flat[k] = typeof v === "string" ? v : JSON.stringify(v);
+  pulumi.runtime.setAllConfig(flat, opts.secretKeys ?? []);
+  process.env.EPHEMERY_SKIP_CHECKPOINT_PROBE = "1";
+
+  const outputs: Record<string, unknown> = {};
+  let failure: unknown;
+  await pulumi.runtime.runInPulumiStack(async () => {
+    // Resource options are invisible to mocks; a stack transformation sees them as the program sets them.
+    pulumi.runtime.registerStackTransformation((t) => {
+      const deps = t.opts.dependsOn;
+      const list = deps === undefined ? [] : Array.isArray(deps) ? deps : [deps];
+      optionsByName.set(t.name, {
+        dependsOn: list.filter((d): d is pulumi.Resource => pulumi.Resource.isInstance(d as unknown)).map(resourceName),
+        parent: t.opts.parent ? resourceName(t.opts.parent) : undefined,
+      });
+      return undefined;
+    });
+    let program: Record<string, unknown> = {};
+    try {
+      jest.isolateModules(() => {
+        program = require("../../index");
+      });
+    } catch (e) {
+      // Thrown inside the stack's initialisation it would escape as an unhandled rejection.
+      failure = e;
+      return {};
+    }
+    for (const [k, v] of Object.entries(program)) {
+      outputs[k] = pulumi.Output.isInstance(v) ? await outputValue(v) : v;
+    }
+    return {};
+  });
+  if (failure) throw failure;
+  await settle(() => resources.length);
+  return { resources, outputs };
+}
+
+function resourceName(r: pulumi.Resource): string {
+  return (r as unknown as { __name: string }).__name;
+}
+
+/** Resolves an Output's value the way the engine would see it (secrets included, unwrapped). */
+export function outputValue<T>(o: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => o.apply((v) => { resolve(v); return v; }));
+}
+
+export function isSecretOutput(o: pulumi.Output<unknown>): Promise<boolean> {
+  return (o as any).isSecret as Promise<boolean>;
+}
+
+/** Waits until no new resources have registered for a while. */
+async function settle(count: () => number): Promise<void> {
+  let last = -1;
+  while (count() !== last) {
+    last = count();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function byType(resources: RecordedResource[], type: string): RecordedResource[] {
+  return resources.filter((r) => r.type === type);
+}
+
+export function named(resources: RecordedResource[], name: string): RecordedResource {
+  const r = resources.find((x) => x.name === name);
+  if (!r) throw new Error(`no resource named ${name}; have: ${resources.map((x) => x.name).join(", ")}`);
+  return r;
+}
