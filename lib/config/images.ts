@@ -53,4 +53,6 @@ export const DEFAULT_IMAGES = {
   alertmanager: "prom/alertmanager:v0.29.0",
   grafana: "grafana/grafana:12.3.0",
   nodeExporter: "prom/node-exporter:v1.10.2",
+  /** Runs the validator-performance exporter (exporter/validator-exporter.js, mounted read-only). */
+  validatorExporter: "node:22.21.1-alpine",
 } as const;
