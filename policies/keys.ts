@@ -1,0 +1,102 @@
+/**
+ * Keys: a validator key signs from one place only. Reads `ephemery:keys:ValidatorKeys`
+ * (`{node, pubkeys, doppelganger, moveWaitEpochs, validatorClient}`).
+ */
+import { asArray, Facts, KEYS_TYPE, label, nodeOf, indexByUrn, ResourceRule, StackRule, Violation } from "./common";
+
+/** Lower-case hex without 0x, so `0xAB..` and `ab..` are the same key. */
+export function normalizePubkey(key: string): string {
+  return key.trim().toLowerCase().replace(/^0x/, "");
+}
+
+function short(key: string): string {
+  return `0x${key.slice(0, 12)}…`;
+}
+
+export const validatorKeyOnOneHost: StackRule = {
+  name: "validator-key-on-one-host",
+  description: "Checks whether every validator pubkey is installed on at most one host of the stack.",
+  check(resources) {
+    const byUrn = indexByUrn(resources);
+    const firstHost = new Map<string, { node: string; resource: Facts }>();
+    const out: Violation[] = [];
+    for (const r of resources.filter((x) => x.type === KEYS_TYPE)) {
+      const node = nodeOf(r, byUrn) ?? r.name;
+      for (const key of new Set(asArray<string>(r.props.pubkeys).map(normalizePubkey))) {
+        const first = firstHost.get(key);
+        if (!first) {
+          firstHost.set(key, { node, resource: r });
+        } else if (first.node !== node) {
+          out.push({
+            urn: r.urn,
+            message: `Validator key ${short(key)} must be installed on one host only: it is on "${first.node}" and "${node}" (${label(r)}). ` +
+              `Remove it from one host's keys (hosts[].validator.keys), or move it with \`ephemery keys move\`, which waits before it signs again.`,
+          });
+        }
+      }
+    }
+    return out;
+  },
+};
+
+export interface ForeignKeysConfig {
+  ownedElsewhere: Record<string, string[]>;
+}
+
+export const validatorKeyNotOwnedElsewhere: ResourceRule<ForeignKeysConfig> = {
+  name: "validator-key-not-owned-elsewhere",
+  description: "Checks whether the stack installs validator pubkeys that another stack or machine already runs.",
+  types: [KEYS_TYPE],
+  config: {
+    ownedElsewhere: {
+      type: "object",
+      additionalProperties: { type: "array", items: { type: "string" } },
+      default: {},
+      description: "Pubkeys that run elsewhere, by owner (for example another stack's name, filled from its `pubkeys` output).",
+    },
+  },
+  check(r, config) {
+    const owners = new Map<string, string>();
+    for (const [owner, keys] of Object.entries(config.ownedElsewhere)) for (const k of keys) owners.set(normalizePubkey(k), owner);
+    const out: string[] = [];
+    for (const key of new Set(asArray<string>(r.props.pubkeys).map(normalizePubkey))) {
+      const owner = owners.get(key);
+      if (owner) {
+        out.push(`Validator key ${short(key)} must not be installed on "${r.props.node}": "${owner}" runs it. ` +
+          `Stop and remove it there first (and wait at least 2 epochs), then drop it from the ownedElsewhere policy config.`);
+      }
+    }
+    return out;
+  },
+};
+
+export const doppelgangerProtectionOn: ResourceRule = {
+  name: "doppelganger-protection-on",
+  description: "Checks whether every validator client starts with doppelganger protection.",
+  types: [KEYS_TYPE],
+  check(r) {
+    return r.props.doppelganger === false
+      ? [`Doppelganger protection must be on for the validator keys on "${r.props.node}". Set hosts[].validator.doppelganger to true (the default).`]
+      : [];
+  },
+};
+
+export interface MoveWaitConfig {
+  minMoveWaitEpochs: number;
+}
+
+export const keyMoveWaitsEnough: ResourceRule<MoveWaitConfig> = {
+  name: "key-move-waits-enough",
+  description: "Checks whether a validator key moved between hosts waits enough epochs before it signs again.",
+  types: [KEYS_TYPE],
+  config: {
+    minMoveWaitEpochs: { type: "integer", minimum: 0, default: 2, description: "Fewest epochs a moved key must wait (Ephemery: 32 slots of 12 s per epoch)." },
+  },
+  check(r, config) {
+    const wait = r.props.moveWaitEpochs;
+    return typeof wait === "number" && wait < config.minMoveWaitEpochs
+      ? [`A moved validator key must wait at least ${config.minMoveWaitEpochs} epochs before it signs on "${r.props.node}"; it waits ${wait}. ` +
+        `Raise hosts[].validator.keys.moveWaitEpochs to ${config.minMoveWaitEpochs} or more.`]
+      : [];
+  },
+};
