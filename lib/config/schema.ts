@@ -62,7 +62,6 @@ export const executionSchema = z
     p2pPort: port.default(30303).describe("Public p2p port (TCP and UDP)."),
     rpcPort: port.default(8545).describe("JSON-RPC port, on loopback unless exposeRpc."),
     wsPort: port.default(8546).describe("WebSocket RPC port, on loopback unless exposeRpc."),
-    enginePort: port.default(8551).describe("Engine API port, on the node's private network only."),
     metricsPort: port.optional().describe("Metrics port on loopback (default: the client's own)."),
     exposeRpc: z.boolean().default(false).describe("Publish JSON-RPC and WebSocket on all addresses (unsafe)."),
   })

@@ -60,7 +60,7 @@ function fakeOutputs(type: string, name: string, inputs: Record<string, any>): R
 
 export async function runProgram(
   config: Record<string, unknown>,
-  opts: { secretKeys?: string[]; stack?: string; preview?: boolean } = {},
+  opts: { secretKeys?: string[]; stack?: string; preview?: boolean; load?: () => Record<string, unknown> } = {},
 ): Promise<{ resources: RecordedResource[]; outputs: Record<string, unknown> }> {
   const resources: RecordedResource[] = [];
   const optionsByName = new Map<string, { dependsOn: string[]; parent?: string }>();
@@ -104,9 +104,7 @@ export async function runProgram(
     });
     let program: Record<string, unknown> = {};
     try {
-      jest.isolateModules(() => {
-        program = require("../../index");
-      });
+      program = (opts.load ?? loadIsolated)();
     } catch (e) {
       // Thrown inside the stack's initialisation it would escape as an unhandled rejection.
       failure = e;
@@ -120,6 +118,15 @@ export async function runProgram(
   if (failure) throw failure;
   await settle(() => resources.length);
   return { resources, outputs };
+}
+
+/** A fresh copy of the program per run, so each test sees only its own config and resources. */
+function loadIsolated(): Record<string, unknown> {
+  let program: Record<string, unknown> = {};
+  jest.isolateModules(() => {
+    program = require("../../index");
+  });
+  return program;
 }
 
 function resourceName(r: pulumi.Resource): string {
