@@ -54,6 +54,10 @@ export interface StackRule<C = {}> extends PolicyInfo<C> {
  */
 const inputsByUrn = new Map<string, { type: string; name: string; props: Record<string, any>; parent?: string }>();
 
+export function plainInputs(props: Record<string, any>): Record<string, any> {
+  return plainCopy(props);
+}
+
 export function rememberInputs(args: Pick<ResourceValidationArgs, "urn" | "type" | "name" | "props" | "opts">): void {
   inputsByUrn.set(args.urn, { type: args.type, name: args.name, props: plainCopy(args.props), parent: args.opts?.parent || undefined });
 }
@@ -65,7 +69,12 @@ export function forgetInputs(): void {
 
 /** Plain data (no proxies); values unknown during preview become undefined instead of throwing. */
 function plainCopy(v: any): any {
-  if (Array.isArray(v)) return v.map((x, i) => plainCopy(safeGet(v, i)));
+  if (Array.isArray(v)) {
+    // An index loop: Array methods on the SDK's nested proxies trip over the Array species lookup.
+    const out: any[] = [];
+    for (let i = 0; i < v.length; i++) out.push(plainCopy(safeGet(v, i)));
+    return out;
+  }
   if (v && typeof v === "object") {
     const out: Record<string, any> = {};
     for (const k of Object.keys(v)) out[k] = plainCopy(safeGet(v, k));

@@ -7,7 +7,7 @@
  * is a remediation, and it turns a plain secret-carrying input into a secret before the engine stores it.
  */
 import { ResourceRemediation, ResourceValidationPolicy, Secret } from "@pulumi/policy";
-import { asArray, COMMAND_TYPES, CONTAINER_TYPE, Facts, label, rememberInputs, ResourceRule } from "./common";
+import { asArray, COMMAND_TYPES, CONTAINER_TYPE, Facts, label, plainInputs, rememberInputs, ResourceRule } from "./common";
 
 const PEM_PRIVATE_KEY = /-----BEGIN ([A-Z0-9 ]+ )?PRIVATE KEY-----/;
 const JWT_HEX = /^\s*(0x)?[0-9a-fA-F]{64}\s*$/;
@@ -55,7 +55,7 @@ export function isMarkedSecret(rawProps: Record<string, any>, path: string[]): b
 /** Remediation: marks each secret-carrying input that is still plain text as a secret. */
 export const markSecretInputs: ResourceRemediation = (args) => {
   rememberInputs(args);
-  const facts: Facts = { type: args.type, urn: args.urn, name: args.name, props: args.props };
+  const facts: Facts = { type: args.type, urn: args.urn, name: args.name, props: plainInputs(args.props) };
   const plain = secretInputPaths(facts).filter((path) => !isMarkedSecret(args.props, path));
   if (plain.length === 0) return undefined;
   for (const path of plain) {

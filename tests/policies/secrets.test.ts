@@ -1,0 +1,119 @@
+import type { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import { unknownCheckingProxy } from "@pulumi/policy";
+import { deserializeProperties, serializeProperties } from "@pulumi/policy/deserialize";
+import { resourcePolicy } from "../../policies/common";
+import { grafanaPasswordNotDefault, noSecretsOnCommandLines, secretInputsAreSecret } from "../../policies/secrets";
+import { changed, res, runResource, urnOf } from "./harness";
+
+const SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const secret = (value: unknown) => ({ [SIG]: SECRET_SIG, value });
+const isSecretWire = (v: any) => v && typeof v === "object" && v[SIG] === SECRET_SIG;
+
+const JWT = "ab".repeat(32);
+const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+
+/** Runs the remediation the way the SDK does: engine wire format in, proxies around it, wire format out. */
+async function remediate(type: string, wire: Record<string, unknown>): Promise<Record<string, any> | undefined> {
+  const props = unknownCheckingProxy(deserializeProperties({ toJavaScript: () => wire } as any, true));
+  const args = { type, props, urn: urnOf(type, "r"), name: "r", opts: {} } as unknown as ResourceValidationArgs;
+  const result = await secretInputsAreSecret.remediateResource!(args);
+  return result ? ((await serializeProperties(result)) as Record<string, any>) : undefined;
+}
+
+describe("secret-inputs-are-secret (remediation)", () => {
+  const jwtFile = { create: "install -m 0600 /dev/stdin /var/lib/ephemery/a/jwt/jwt.hex", logging: "none" };
+  const sshConn = { host: "198.51.100.7", port: 22, user: "root" };
+
+  test("leaves resources alone when their secret inputs are secrets already", async () => {
+    expect(await remediate("command:remote:Command", { ...jwtFile, stdin: secret(JWT), connection: secret({ ...sshConn, privateKey: KEY }) })).toBeUndefined();
+    expect(await remediate("command:remote:Command", { ...jwtFile, stdin: secret(JWT), connection: { ...sshConn, privateKey: secret(KEY) } })).toBeUndefined();
+    expect(await remediate("command:local:Command", { create: "echo hi", stdin: "plain words", logging: "stdoutAndStderr" })).toBeUndefined();
+  });
+
+  test("marks a plain JWT on stdin as a secret, keeping the value and the other inputs", async () => {
+    const out = await remediate("command:remote:Command", { ...jwtFile, stdin: JWT, connection: secret({ ...sshConn, privateKey: KEY }) });
+    expect(isSecretWire(out!.stdin)).toBe(true);
+    expect(out!.stdin.value).toBe(JWT);
+    expect(out!.create).toBe(jwtFile.create);
+    expect(isSecretWire(out!.connection)).toBe(true);
+  });
+
+  test("marks stdin of a quiet command (the program's secret writers) even when its content has no telltale shape", async () => {
+    const out = await remediate("command:local:Command", { create: "cat > pw", stdin: "correct horse battery", logging: "none" });
+    expect(isSecretWire(out!.stdin)).toBe(true);
+  });
+
+  test("marks a plain SSH private key in a connection", async () => {
+    const out = await remediate("command:remote:Command", { create: "true", connection: { ...sshConn, privateKey: KEY } });
+    expect(isSecretWire(out!.connection.privateKey)).toBe(true);
+    expect(out!.connection.host).toBe(sshConn.host);
+  });
+
+  test("marks plain cloud tokens on providers", async () => {
+    expect(isSecretWire((await remediate("pulumi:providers:hcloud", { token: "x".repeat(64) }))!.token)).toBe(true);
+    const aws = await remediate("pulumi:providers:aws", { region: "eu-central-1", secretKey: "s3cr3t", accessKey: "AKIA" });
+    expect(isSecretWire(aws!.secretKey)).toBe(true);
+    expect(aws!.accessKey).toBe("AKIA");
+  });
+
+  test("marks a password in a container's environment", async () => {
+    const out = await remediate("docker:index/container:Container", { image: "grafana/grafana:12.3.0", envs: ["GF_SERVER_HTTP_PORT=3000", "GF_SECURITY_ADMIN_PASSWORD=averylongpassword"] });
+    expect(out!.envs[0]).toBe("GF_SERVER_HTTP_PORT=3000");
+    expect(isSecretWire(out!.envs[1])).toBe(true);
+  });
+});
+
+describe("no-secrets-on-command-lines", () => {
+  const policy = resourcePolicy(noSecretsOnCommandLines) as ResourceValidationPolicy;
+  const cmd = res("command:remote:Command", "alpha-jwt-file", { create: "install -d /x && cat > /x/jwt.hex", stdin: JWT, logging: "none" });
+  const container = res("docker:index/container:Container", "alpha-validator", {
+    image: "sha256:0", command: ["--password-file=/keys/pw", "--token=$TOKEN"], envs: ["GF_SECURITY_ADMIN_PASSWORD__FILE=/run/pw", "TOKEN=${TOKEN}"],
+  });
+
+  test("passes for secrets on stdin, in files, or in variables", () => {
+    expect(runResource(policy, cmd)).toEqual([]);
+    expect(runResource(policy, container)).toEqual([]);
+  });
+
+  test("reports a private key in a command line", () => {
+    const v = runResource(policy, changed(cmd, (c) => { c.props.create = `echo '${KEY}' > ~/.ssh/id`; }));
+    expect(v[0].message).toMatch(/must not carry a private key in create/);
+  });
+
+  test("reports a literal password flag and a literal password in the environment", () => {
+    const flag = runResource(policy, changed(container, (c) => { c.props.command.push("--keystore-password=hunter2hunter2"); }));
+    expect(flag[0].message).toMatch(/must not pass --keystore-password with a literal value in command\[2\]/);
+    const env = runResource(policy, changed(container, (c) => { c.props.envs.push("GF_SECURITY_ADMIN_PASSWORD=hunter2hunter2"); }));
+    expect(env[0].message).toMatch(/must not set GF_SECURITY_ADMIN_PASSWORD in envs\[2\]/);
+  });
+});
+
+describe("grafana-password-not-default", () => {
+  const policy = resourcePolicy(grafanaPasswordNotDefault) as ResourceValidationPolicy;
+  const grafana = res("docker:index/container:Container", "alpha-grafana", { image: "grafana/grafana:12.3.0", envs: ["GF_SECURITY_ADMIN_PASSWORD__FILE=/run/secrets/pw"] });
+  const envFile = res("command:remote:Command", "alpha-grafana-env", { create: "cat > grafana.env", stdin: "GF_SECURITY_ADMIN_USER=admin\nGF_SECURITY_ADMIN_PASSWORD=Xq7-long-random-value\n" });
+
+  test("passes for a password file, and for a long random password written by a command", () => {
+    expect(runResource(policy, grafana)).toEqual([]);
+    expect(runResource(policy, envFile)).toEqual([]);
+  });
+
+  test("reports a well-known default, in an env file and in grafana.ini", () => {
+    const v = runResource(policy, changed(envFile, (c) => { c.props.stdin = "GF_SECURITY_ADMIN_PASSWORD=admin\n"; }));
+    expect(v[0].message).toMatch(/must not be a well-known default/);
+    const ini = runResource(policy, changed(envFile, (c) => { c.props.stdin = "[security]\nadmin_password = changeme\n"; }));
+    expect(ini).toHaveLength(1);
+  });
+
+  test("reports a short password, with a configurable minimum", () => {
+    const short = changed(envFile, (c) => { c.props.stdin = "GF_SECURITY_ADMIN_PASSWORD=k3y-9x\n"; });
+    expect(runResource(policy, short)[0].message).toMatch(/at least 12 characters; it has 6/);
+    expect(runResource(policy, short, { minLength: 6 })).toEqual([]);
+  });
+
+  test("reports a Grafana container with no admin password at all (Grafana would start with admin/admin)", () => {
+    const v = runResource(policy, changed(grafana, (c) => { c.props.envs = []; }));
+    expect(v[0].message).toMatch(/must set an admin password/);
+  });
+});
