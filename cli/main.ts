@@ -2,8 +2,9 @@
 import { Command, CommandIO, parseCommandArgs, UsageError } from "./command";
 import { configCommands } from "./commands/config";
 import { checkpointCommands } from "./commands/checkpoint";
+import { statusCommands } from "./commands/status";
 
-export const COMMANDS: Command[] = [...configCommands, ...checkpointCommands];
+export const COMMANDS: Command[] = [...configCommands, ...checkpointCommands, ...statusCommands];
 
 function helpText(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length));
