@@ -3,8 +3,9 @@ import { Command, CommandIO, parseCommandArgs, UsageError } from "./command";
 import { configCommands } from "./commands/config";
 import { checkpointCommands } from "./commands/checkpoint";
 import { statusCommands } from "./commands/status";
+import { dashboardCommands } from "./commands/dashboard";
 
-export const COMMANDS: Command[] = [...configCommands, ...checkpointCommands, ...statusCommands];
+export const COMMANDS: Command[] = [...configCommands, ...checkpointCommands, ...statusCommands, ...dashboardCommands];
 
 function helpText(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length));

@@ -63,6 +63,8 @@ export interface HostSession {
   connect(port: number): Promise<Duplex>;
   /** Set when the host key was accepted without being in known_hosts. */
   hostKeyNote?: string;
+  /** Called when the connection ends on its own (never for local hosts). */
+  onClose(cb: () => void): void;
   close(): void;
 }
 
@@ -200,6 +202,7 @@ function localSession(target: HostTarget): HostSession {
       return httpOver(() => s, port, req);
     },
     connect,
+    onClose: () => undefined,
     close: () => undefined,
   };
 }
@@ -284,6 +287,7 @@ export async function openSession(target: HostTarget, opts: SshAuthOptions = {},
       return httpOver(() => stream, port, req);
     },
     connect,
+    onClose: (cb) => client.on("close", cb),
     close: () => client.end(),
   };
 }

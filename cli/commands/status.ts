@@ -334,7 +334,7 @@ export async function hostStatus(host: HostConfig, opts: StatusOptions): Promise
 }
 
 /** Cloud hosts' addresses come from the stack's `hosts` output; needs the pulumi CLI and the stack's state. */
-function stackAddresses(stack: string | undefined, cwd: string): Promise<Record<string, string>> {
+export function stackAddresses(stack: string | undefined, cwd: string): Promise<Record<string, string>> {
   const args = ["stack", "output", "hosts", "--json", ...(stack ? ["--stack", stack] : [])];
   return new Promise((resolve) => {
     execFile("pulumi", args, { cwd, timeout: 30_000 }, (err, stdout) => {
