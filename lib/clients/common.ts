@@ -115,3 +115,56 @@ export function keysMount(ctx: NodeContext): MountSpec {
 /** Validator clients write lock files next to their keys, so each start copies the installed set into /data/keys. */
 export const COPY_KEYS = `rm -rf ${PATHS.data}/keys && cp -Rp ${PATHS.keys}/. ${PATHS.data}/keys`;
 export const KEYS_IN_DATA = `${PATHS.data}/keys`;
+
+interface ClientIdentity {
+  name: string;
+  defaultImage: string;
+  defaultMemoryMiB: number;
+}
+
+/** The execution-client container around a client's own command: ports, JWT, data volume, metrics. */
+export function executionSpec(
+  ctx: NodeContext,
+  client: ClientIdentity,
+  fields: { entry: { entrypoint?: string[]; command: string[] }; reset: ResetDataRule; metricsPath?: string; separateWsPort?: boolean },
+): ContainerSpec {
+  const el = ctx.host.execution;
+  return baseSpec(ctx, "execution", client.name, {
+    image: el.image ?? client.defaultImage,
+    memoryMiB: el.memoryMiB ?? client.defaultMemoryMiB,
+    ...fields.entry,
+    ports: [
+      ...p2pPorts(el.p2pPort),
+      apiPort(el.rpcPort, "rpc", el.exposeRpc),
+      ...(fields.separateWsPort === false ? [] : [apiPort(el.wsPort, "ws", el.exposeRpc)]),
+      privatePort(ENGINE_PORT, "engine"),
+    ],
+    mounts: sharedMounts(ctx, { jwt: true }),
+    metricsPort: metricsPortOf(ctx, "execution"),
+    metricsPath: fields.metricsPath,
+    reset: fields.reset,
+  });
+}
+
+/** The consensus-client container: p2p (and QUIC where used), beacon API, JWT, data volume, metrics. */
+export function consensusSpec(
+  ctx: NodeContext,
+  client: ClientIdentity,
+  fields: { entry: { entrypoint?: string[]; command: string[] }; reset: ResetDataRule; quic?: boolean },
+): ContainerSpec {
+  const cl = ctx.host.consensus;
+  return baseSpec(ctx, "consensus", client.name, {
+    image: cl.image ?? client.defaultImage,
+    memoryMiB: cl.memoryMiB ?? client.defaultMemoryMiB,
+    ...fields.entry,
+    ports: [...p2pPorts(cl.p2pPort, fields.quic ? { quicPort: cl.quicPort } : {}), apiPort(cl.beaconApiPort, "beacon", cl.exposeBeaconApi)],
+    mounts: sharedMounts(ctx, { jwt: true }),
+    metricsPort: metricsPortOf(ctx, "consensus"),
+    reset: fields.reset,
+    dependsOn: [containerName(ctx.node, "execution")],
+  });
+}
+
+export function metricsPortOf(ctx: NodeContext, role: "execution" | "consensus"): number {
+  return ctx.host[role].metricsPort ?? DEFAULT_METRICS_PORT[role];
+}

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { apiPort, DEFAULT_METRICS_PORT, baseSpec, containerName, executionEndpoint, p2pPorts, sharedMounts } from "../common";
+import { consensusSpec, executionEndpoint, metricsPortOf } from "../common";
 import { ConsensusClientModule, PATHS } from "../types";
 
 export const lighthouse: ConsensusClientModule = {
@@ -9,14 +9,12 @@ export const lighthouse: ConsensusClientModule = {
   minDiskGiB: 30,
   build(ctx) {
     const cl = ctx.host.consensus;
-    const metricsPort = cl.metricsPort ?? DEFAULT_METRICS_PORT.consensus;
+    const metricsPort = metricsPortOf(ctx, "consensus");
     const sync = ctx.checkpointSyncUrls.length > 0
       ? [`--checkpoint-sync-url=${ctx.checkpointSyncUrls[0]}`]
       : ["--allow-insecure-genesis-sync"];
-    return baseSpec(ctx, "consensus", "lighthouse", {
-      image: cl.image ?? lighthouse.defaultImage,
-      memoryMiB: cl.memoryMiB ?? lighthouse.defaultMemoryMiB,
-      // Lighthouse reads config.yaml, genesis.ssz and boot_enr.yaml from the testnet dir itself.
+    // Lighthouse reads config.yaml, genesis.ssz and boot_enr.yaml from the testnet dir itself.
+    const entry = {
       entrypoint: ["lighthouse"],
       command: [
         "beacon_node",
@@ -36,11 +34,7 @@ export const lighthouse: ConsensusClientModule = {
         ...sync,
         ...cl.extraArgs,
       ],
-      ports: [...p2pPorts(cl.p2pPort, { quicPort: cl.quicPort }), apiPort(cl.beaconApiPort, "beacon", cl.exposeBeaconApi)],
-      mounts: sharedMounts(ctx, { jwt: true }),
-      metricsPort,
-      reset: { wipe: ["beacon"], keep: ["beacon/network"] },
-      dependsOn: [containerName(ctx.node, "execution")],
-    });
+    };
+    return consensusSpec(ctx, lighthouse, { entry, reset: { wipe: ["beacon"], keep: ["beacon/network"] }, quic: true });
   },
 };

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { apiPort, DEFAULT_METRICS_PORT, baseSpec, containerName, executionEndpoint, p2pPorts, sharedMounts, shellEntry } from "../common";
+import { consensusSpec, executionEndpoint, metricsPortOf, shellEntry } from "../common";
 import { ConsensusClientModule, PATHS } from "../types";
 
 export const LODESTAR_BIN = "node /usr/app/packages/cli/bin/lodestar";
@@ -11,7 +11,7 @@ export const lodestar: ConsensusClientModule = {
   minDiskGiB: 30,
   build(ctx) {
     const cl = ctx.host.consensus;
-    const metricsPort = cl.metricsPort ?? DEFAULT_METRICS_PORT.consensus;
+    const metricsPort = metricsPortOf(ctx, "consensus");
     const url = ctx.checkpointSyncUrls[0];
     const entry = shellEntry(
       [
@@ -33,15 +33,6 @@ export const lodestar: ConsensusClientModule = {
       ],
       cl.extraArgs,
     );
-    return baseSpec(ctx, "consensus", "lodestar", {
-      image: cl.image ?? lodestar.defaultImage,
-      memoryMiB: cl.memoryMiB ?? lodestar.defaultMemoryMiB,
-      ...entry,
-      ports: [...p2pPorts(cl.p2pPort), apiPort(cl.beaconApiPort, "beacon", cl.exposeBeaconApi)],
-      mounts: sharedMounts(ctx, { jwt: true }),
-      metricsPort,
-      reset: { wipe: ["chain-db"], keep: [] },
-      dependsOn: [containerName(ctx.node, "execution")],
-    });
+    return consensusSpec(ctx, lodestar, { entry: entry, reset: { wipe: ["chain-db"], keep: [] } });
   },
 };

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { apiPort, DEFAULT_METRICS_PORT, baseSpec, containerName, executionEndpoint, p2pPorts, perEnrFlags, sharedMounts, shellEntry } from "../common";
+import { consensusSpec, executionEndpoint, metricsPortOf, perEnrFlags, shellEntry } from "../common";
 import { ConsensusClientModule, PATHS } from "../types";
 
 const BIN = "/home/user/nimbus_beacon_node";
@@ -11,7 +11,7 @@ export const nimbus: ConsensusClientModule = {
   minDiskGiB: 30,
   build(ctx) {
     const cl = ctx.host.consensus;
-    const metricsPort = cl.metricsPort ?? DEFAULT_METRICS_PORT.consensus;
+    const metricsPort = metricsPortOf(ctx, "consensus");
     const url = ctx.checkpointSyncUrls[0];
     const entry = shellEntry(
       [
@@ -33,15 +33,6 @@ export const nimbus: ConsensusClientModule = {
       ],
       cl.extraArgs,
     );
-    return baseSpec(ctx, "consensus", "nimbus", {
-      image: cl.image ?? nimbus.defaultImage,
-      memoryMiB: cl.memoryMiB ?? nimbus.defaultMemoryMiB,
-      ...entry,
-      ports: [...p2pPorts(cl.p2pPort), apiPort(cl.beaconApiPort, "beacon", cl.exposeBeaconApi)],
-      mounts: sharedMounts(ctx, { jwt: true }),
-      metricsPort,
-      reset: { wipe: ["."], keep: [] },
-      dependsOn: [containerName(ctx.node, "execution")],
-    });
+    return consensusSpec(ctx, nimbus, { entry: entry, reset: { wipe: ["."], keep: [] } });
   },
 };

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { apiPort, DEFAULT_METRICS_PORT, baseSpec, containerName, executionEndpoint, p2pPorts, sharedMounts } from "../common";
+import { consensusSpec, executionEndpoint, metricsPortOf } from "../common";
 import { ConsensusClientModule, PATHS } from "../types";
 
 export const prysm: ConsensusClientModule = {
@@ -9,13 +9,11 @@ export const prysm: ConsensusClientModule = {
   minDiskGiB: 30,
   build(ctx) {
     const cl = ctx.host.consensus;
-    const metricsPort = cl.metricsPort ?? DEFAULT_METRICS_PORT.consensus;
+    const metricsPort = metricsPortOf(ctx, "consensus");
     const url = ctx.checkpointSyncUrls[0];
     const sync = url ? [`--checkpoint-sync-url=${url}`, `--genesis-beacon-api-url=${url}`] : [];
-    return baseSpec(ctx, "consensus", "prysm", {
-      image: cl.image ?? prysm.defaultImage,
-      memoryMiB: cl.memoryMiB ?? prysm.defaultMemoryMiB,
-      // The prysm image has no shell: every value comes from files (bootnodes from boot_enr.yaml).
+    // The prysm image has no shell: every value comes from files (bootnodes from boot_enr.yaml).
+    const entry = {
       entrypoint: ["/app/cmd/beacon-chain/beacon-chain"],
       command: [
         `--datadir=${PATHS.data}`,
@@ -36,11 +34,7 @@ export const prysm: ConsensusClientModule = {
         ...sync,
         ...cl.extraArgs,
       ],
-      ports: [...p2pPorts(cl.p2pPort, { quicPort: cl.quicPort }), apiPort(cl.beaconApiPort, "beacon", cl.exposeBeaconApi)],
-      mounts: sharedMounts(ctx, { jwt: true }),
-      metricsPort,
-      reset: { wipe: ["."], keep: [] },
-      dependsOn: [containerName(ctx.node, "execution")],
-    });
+    };
+    return consensusSpec(ctx, prysm, { entry, reset: { wipe: ["."], keep: [] }, quic: true });
   },
 };

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { apiPort, DEFAULT_METRICS_PORT, baseSpec, containerName, executionEndpoint, p2pPorts, sharedMounts, shellEntry } from "../common";
+import { consensusSpec, executionEndpoint, metricsPortOf, shellEntry } from "../common";
 import { ConsensusClientModule, PATHS } from "../types";
 
 export const teku: ConsensusClientModule = {
@@ -9,7 +9,7 @@ export const teku: ConsensusClientModule = {
   minDiskGiB: 30,
   build(ctx) {
     const cl = ctx.host.consensus;
-    const metricsPort = cl.metricsPort ?? DEFAULT_METRICS_PORT.consensus;
+    const metricsPort = metricsPortOf(ctx, "consensus");
     const sync = ctx.checkpointSyncUrls.length > 0 ? `--checkpoint-sync-url=${ctx.checkpointSyncUrls[0]}` : "--ignore-weak-subjectivity-period-enabled";
     const entry = shellEntry(
       [
@@ -30,15 +30,6 @@ export const teku: ConsensusClientModule = {
       ],
       cl.extraArgs,
     );
-    return baseSpec(ctx, "consensus", "teku", {
-      image: cl.image ?? teku.defaultImage,
-      memoryMiB: cl.memoryMiB ?? teku.defaultMemoryMiB,
-      ...entry,
-      ports: [...p2pPorts(cl.p2pPort), apiPort(cl.beaconApiPort, "beacon", cl.exposeBeaconApi)],
-      mounts: sharedMounts(ctx, { jwt: true }),
-      metricsPort,
-      reset: { wipe: ["beacon"], keep: ["beacon/kvstore"] },
-      dependsOn: [containerName(ctx.node, "execution")],
-    });
+    return consensusSpec(ctx, teku, { entry: entry, reset: { wipe: ["beacon"], keep: ["beacon/kvstore"] } });
   },
 };

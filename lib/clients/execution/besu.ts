@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { apiPort, DEFAULT_METRICS_PORT, ENGINE_PORT, baseSpec, p2pPorts, privatePort, sharedMounts, shellEntry } from "../common";
+import { ENGINE_PORT, executionSpec, metricsPortOf, shellEntry } from "../common";
 import { ExecutionClientModule, PATHS } from "../types";
 
 export const besu: ExecutionClientModule = {
@@ -9,7 +9,7 @@ export const besu: ExecutionClientModule = {
   minDiskGiB: 50,
   build(ctx) {
     const el = ctx.host.execution;
-    const metricsPort = el.metricsPort ?? DEFAULT_METRICS_PORT.execution;
+    const metricsPort = metricsPortOf(ctx, "execution");
     const entry = shellEntry(
       [
         [
@@ -28,19 +28,6 @@ export const besu: ExecutionClientModule = {
       ],
       el.extraArgs,
     );
-    return baseSpec(ctx, "execution", "besu", {
-      image: el.image ?? besu.defaultImage,
-      memoryMiB: el.memoryMiB ?? besu.defaultMemoryMiB,
-      ...entry,
-      ports: [
-        ...p2pPorts(el.p2pPort),
-        apiPort(el.rpcPort, "rpc", el.exposeRpc),
-        apiPort(el.wsPort, "ws", el.exposeRpc),
-        privatePort(ENGINE_PORT, "engine"),
-      ],
-      mounts: sharedMounts(ctx, { jwt: true }),
-      metricsPort,
-      reset: { wipe: ["."], keep: ["key"] },
-    });
+    return executionSpec(ctx, besu, { entry, reset: { wipe: ["."], keep: ["key"] } });
   },
 };

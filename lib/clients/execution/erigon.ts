@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { apiPort, DEFAULT_METRICS_PORT, ENGINE_PORT, baseSpec, p2pPorts, privatePort, sharedMounts, shellEntry } from "../common";
+import { ENGINE_PORT, executionSpec, metricsPortOf, shellEntry } from "../common";
 import { ExecutionClientModule, PATHS } from "../types";
 
 export const erigon: ExecutionClientModule = {
@@ -9,7 +9,7 @@ export const erigon: ExecutionClientModule = {
   minDiskGiB: 50,
   build(ctx) {
     const el = ctx.host.execution;
-    const metricsPort = el.metricsPort ?? DEFAULT_METRICS_PORT.execution;
+    const metricsPort = metricsPortOf(ctx, "execution");
     const entry = shellEntry(
       [
         `if [ ! -d ${PATHS.data}/chaindata ]; then erigon init --datadir=${PATHS.data} "$T/genesis.json"; fi`,
@@ -30,15 +30,6 @@ export const erigon: ExecutionClientModule = {
       ],
       el.extraArgs,
     );
-    return baseSpec(ctx, "execution", "erigon", {
-      image: el.image ?? erigon.defaultImage,
-      memoryMiB: el.memoryMiB ?? erigon.defaultMemoryMiB,
-      ...entry,
-      ports: [...p2pPorts(el.p2pPort), apiPort(el.rpcPort, "rpc", el.exposeRpc), privatePort(ENGINE_PORT, "engine")],
-      mounts: sharedMounts(ctx, { jwt: true }),
-      metricsPort,
-      metricsPath: "/debug/metrics/prometheus",
-      reset: { wipe: ["."], keep: ["nodekey"] },
-    });
+    return executionSpec(ctx, erigon, { entry, reset: { wipe: ["."], keep: ["nodekey"] }, metricsPath: "/debug/metrics/prometheus", separateWsPort: false });
   },
 };

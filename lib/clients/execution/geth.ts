@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { apiPort, DEFAULT_METRICS_PORT, ENGINE_PORT, baseSpec, p2pPorts, privatePort, sharedMounts, shellEntry } from "../common";
+import { ENGINE_PORT, executionSpec, metricsPortOf, shellEntry } from "../common";
 import { ExecutionClientModule, PATHS } from "../types";
 
 export const geth: ExecutionClientModule = {
@@ -9,7 +9,7 @@ export const geth: ExecutionClientModule = {
   minDiskGiB: 50,
   build(ctx) {
     const el = ctx.host.execution;
-    const metricsPort = el.metricsPort ?? DEFAULT_METRICS_PORT.execution;
+    const metricsPort = metricsPortOf(ctx, "execution");
     const entry = shellEntry(
       [
         // A wiped data dir (first start, or after a reset) is initialised from this iteration's genesis.
@@ -36,20 +36,6 @@ export const geth: ExecutionClientModule = {
       ],
       el.extraArgs,
     );
-    return baseSpec(ctx, "execution", "geth", {
-      image: el.image ?? geth.defaultImage,
-      memoryMiB: el.memoryMiB ?? geth.defaultMemoryMiB,
-      ...entry,
-      ports: [
-        ...p2pPorts(el.p2pPort),
-        apiPort(el.rpcPort, "rpc", el.exposeRpc),
-        apiPort(el.wsPort, "ws", el.exposeRpc),
-        privatePort(ENGINE_PORT, "engine"),
-      ],
-      mounts: sharedMounts(ctx, { jwt: true }),
-      metricsPort,
-      metricsPath: "/debug/metrics/prometheus",
-      reset: { wipe: ["geth"], keep: ["geth/nodekey"] },
-    });
+    return executionSpec(ctx, geth, { entry, reset: { wipe: ["geth"], keep: ["geth/nodekey"] }, metricsPath: "/debug/metrics/prometheus" });
   },
 };

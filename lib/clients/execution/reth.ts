@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { apiPort, DEFAULT_METRICS_PORT, ENGINE_PORT, baseSpec, p2pPorts, privatePort, sharedMounts, shellEntry } from "../common";
+import { ENGINE_PORT, executionSpec, metricsPortOf, shellEntry } from "../common";
 import { ExecutionClientModule, PATHS } from "../types";
 
 export const reth: ExecutionClientModule = {
@@ -9,7 +9,7 @@ export const reth: ExecutionClientModule = {
   minDiskGiB: 50,
   build(ctx) {
     const el = ctx.host.execution;
-    const metricsPort = el.metricsPort ?? DEFAULT_METRICS_PORT.execution;
+    const metricsPort = metricsPortOf(ctx, "execution");
     const entry = shellEntry(
       [
         [
@@ -27,19 +27,6 @@ export const reth: ExecutionClientModule = {
       ],
       el.extraArgs,
     );
-    return baseSpec(ctx, "execution", "reth", {
-      image: el.image ?? reth.defaultImage,
-      memoryMiB: el.memoryMiB ?? reth.defaultMemoryMiB,
-      ...entry,
-      ports: [
-        ...p2pPorts(el.p2pPort),
-        apiPort(el.rpcPort, "rpc", el.exposeRpc),
-        apiPort(el.wsPort, "ws", el.exposeRpc),
-        privatePort(ENGINE_PORT, "engine"),
-      ],
-      mounts: sharedMounts(ctx, { jwt: true }),
-      metricsPort,
-      reset: { wipe: ["."], keep: ["discovery-secret"] },
-    });
+    return executionSpec(ctx, reth, { entry, reset: { wipe: ["."], keep: ["discovery-secret"] } });
   },
 };
