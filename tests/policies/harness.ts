@@ -64,3 +64,12 @@ export function changed<T>(base: T, edit: (copy: T) => void): T {
   edit(copy);
   return copy;
 }
+
+/**
+ * The SDK's own (de)serialisation between the engine's wire format and policy props. Marked @internal in
+ * its typings, so loaded untyped; tests use it to hand remediations exactly what the engine would.
+ */
+export const wire = require("@pulumi/policy/deserialize") as {
+  deserializeProperties(struct: { toJavaScript(): Record<string, unknown> }, proxySecrets: boolean): Record<string, any>;
+  serializeProperties(props: unknown): Promise<Record<string, any>>;
+};

@@ -9,7 +9,10 @@ describe("the pack", () => {
   });
 
   test("descriptions are one sentence starting 'Checks whether'", () => {
-    for (const p of ALL_POLICIES) expect(p.description).toMatch(/^Checks whether [^.]+\.$/);
+    for (const p of ALL_POLICIES) {
+      expect(p.description).toMatch(/^Checks whether .+\.$/);
+      expect(p.description).not.toMatch(/\.\s/);
+    }
   });
 
   test("rules carry no enforcement level of their own; every config property has a default", () => {

@@ -11,11 +11,10 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import type { ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { unknownCheckingProxy } from "@pulumi/policy";
-import { deserializeProperties } from "@pulumi/policy/deserialize";
 import { Facts, forgetInputs } from "../../policies/common";
 import { ALL_POLICIES, levelOf } from "../../policies/pack";
 import { RecordedResource, runProgram } from "../support/mocks";
-import { runResource, runStack, urnOf } from "./harness";
+import { runResource, runStack, urnOf, wire } from "./harness";
 
 const FEE = "0x8943545177806ED17B9F23F0a21ee5948eCaa776";
 const K1 = "a1".repeat(48);
@@ -93,8 +92,8 @@ async function needsSecretRemediation(resources: RecordedResource[]): Promise<st
   const policy = ALL_POLICIES.find((p) => p.name === "secret-inputs-are-secret") as ResourceValidationPolicy;
   const changedNames: string[] = [];
   for (const r of resources) {
-    const wire = Object.fromEntries(Object.entries(r.inputs).map(([k, v]) => [k, r.secretInputs.includes(k) ? { [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value: v } : v]));
-    const props = unknownCheckingProxy(deserializeProperties({ toJavaScript: () => wire } as any, true));
+    const wireProps = Object.fromEntries(Object.entries(r.inputs).map(([k, v]) => [k, r.secretInputs.includes(k) ? { [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value: v } : v]));
+    const props = unknownCheckingProxy(wire.deserializeProperties({ toJavaScript: () => wireProps }, true));
     const args = { type: r.type, name: r.name, urn: urnOf(r.type, r.name), props, opts: {} } as unknown as ResourceValidationArgs;
     if (await policy.remediateResource!(args)) changedNames.push(r.name);
   }

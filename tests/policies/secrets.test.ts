@@ -1,9 +1,8 @@
 import type { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import { unknownCheckingProxy } from "@pulumi/policy";
-import { deserializeProperties, serializeProperties } from "@pulumi/policy/deserialize";
 import { resourcePolicy } from "../../policies/common";
 import { grafanaPasswordNotDefault, noSecretsOnCommandLines, secretInputsAreSecret } from "../../policies/secrets";
-import { changed, res, runResource, urnOf } from "./harness";
+import { changed, res, runResource, urnOf, wire } from "./harness";
 
 const SIG = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
@@ -14,11 +13,11 @@ const JWT = "ab".repeat(32);
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 
 /** Runs the remediation the way the SDK does: engine wire format in, proxies around it, wire format out. */
-async function remediate(type: string, wire: Record<string, unknown>): Promise<Record<string, any> | undefined> {
-  const props = unknownCheckingProxy(deserializeProperties({ toJavaScript: () => wire } as any, true));
+async function remediate(type: string, wireProps: Record<string, unknown>): Promise<Record<string, any> | undefined> {
+  const props = unknownCheckingProxy(wire.deserializeProperties({ toJavaScript: () => wireProps }, true));
   const args = { type, props, urn: urnOf(type, "r"), name: "r", opts: {} } as unknown as ResourceValidationArgs;
   const result = await secretInputsAreSecret.remediateResource!(args);
-  return result ? ((await serializeProperties(result)) as Record<string, any>) : undefined;
+  return result ? (await wire.serializeProperties(result)) : undefined;
 }
 
 describe("secret-inputs-are-secret (remediation)", () => {
