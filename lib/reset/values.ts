@@ -3,9 +3,32 @@ import { NodeSpecs } from "../clients";
 import { hostPaths } from "../clients/types";
 import { HostConfig, NetworkConfig } from "../config/schema";
 import { composeCommand } from "../composeCommand";
+import { BASE_TIME, CHAIN_ID_BASE, GENESIS_DELAY_SEC, PERIOD_SEC } from "../ephemery";
 import { ScriptValues } from "../hostScripts";
 
 export const RESET_SCRIPT = "ephemery-reset.sh";
+
+/** Files every release must carry for any client (the CLs and geth/reth/erigon read these). */
+export const BASE_RELEASE_FILES = ["config.yaml", "genesis.json", "genesis.ssz", "nodevars_env.txt", "retention.vars"];
+/** Extra genesis files some execution clients read instead of genesis.json. */
+const EXTRA_RELEASE_FILES: Record<string, string[]> = { besu: ["besu.json"], nethermind: ["chainspec.json"] };
+
+/** The release files this node's clients need; a release without one of them is rejected before anything is wiped. */
+export function requiredReleaseFiles(specs: NodeSpecs): string[] {
+  return [...BASE_RELEASE_FILES, ...(EXTRA_RELEASE_FILES[specs.execution.client] ?? [])];
+}
+
+/** Timing of the host program (seconds). */
+export const RESET_TIMING = {
+  /** Start polling for the next release this long before the next EL genesis (releases appear ~2 h before). */
+  prestageWindowSec: 3 * 3600,
+  /** Poll interval inside the pre-stage window; GitHub allows 60 anonymous API calls an hour. */
+  pollIntervalSec: 300,
+  /** Outside the window, look for a surprise release this often. */
+  idleCheckIntervalSec: 6 * 3600,
+  /** How long the EL/CL checks may take after the switch: the new chain's first slot is 600 s after it. */
+  checkTimeoutSec: GENESIS_DELAY_SEC - 60,
+} as const;
 
 export function resetScriptValues(host: HostConfig, network: NetworkConfig, specs: NodeSpecs): ScriptValues {
   const paths = hostPaths(host.dataDir, host.name);
@@ -19,7 +42,16 @@ export function resetScriptValues(host: HostConfig, network: NetworkConfig, spec
     TEXTFILE_DIR: paths.textfile,
     RELEASE_LATEST_URL: network.release.latestUrl,
     RELEASE_ARCHIVE_URL: network.release.archiveUrl,
+    REQUIRED_FILES: requiredReleaseFiles(specs),
     KEEP_TESTNETS: host.reset.keepPreviousTestnets,
+    PERIOD_SEC,
+    BASE_TIME,
+    GENESIS_DELAY_SEC,
+    CHAIN_ID_BASE,
+    PRESTAGE_WINDOW_SEC: RESET_TIMING.prestageWindowSec,
+    POLL_INTERVAL_SEC: RESET_TIMING.pollIntervalSec,
+    IDLE_CHECK_INTERVAL_SEC: RESET_TIMING.idleCheckIntervalSec,
+    CHECK_TIMEOUT_SEC: RESET_TIMING.checkTimeoutSec,
     RUNTIME: host.runtime,
     COMPOSE: host.runtime === "compose" ? composeCommand(host.name, `${paths.compose}/docker-compose.yml`) : "",
     EL_CLIENT: specs.execution.client,

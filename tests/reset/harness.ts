@@ -1,0 +1,436 @@
+/**
+ * Test bench for the host-side reset program: a release server on loopback that the tests publish to, tiny
+ * busybox images standing in for the clients, and nodes whose rendered `ephemery-reset` runs on this machine
+ * against the real Docker engine. Shared by tests/reset and bench/reset.ts.
+ */
+import { execFile, execFileSync, spawn } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { buildNodeSpecs, ContainerSpec, hostPaths, NodeSpecs } from "../../lib/clients";
+import { renderCompose } from "../../lib/compose";
+import { HostConfig, hostSchema, NetworkConfig, networkSchema } from "../../lib/config/schema";
+import { chainIdOf, clGenesisTime, elGenesisTime, releaseTag } from "../../lib/ephemery";
+import { renderHostScript } from "../../lib/hostScripts";
+import { RESET_SCRIPT, resetScriptValues } from "../../lib/reset/values";
+import { busyboxImage, docker } from "../support/dockerd";
+
+export const TEST_LABEL = "ephemery-reset-test";
+
+// --- releases ---
+
+/** The files of a release as Ephemery publishes them, consistent with the 28-day schedule. */
+export function releaseFiles(iteration: number): Record<string, string> {
+  const cid = chainIdOf(iteration);
+  const el = elGenesisTime(iteration);
+  const cl = clGenesisTime(iteration);
+  const tag = releaseTag(iteration);
+  const enr = `enr:-test-${iteration}`;
+  return {
+    "config.yaml": `PRESET_BASE: mainnet\nCONFIG_NAME: ephemery\nMIN_GENESIS_TIME: ${el}\nGENESIS_DELAY: 600\nDEPOSIT_CHAIN_ID: ${cid}\nDEPOSIT_NETWORK_ID: ${cid}\n`,
+    "genesis.json": `{\n  "config": {\n    "chainId": ${cid},\n    "homesteadBlock": 0\n  },\n  "timestamp": "0x${el.toString(16)}"\n}\n`,
+    "besu.json": `{"config":{"chainId":${cid}}}\n`,
+    "chainspec.json": `{"name":"ephemery","params":{"chainId":"0x${cid.toString(16)}"}}\n`,
+    "genesis.ssz": crypto.createHash("sha256").update(`ssz-${iteration}`).digest("hex").repeat(8),
+    "boot_enr.yaml": `- ${enr}\n`,
+    "boot_enr.txt": `${enr}\n`,
+    "bootstrap_nodes.txt": `${enr}\n`,
+    "boot_enode.txt": `enode://test${iteration}@127.0.0.1:30303\n`,
+    "deploy_block.txt": "0\n",
+    "genesis_validators_root.txt": `0x${crypto.createHash("sha256").update(`gvr-${iteration}`).digest("hex")}\n`,
+    "nodevars_env.txt": [
+      `ITERATION_NUMBER="${iteration}"`, `CHAIN_ID="${cid}"`, `BOOTNODE_ENR="${enr}"`, `BOOTNODE_ENR_LIST="${enr}"`,
+      `BOOTNODE_ENODE="enode://test${iteration}@127.0.0.1:30303"`, `BOOTNODE_ENODE_LIST="enode://test${iteration}@127.0.0.1:30303"`,
+      `GENESIS_TIME="${cl}"`, `GENESIS_VALROOT="0x00"`, `GENESIS_BLOCK="0x00"`, "",
+    ].join("\n"),
+    "retention.vars": [
+      `export ITERATION_NUMBER="${iteration}"`, `export ITERATION_RELEASE="${tag}"`, `export GENESIS_TIMESTAMP="${el}"`,
+      `export GENESIS_RESET_INTERVAL="2419200"`, `export CHAIN_ID="${cid}"`, "",
+    ].join("\n"),
+  };
+}
+
+/** Builds testnet-all.tar.gz with real tar; `extra` adds members with names tar would otherwise refuse (../x). */
+export function buildArchive(
+  files: Record<string, string>,
+  opts: { symlinks?: Record<string, string>; outsideFile?: string } = {},
+): Buffer {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ephemery-release-"));
+  try {
+    const src = path.join(dir, "release");
+    fs.mkdirSync(src);
+    for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(src, name), content);
+    for (const [name, target] of Object.entries(opts.symlinks ?? {})) fs.symlinkSync(target, path.join(src, name));
+    const out = path.join(dir, "testnet-all.tar.gz");
+    const members = ["."];
+    if (opts.outsideFile) {
+      fs.writeFileSync(path.join(dir, opts.outsideFile), "written outside the release\n");
+      // -P keeps the `../` in the member name, as a hostile archive would carry it.
+      members.push(`../${opts.outsideFile}`);
+    }
+    execFileSync("tar", ["-czPf", out, "-C", src, ...members]);
+    return fs.readFileSync(out);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export type ServerMode = "up" | "down" | "error";
+
+/** A GitHub-style release source on loopback: /releases/latest and /download/<tag>/testnet-all.tar.gz. */
+export class ReleaseServer {
+  mode: ServerMode = "up";
+  latest?: string;
+  readonly archives = new Map<string, Buffer>();
+  /** When each tag was first served (ms), for the benchmark. */
+  readonly requests: { path: string; at: number }[] = [];
+  private server?: http.Server;
+  port = 0;
+
+  async start(): Promise<void> {
+    this.server = http.createServer((req, res) => {
+      this.requests.push({ path: req.url ?? "", at: Date.now() });
+      if (this.mode === "down") { req.socket.destroy(); return; }
+      if (this.mode === "error") { res.writeHead(503); res.end("unavailable"); return; }
+      if (req.url === "/releases/latest" && this.latest) {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ url: "https://example.invalid", tag_name: this.latest, name: this.latest, draft: false }, null, 2));
+        return;
+      }
+      const m = /^\/download\/([^/]+)\/testnet-all\.tar\.gz$/.exec(req.url ?? "");
+      const body = m ? this.archives.get(m[1]) : undefined;
+      if (body) { res.writeHead(200, { "content-type": "application/gzip" }); res.end(body); return; }
+      res.writeHead(404); res.end("not found");
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    this.port = (this.server!.address() as net.AddressInfo).port;
+  }
+
+  /** Publishes a release and makes it "latest". */
+  publish(iteration: number, archive: Buffer = buildArchive(releaseFiles(iteration))): void {
+    const tag = releaseTag(iteration);
+    this.archives.set(tag, archive);
+    this.latest = tag;
+  }
+
+  get network(): NetworkConfig {
+    return networkSchema.parse({
+      release: {
+        latestUrl: `http://127.0.0.1:${this.port}/releases/latest`,
+        archiveUrl: `http://127.0.0.1:${this.port}/download/{tag}/testnet-all.tar.gz`,
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+}
+
+// --- stand-in clients ---
+
+/**
+ * One image for every role. Like the real clients it creates a node identity once, initialises chain data from the
+ * mounted release only when that data is missing (as geth/erigon do), and answers eth_chainId / beacon genesis
+ * from its chain data, so a node that was not wiped keeps answering for the old chain.
+ */
+const STANDIN = `#!/bin/sh
+set -eu
+T=/ephemery/testnet/current
+. "$T/nodevars_env.txt"
+D=/data
+if [ -n "\${IDENTITY:-}" ] && [ ! -f "$D/$IDENTITY" ]; then
+  mkdir -p "$(dirname "$D/$IDENTITY")"
+  head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\n' > "$D/$IDENTITY"
+fi
+mkdir -p /www/cgi-bin /www/eth/v1/beacon
+case "$ROLE" in
+  execution)
+    [ -d "$D/$CHAIN" ] || { mkdir -p "$D/$CHAIN"; echo "$CHAIN_ID" > "$D/$CHAIN/chainid"; }
+    echo "$D/$CHAIN/chainid" > /tmp/chainfile ;;
+  consensus)
+    [ -d "$D/$CHAIN" ] || { mkdir -p "$D/$CHAIN"; echo "$GENESIS_TIME" > "$D/$CHAIN/genesis_time"; }
+    printf '{"data":{"genesis_time":"%s","genesis_validators_root":"0x00","genesis_fork_version":"0x1000101b"}}' "$(cat "$D/$CHAIN/genesis_time")" > /www/eth/v1/beacon/genesis ;;
+  validator)
+    mkdir -p "$(dirname "$D/$SLASHING")"
+    [ -f "$D/$SLASHING" ] || echo "slashing protection for genesis $GENESIS_TIME" > "$D/$SLASHING"
+    echo "signed at $(date +%s)" >> "$D/$SLASHING" ;;
+esac
+if [ -n "\${PORT:-}" ]; then httpd -f -p "$PORT" -h /www & else sleep 1000000 & fi
+pid=$!
+trap 'kill $pid; exit 0' TERM INT
+wait
+`;
+
+const EL_CGI = `#!/bin/sh
+printf 'Content-Type: application/json\\r\\n\\r\\n'
+printf '{"jsonrpc":"2.0","id":1,"result":"0x%x"}' "$(cat "$(cat /tmp/chainfile)")"
+`;
+
+export function standinImage(): string {
+  return busyboxImage("ephemery-reset-standin", {
+    "standin.sh": { content: STANDIN, mode: 0o755 },
+    "www/cgi-bin/index.cgi": { content: EL_CGI, mode: 0o755 },
+  });
+}
+
+/** Where each client keeps its node identity and its chain data, and whether a reset keeps the identity (EPHEMERY.md). */
+export const CLIENT_LAYOUTS: Record<string, { identity: string; chain: string; identityKept: boolean }> = {
+  geth: { identity: "geth/nodekey", chain: "geth/chaindata", identityKept: true },
+  erigon: { identity: "nodekey", chain: "chaindata", identityKept: true },
+  reth: { identity: "discovery-secret", chain: "db", identityKept: true },
+  besu: { identity: "key", chain: "database", identityKept: true },
+  nethermind: { identity: "keystore/node.key.plain", chain: "nethermind_db", identityKept: true },
+  lighthouse: { identity: "beacon/network/key", chain: "beacon/chain_db", identityKept: true },
+  teku: { identity: "beacon/kvstore/generated-node-key.dat", chain: "beacon/db", identityKept: true },
+  lodestar: { identity: "peer-id.json", chain: "chain-db", identityKept: true },
+  nimbus: { identity: "network_key", chain: "db", identityKept: false },
+  prysm: { identity: "network-keys", chain: "beaconchaindata", identityKept: false },
+};
+
+// --- nodes ---
+
+export interface RunResult { code: number; stdout: string; stderr: string }
+
+export interface NodeOptions {
+  execution?: string;
+  consensus?: string;
+  validator?: boolean;
+  runtime?: "docker" | "compose";
+}
+
+let counter = 0;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export class TestNode {
+  readonly name: string;
+  readonly root: string;
+  readonly config: HostConfig;
+  readonly specs: NodeSpecs;
+  readonly paths: ReturnType<typeof hostPaths>;
+  readonly script: string;
+
+  private constructor(readonly dataDir: string, config: HostConfig, network: NetworkConfig) {
+    this.config = config;
+    this.name = config.name;
+    this.root = dataDir;
+    this.specs = buildNodeSpecs({ node: config.name, host: config, checkpointSyncUrls: [] });
+    this.paths = hostPaths(config.dataDir, config.name);
+    for (const d of ["bin", "state", "testnet", "node-exporter", "archive", "jwt", "compose"]) fs.mkdirSync(path.join(this.paths.root, d), { recursive: true });
+    this.script = path.join(this.paths.scripts, "ephemery-reset");
+    fs.writeFileSync(this.script, renderHostScript(RESET_SCRIPT, resetScriptValues(config, network, this.specs)), { mode: 0o755 });
+  }
+
+  static async create(server: ReleaseServer, opts: NodeOptions = {}): Promise<TestNode> {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ephemery-reset-node-"));
+    const name = `rt${process.pid.toString(36)}${(counter++).toString(36)}${crypto.randomBytes(2).toString("hex")}`;
+    const config = hostSchema.parse({
+      name,
+      kind: "local",
+      dataDir,
+      runtime: opts.runtime ?? "docker",
+      execution: { client: opts.execution ?? "geth", rpcPort: await freePort() },
+      consensus: { client: opts.consensus ?? "lighthouse", beaconApiPort: await freePort() },
+      ...(opts.validator === false ? {} : { validator: { feeRecipient: `0x${"11".repeat(20)}` } }),
+    });
+    return new TestNode(dataDir, config, server.network);
+  }
+
+  get allSpecs(): ContainerSpec[] {
+    return [this.specs.execution, this.specs.consensus, ...(this.specs.validator ? [this.specs.validator] : [])];
+  }
+
+  /** Runs the rendered program with the clock at `now`; `env` adds variables (EPHEMERY_RESET_PAUSE_AT...). */
+  run(mode: string, now: number, env: Record<string, string> = {}): Promise<RunResult> {
+    return new Promise((resolve) => {
+      execFile("bash", [this.script, mode], { env: { ...process.env, EPHEMERY_NOW: String(now), ...env }, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
+      });
+    });
+  }
+
+  /** Starts a run in its own process group and SIGKILLs the whole group once it logs `paused at <phase>`. */
+  async runAndKill(now: number, phase: string): Promise<string> {
+    const child = spawn("bash", [this.script, "run"], { env: { ...process.env, EPHEMERY_NOW: String(now), EPHEMERY_RESET_PAUSE_AT: phase }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`never paused at ${phase}:\n${stderr}`)), 60_000);
+      child.stderr!.on("data", (d) => {
+        stderr += d;
+        if (stderr.includes(`paused at ${phase}`)) { clearTimeout(timer); resolve(); }
+      });
+      child.on("exit", () => { clearTimeout(timer); reject(new Error(`exited before pausing at ${phase}:\n${stderr}`)); });
+    });
+    child.removeAllListeners("exit");
+    const exited = new Promise((r) => child.on("exit", r));
+    process.kill(-child.pid!, "SIGKILL");
+    await exited;
+    return stderr;
+  }
+
+  /** Creates and starts the stand-in containers the way the node's runtime would. */
+  startClients(): void {
+    const image = standinImage();
+    const services = this.allSpecs.map((s) => this.standinSpec(s, image));
+    if (this.config.runtime === "compose") {
+      fs.writeFileSync(this.composeFile, renderCompose(this.name, services));
+      execFileSync("docker-compose", ["-p", this.name, "-f", this.composeFile, "up", "-d"], { stdio: "pipe" });
+      return;
+    }
+    docker(["network", "create", "--label", TEST_LABEL, `${this.name}-net`]);
+    for (const s of services) {
+      const args = ["run", "-d", "--name", s.name, "--label", TEST_LABEL, "--network", `${this.name}-net`, "--restart", s.restart, "--stop-timeout", "10"];
+      for (const [k, v] of Object.entries(s.env)) args.push("-e", `${k}=${v}`);
+      for (const m of s.mounts) args.push("-v", `${m.source}:${m.target}${m.readOnly ? ":ro" : ""}`);
+      for (const p of s.ports) if (p.hostPort !== undefined) args.push("-p", `${p.bindAddress}:${p.hostPort}:${p.containerPort}`);
+      args.push("--entrypoint", s.entrypoint![0], image);
+      docker(args);
+    }
+  }
+
+  get composeFile(): string {
+    return path.join(this.paths.compose, "docker-compose.yml");
+  }
+
+  /** The production spec with the stand-in image: same names, volumes, testnet mount and API port. */
+  private standinSpec(spec: ContainerSpec, image: string): ContainerSpec {
+    const layout = CLIENT_LAYOUTS[spec.client];
+    const apiPort = spec.role === "execution" ? this.config.execution.rpcPort : spec.role === "consensus" ? this.config.consensus.beaconApiPort : undefined;
+    const env: Record<string, string> = { ROLE: spec.role };
+    if (apiPort) env.PORT = String(apiPort);
+    if (spec.role === "validator") env.SLASHING = spec.slashingProtection![0];
+    else { env.IDENTITY = layout.identity; env.CHAIN = layout.chain; }
+    return {
+      ...spec,
+      image,
+      entrypoint: ["/standin.sh"],
+      command: [],
+      env,
+      memoryMiB: 64,
+      stopGraceSec: 10,
+      ports: apiPort ? [{ containerPort: apiPort, hostPort: apiPort, protocol: "tcp", purpose: "rpc", bindAddress: "127.0.0.1" }] : [],
+      mounts: spec.mounts.filter((m) => m.kind === "volume" || m.target === "/ephemery/testnet"),
+    };
+  }
+
+  volumeDir(role: "execution" | "consensus" | "validator"): string {
+    return docker(["volume", "inspect", "-f", "{{.Mountpoint}}", `${this.name}-${role}-data`]).trim();
+  }
+
+  readVolume(role: "execution" | "consensus" | "validator", rel: string): string | undefined {
+    const p = path.join(this.volumeDir(role), rel);
+    return fs.existsSync(p) ? fs.readFileSync(p, "utf8") : undefined;
+  }
+
+  containerStarts(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const s of this.allSpecs) out[s.name] = docker(["inspect", "-f", "{{.State.Running}} {{.State.StartedAt}}", s.name]).trim();
+    return out;
+  }
+
+  current(): string {
+    return fs.readlinkSync(path.join(this.paths.testnetRoot, "current"));
+  }
+
+  metrics(): Record<string, number> {
+    const text = fs.readFileSync(path.join(this.paths.textfile, "ephemery.prom"), "utf8");
+    const out: Record<string, number> = {};
+    for (const line of text.split("\n")) {
+      const m = /^(\w+)\{[^}]*\} (\d+)$/.exec(line);
+      if (m) out[m[1]] = Number(m[2]);
+    }
+    return out;
+  }
+
+  /** Every file under the node dir and the volumes with a hash of its content: "changes nothing" compares these. */
+  snapshot(): Record<string, string> {
+    const out: Record<string, string> = {};
+    const walk = (label: string, dir: string) => {
+      if (!fs.existsSync(dir)) return;
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        const key = `${label}/${path.relative(dir, p)}`;
+        if (e.isSymbolicLink()) out[key] = `-> ${fs.readlinkSync(p)}`;
+        else if (e.isDirectory()) walk(key, p);
+        else out[key] = crypto.createHash("sha256").update(fs.readFileSync(p)).digest("hex");
+      }
+    };
+    walk("testnet", this.paths.testnetRoot);
+    walk("archive", this.paths.archive);
+    walk("state", this.paths.state);
+    // When the release source was last asked is bookkeeping, not node state.
+    delete out["state/last-check"];
+    for (const s of this.allSpecs) {
+      try { walk(s.role, this.volumeDir(s.role as "execution")); } catch { /* no volume */ }
+    }
+    return out;
+  }
+
+  /** Fills a volume before any container runs (layout tests). */
+  seedVolume(role: "execution" | "consensus" | "validator", files: Record<string, string>): string {
+    docker(["volume", "create", "--label", TEST_LABEL, `${this.name}-${role}-data`]);
+    const dir = this.volumeDir(role);
+    for (const [rel, content] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+      fs.writeFileSync(path.join(dir, rel), content);
+    }
+    return dir;
+  }
+
+  /** Removes containers, volumes, the network and the node dir. */
+  cleanup(): void {
+    if (this.config.runtime === "compose" && fs.existsSync(this.composeFile)) {
+      try { execFileSync("docker-compose", ["-p", this.name, "-f", this.composeFile, "down", "-v", "-t", "1"], { stdio: "pipe" }); } catch { /* fall through */ }
+    }
+    for (const s of this.allSpecs) {
+      try { docker(["rm", "-f", "-v", s.name]); } catch { /* absent */ }
+      try { docker(["volume", "rm", "-f", `${this.name}-${s.role}-data`]); } catch { /* absent */ }
+    }
+    try { docker(["network", "rm", `${this.name}-net`]); } catch { /* absent */ }
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** Polls until `fn` returns true or the deadline passes. */
+export async function waitFor(fn: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export async function httpGet(url: string, body?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: body ? "POST" : "GET", headers: body ? { "content-type": "application/json" } : {}, timeout: 2000 }, (res) => {
+      let data = "";
+      res.on("data", (d) => (data += d));
+      res.on("end", () => (res.statusCode === 200 ? resolve(data) : reject(new Error(`HTTP ${res.statusCode}`))));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** What the node's EL and CL answer right now. */
+export async function nodeAnswers(node: TestNode): Promise<{ chainId: number; genesisTime: number }> {
+  const el = JSON.parse(await httpGet(`http://127.0.0.1:${node.config.execution.rpcPort}`, '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}'));
+  const cl = JSON.parse(await httpGet(`http://127.0.0.1:${node.config.consensus.beaconApiPort}/eth/v1/beacon/genesis`));
+  return { chainId: Number.parseInt(el.result, 16), genesisTime: Number(cl.data.genesis_time) };
+}
