@@ -34,7 +34,7 @@ export abstract class ClientContainer extends pulumi.ComponentResource {
       if (!args.network) throw new Error(`${name}: the docker runtime needs the node's network`);
       this.container = createDockerContainer(name, args.spec, args.network, this, args.dependsOn ?? []).container;
     }
-    this.registerOutputs({ client: this.spec.client, image: this.image, containerName: this.containerName });
+    this.registerOutputs({ ...specFacts(this.spec), containerName: this.containerName });
   }
 }
 

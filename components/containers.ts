@@ -106,6 +106,6 @@ export class ComposeProject extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [write, ...(args.dependsOn ?? [])] },
     );
-    this.registerOutputs({ file: this.file, network: composeNetworkName(args.node) });
+    this.registerOutputs({ file: this.file, network: composeNetworkName(args.node), node: args.node, services: args.specs.map(specFacts) });
   }
 }

@@ -109,7 +109,7 @@ export class Host extends pulumi.ComponentResource {
       ? new docker.Provider(`${name}-docker`, { host: dockerHost, sshOpts }, { parent: this, dependsOn: [this.ready] })
       : undefined;
 
-    this.registerOutputs({ address: this.address });
+    this.registerOutputs({ address: this.address, node: cfg.name, kind });
   }
 }
 

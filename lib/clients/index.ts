@@ -77,7 +77,10 @@ export function p2pPortsOf(specs: NodeSpecs): { port: number; protocol: "tcp" | 
   return out;
 }
 
-/** What policies read from a client component or compose project: the container's shape, never secrets. */
+/**
+ * What policies read from a client component or compose project: the container's shape, never secrets.
+ * Components pass it as inputs (resource checks) and as outputs (stack checks see only outputs).
+ */
 export function specFacts(spec: ContainerSpec) {
-  return { name: spec.name, role: spec.role, client: spec.client, image: spec.image, ports: spec.ports, command: spec.command };
+  return { name: spec.name, role: spec.role, client: spec.client, image: spec.image, ports: spec.ports, command: spec.command, memoryMiB: spec.memoryMiB };
 }
