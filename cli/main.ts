@@ -4,8 +4,9 @@ import { configCommands } from "./commands/config";
 import { checkpointCommands } from "./commands/checkpoint";
 import { statusCommands } from "./commands/status";
 import { dashboardCommands } from "./commands/dashboard";
+import { resetCommands } from "./commands/reset";
 
-export const COMMANDS: Command[] = [...configCommands, ...checkpointCommands, ...statusCommands, ...dashboardCommands];
+export const COMMANDS: Command[] = [...configCommands, ...checkpointCommands, ...statusCommands, ...dashboardCommands, ...resetCommands];
 
 function helpText(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length));
