@@ -7,7 +7,7 @@ import { EphemeryNode } from "./components/ephemeryNode";
 import { nodeOutputs } from "./components/outputs";
 import { checkpointListsForHosts } from "./lib/checkpoint";
 
-const { config, sshKeyFor } = readProgramConfig();
+const { config, sshKeyFor, secrets } = readProgramConfig();
 
 // Checkpoint providers are probed once, before any node is built (a plain promise, not an apply).
 const checkpointLists = checkpointListsForHosts(config, { env: process.env, log: { info: (m) => pulumi.log.info(m), warn: (m) => pulumi.log.warn(m) } });
@@ -19,6 +19,7 @@ const nodes = checkpointLists.then((lists) => config.hosts.map(
       network: config.network,
       checkpointSyncUrls: lists[i],
       sshPrivateKey: sshKeyFor(host.name),
+      monitoringSecrets: { alertmanager: secrets.alertmanagerSecrets, grafanaAdminPassword: secrets.grafanaAdminPassword },
     }),
 ));
 

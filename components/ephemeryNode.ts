@@ -11,6 +11,7 @@ import { ComposeProject } from "./containers";
 import { ConsensusClient } from "./consensusClient";
 import { ExecutionClient } from "./executionClient";
 import { Host } from "./host";
+import { MonitoringStack } from "./monitoringStack";
 import { JwtSecret } from "./networkFiles";
 import { ResetJob } from "./resetJob";
 import { ValidatorClient } from "./validatorClient";
@@ -24,6 +25,8 @@ export interface EphemeryNodeArgs {
   readonly checkpointSyncUrls: string[];
   /** SSH private key for this host (a secret); unused for local hosts. */
   readonly sshPrivateKey?: pulumi.Input<string>;
+  /** Secrets of the monitoring stack (`ephemery:alertmanagerSecrets`, `ephemery:grafanaAdminPassword`). Default: none. */
+  readonly monitoringSecrets?: { alertmanager?: pulumi.Input<Record<string, string>>; grafanaAdminPassword?: pulumi.Input<string> };
 }
 
 export class EphemeryNode extends pulumi.ComponentResource {
@@ -34,15 +37,17 @@ export class EphemeryNode extends pulumi.ComponentResource {
   public readonly validator?: ValidatorClient;
   public readonly resetJob: ResetJob;
   public readonly jwt: JwtSecret;
+  public readonly monitoring?: MonitoringStack;
 
   constructor(name: string, args: EphemeryNodeArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("ephemery:node:EphemeryNode", name, {
+    const facts = {
       node: args.config.name,
       runtime: args.config.runtime,
       validator: args.config.validator !== undefined,
       monitoring: args.config.monitoring.enabled,
       checkpointSyncUrls: args.checkpointSyncUrls,
-    }, opts);
+    };
+    super("ephemery:node:EphemeryNode", name, facts, opts);
     const cfg = args.config;
     const specs = buildNodeSpecs({ node: cfg.name, host: cfg, checkpointSyncUrls: args.checkpointSyncUrls });
     this.specs = specs;
@@ -78,15 +83,28 @@ export class EphemeryNode extends pulumi.ComponentResource {
       );
     }
 
+    this.monitoring = cfg.monitoring.enabled
+      ? new MonitoringStack(
+        `${name}-monitoring`,
+        { host: this.host, config: cfg, clients: specs, network, alertmanagerSecrets: args.monitoringSecrets?.alertmanager, grafanaAdminPassword: args.monitoringSecrets?.grafanaAdminPassword, dependsOn: filesReady },
+        childOpts,
+      )
+      : undefined;
+
     if (cfg.runtime === "compose") {
       new ComposeProject(
         `${name}-compose`,
-        { host: this.host, node: cfg.name, specs: [specs.execution, specs.consensus, ...optional(specs.validator)], dependsOn: filesReady },
+        {
+          host: this.host,
+          node: cfg.name,
+          specs: [specs.execution, specs.consensus, ...optional(specs.validator), ...(this.monitoring?.containerSpecs ?? [])],
+          dependsOn: [...filesReady, ...(this.monitoring?.filesReady ?? [])],
+        },
         { parent: this },
       );
     }
 
-    this.registerOutputs({});
+    this.registerOutputs(facts);
   }
 }
 
