@@ -4,9 +4,10 @@ import { configCommands } from "./commands/config";
 import { checkpointCommands } from "./commands/checkpoint";
 import { statusCommands } from "./commands/status";
 import { dashboardCommands } from "./commands/dashboard";
+import { initCommands } from "./commands/init";
 import { resetCommands } from "./commands/reset";
 
-export const COMMANDS: Command[] = [...configCommands, ...checkpointCommands, ...statusCommands, ...dashboardCommands, ...resetCommands];
+export const COMMANDS: Command[] = [...configCommands, ...checkpointCommands, ...statusCommands, ...dashboardCommands, ...initCommands, ...resetCommands];
 
 function helpText(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length));
