@@ -6,14 +6,19 @@ import * as pulumi from "@pulumi/pulumi";
 import { NodeSpecs } from "../lib/clients";
 import { HostConfig, NetworkConfig } from "../lib/config/schema";
 import { renderHostScript } from "../lib/hostScripts";
+import { cronFileContent, cronInstallCommand, cronRemoveCommand } from "../lib/reset/schedule";
 import { RESET_SCRIPT, resetScriptValues } from "../lib/reset/values";
 import { Host } from "./host";
 import { hostCommand, writeFileCommand } from "./hostCommand";
 
 export interface ResetJobArgs {
+  /** The bootstrapped host the program and its schedule are installed on. */
   readonly host: Host;
+  /** The host's settings; `reset.enabled` (default true) and `reset.schedule` (default every minute) decide the cron entry. */
   readonly config: HostConfig;
+  /** Where releases come from (default: GitHub's ephemery-genesis releases). */
   readonly network: NetworkConfig;
+  /** The node's client containers: names, volumes and the wipe/keep rules the program is rendered with. */
   readonly specs: NodeSpecs;
 }
 
@@ -52,13 +57,13 @@ export class ResetJob extends pulumi.ComponentResource {
       const m = /iteration=(\d+)\s*$/.exec(out ?? "");
       return m ? Number(m[1]) : undefined;
     });
-    const cronFile = `/etc/cron.d/ephemery-${config.name}`;
     if (this.enabled) {
-      const cron = `# Written by pulumi-ephemery: carries node ${config.name} across Ephemery resets.\nSHELL=/bin/bash\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n${this.schedule} root ${this.scriptPath} run >> ${host.paths.state}/reset.log 2>&1\n`;
+      const cron = { node: config.name, schedule: this.schedule, program: this.scriptPath, logFile: `${host.paths.state}/reset.log` };
+      const content = cronFileContent(cron);
       hostCommand(
         `${name}-schedule`,
         host.connection,
-        { create: writeFileCommand(cronFile, "0644"), stdin: cron, triggers: [cron], delete: `rm -f ${cronFile}` },
+        { create: cronInstallCommand(cron), stdin: content, triggers: [content], delete: cronRemoveCommand(cron) },
         { parent: this, dependsOn: [this.releaseReady] },
       );
     }
