@@ -17,12 +17,15 @@ $DOCKER ps -a --format '{{.Names}}	{{.State}}	{{.Status}}	{{.Image}}' 2>&1 | whi
   case "$line" in "$NODE"-*) printf '%s\n' "$line" ;; *"	"*) ;; *) printf 'error\t%s\n' "$line" ;; esac
 done
 
+# The reset program's marker names the installed iteration; older installs only have the current link.
+section marker
+$SUDO cat "$STATE_DIR/iteration" 2>/dev/null
 section current
 readlink "$TESTNET_DIR/current" 2>/dev/null
 section retention
 $SUDO cat "$TESTNET_DIR/current/retention.vars" 2>/dev/null
 section testnets
-ls -1 "$TESTNET_DIR" 2>/dev/null
+ls -1 "$TESTNET_DIR/releases" 2>/dev/null
 section metrics
 $SUDO cat "$TEXTFILE_DIR/ephemery.prom" 2>/dev/null
 section disk

@@ -102,17 +102,19 @@ export function parseHostScript(output: string): HostScriptFacts {
   const retention = Object.fromEntries(
     (s.get("retention") ?? []).map((l) => /^(?:export\s+)?([A-Z_]+)="?([^"]*)"?$/.exec(l.trim())).filter((m): m is RegExpExecArray => m !== null).map((m) => [m[1], m[2]]),
   );
-  const installedIteration = /^\d+$/.test(retention.ITERATION_NUMBER ?? "") ? Number(retention.ITERATION_NUMBER) : iterationOfName(s.get("current")?.[0]);
+  const marker = (s.get("marker") ?? [])[0]?.trim() ?? "";
+  const installedIteration = /^\d+$/.test(marker) ? Number(marker)
+    : /^\d+$/.test(retention.ITERATION_NUMBER ?? "") ? Number(retention.ITERATION_NUMBER)
+    : iterationOfName(s.get("current")?.[0]);
   const metrics: Record<string, number> = {};
   for (const line of s.get("metrics") ?? []) {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{[^}]*\})?\s+(\S+)/.exec(line);
     if (m && !line.startsWith("#") && Number.isFinite(Number(m[2]))) metrics[m[1]] = Number(m[2]);
   }
-  // A release downloaded ahead of its genesis sits beside `current` until the switch.
+  // The reset program verifies a release before renaming it into releases/: a newer one there is staged.
   const onDisk = (s.get("testnets") ?? []).map((n) => iterationOfName(n)).filter((n): n is number => n !== null);
-  const stagedMetric = metrics.ephemery_staged_iteration;
   const newer = onDisk.filter((n) => installedIteration === null || n > installedIteration);
-  const stagedIteration = stagedMetric !== undefined && stagedMetric > 0 ? stagedMetric : newer.length > 0 ? Math.max(...newer) : null;
+  const stagedIteration = newer.length > 0 ? Math.max(...newer) : null;
   let disk: HostScriptFacts["disk"] = null;
   const dfLine = (s.get("disk") ?? []).find((l) => !l.startsWith("Filesystem"));
   if (dfLine) {
@@ -289,6 +291,7 @@ export async function hostStatus(host: HostConfig, opts: StatusOptions): Promise
       NODE_DIR: paths.root,
       TESTNET_DIR: paths.testnetRoot,
       TEXTFILE_DIR: paths.textfile,
+      STATE_DIR: paths.state,
       VC_CONTAINER: vc ? containerName(host.name, "validator") : "",
       VC_TOKEN_PATHS: vc ? KEYMANAGER_TOKEN_PATHS[vc] : [],
     });

@@ -36,12 +36,15 @@ describe("ephemery status", () => {
     ]);
     downPort = await closedPort();
     work = fs.mkdtempSync(path.join(os.tmpdir(), "ephemery-status-"));
-    // The node's host layout as the reset program leaves it: a current release and one staged ahead.
-    const testnet = path.join(work, "data", NODE, "testnet");
-    fs.mkdirSync(path.join(testnet, `ephemery-${ITERATION}`), { recursive: true });
-    fs.mkdirSync(path.join(testnet, `ephemery-${ITERATION + 1}`));
-    fs.writeFileSync(path.join(testnet, `ephemery-${ITERATION}`, "retention.vars"), `export ITERATION_NUMBER="${ITERATION}"\nexport CHAIN_ID="${chainIdOf(ITERATION)}"\n`);
-    fs.symlinkSync(`ephemery-${ITERATION}`, path.join(testnet, "current"));
+    // The node's host layout as the reset program leaves it: the marker, a current release and one staged ahead.
+    const nodeDir = path.join(work, "data", NODE);
+    const releases = path.join(nodeDir, "testnet", "releases");
+    fs.mkdirSync(path.join(releases, `ephemery-${ITERATION}`), { recursive: true });
+    fs.mkdirSync(path.join(releases, `ephemery-${ITERATION + 1}`));
+    fs.writeFileSync(path.join(releases, `ephemery-${ITERATION}`, "retention.vars"), `export ITERATION_NUMBER="${ITERATION}"\nexport CHAIN_ID="${chainIdOf(ITERATION)}"\n`);
+    fs.symlinkSync(`releases/ephemery-${ITERATION}`, path.join(nodeDir, "testnet", "current"));
+    fs.mkdirSync(path.join(nodeDir, "state"));
+    fs.writeFileSync(path.join(nodeDir, "state", "iteration"), `${ITERATION}\n`);
 
     const image = busyboxImage("ephemery-ops-status", { "data/validators/api-token.txt": { content: `${TOKEN}\n` } });
     for (const c of containers) docker(["rm", "-f", c]);
@@ -170,10 +173,13 @@ describe("ephemery status", () => {
 });
 
 describe("status script output parsing", () => {
-  it("reads the iteration from the release's retention.vars before the symlink's name", () => {
-    const facts = parseHostScript(["", "@@containers", "error\tpermission denied", "@@current", "ephemery-99", "@@retention", 'export ITERATION_NUMBER="101"', "@@testnets", "current", "ephemery-101", "@@metrics", "# HELP x", "ephemery_staged_iteration 102", "@@disk", "Filesystem 1024-blocks Used Available Capacity Mounted on", "/dev/sda1 1000 900 100 90% /var lib", "@@token", "@@end"].join("\n"));
+  it("reads the iteration from the marker, else the release's retention.vars, else the link's name", () => {
+    const facts = parseHostScript(["", "@@containers", "error\tpermission denied", "@@marker", "@@current", "releases/ephemery-99", "@@retention", 'export ITERATION_NUMBER="101"', "@@testnets", "ephemery-100", "ephemery-101", "ephemery-102", "@@metrics", "# HELP x", "ephemery_iteration{node=\"a\"} 101", "@@disk", "Filesystem 1024-blocks Used Available Capacity Mounted on", "/dev/sda1 1000 900 100 90% /var lib", "@@token", "@@end"].join("\n"));
     expect(facts).toMatchObject({ installedIteration: 101, stagedIteration: 102, dockerError: "permission denied", disk: { sizeKiB: 1000, availableKiB: 100, mount: "/var lib" } });
     expect(facts.keymanagerToken).toBeUndefined();
+    expect(facts.metrics).toEqual({ ephemery_iteration: 101 });
+    expect(parseHostScript("@@marker\n150\n@@current\nreleases/ephemery-99\n@@end\n").installedIteration).toBe(150);
+    expect(parseHostScript("@@current\nreleases/ephemery-99\n@@end\n").installedIteration).toBe(99);
   });
 
   it("refuses output cut short", () => {
