@@ -6,8 +6,9 @@ import { statusCommands } from "./commands/status";
 import { dashboardCommands } from "./commands/dashboard";
 import { initCommands } from "./commands/init";
 import { resetCommands } from "./commands/reset";
+import { monitoringCommands } from "./commands/monitoring";
 
-export const COMMANDS: Command[] = [...configCommands, ...checkpointCommands, ...statusCommands, ...dashboardCommands, ...initCommands, ...resetCommands];
+export const COMMANDS: Command[] = [...configCommands, ...checkpointCommands, ...statusCommands, ...dashboardCommands, ...initCommands, ...resetCommands, ...monitoringCommands];
 
 function helpText(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length));
