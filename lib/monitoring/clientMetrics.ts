@@ -70,7 +70,7 @@ export const CONSENSUS_METRICS: Record<ConsensusConfig["client"], ConsensusMetri
 };
 
 /** The exporter probes the validator's own beacon endpoint on the same network: down for it means down for the VC. */
-const BEACON_PROBE = fromExporter(EXPORTER_METRICS.beaconUp, "exporter: beacon API /eth/v1/node/version at the VC's beacon URL");
+const BEACON_PROBE = fromExporter(EXPORTER_METRICS.beaconUp, "exporter: beacon API /eth/v1/node/syncing at the VC's beacon URL");
 
 export const VALIDATOR_METRICS: Record<NonNullable<ValidatorConfig["client"]>, ValidatorMetrics> = {
   lighthouse: { beaconReachable: fromClient("vc_beacon_nodes_available_count", "lighthouse VC /metrics") },
