@@ -34,6 +34,11 @@ async function runIndex(config: Record<string, unknown>): Promise<{ resources: R
     hosts = await new Promise((resolve) => program!.hosts.apply((v) => { resolve(v); return v; }));
     return {};
   });
+  // Let late registrations (component outputs) reach these mocks before the next run replaces them.
+  for (let last = -1; last !== resources.length; ) {
+    last = resources.length;
+    await new Promise((r) => setTimeout(r, 300));
+  }
   return { resources, hosts };
 }
 
