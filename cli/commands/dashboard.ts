@@ -25,7 +25,7 @@ export const dashboardCommands: Command[] = [
   {
     path: ["dashboard"],
     summary: "Open an SSH tunnel to a node's Grafana (or Prometheus) and print the local URL",
-    usage: "ephemery dashboard --host NAME [--prometheus] [--local-port N] [--stack NAME | --file PATH] [--identity FILE] [--known-hosts FILE] [--accept-new-host-keys]",
+    usage: "ephemery dashboard --host NAME [--prometheus] [--local-port N] [--stack NAME] [SSH options]",
     options: { stack: { type: "string" }, file: { type: "string" }, ...SSH_OPTIONS, host: { type: "string" }, prometheus: { type: "boolean" }, "local-port": { type: "string" } },
     async run({ values }, io) {
       const { config } = loadConfigOrThrow(values, io);

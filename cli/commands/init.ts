@@ -216,7 +216,7 @@ export const initCommands: Command[] = [
   {
     path: ["init"],
     summary: "Guided setup: ask for hosts, clients, keys and monitoring, then write Pulumi.<stack>.yaml",
-    usage: `ephemery init [--stack NAME] [--dir DIR] [--force] [--non-interactive ${HOST_QUESTIONS.map((q) => `--${q.flag} V`).join(" ")}] [--json]`,
+    usage: "ephemery init [--stack NAME] [--dir DIR] [--force] [--non-interactive --host-name N --kind K ...] [--json]",
     options: { stack: { type: "string" }, dir: { type: "string" }, force: { type: "boolean" }, "non-interactive": { type: "boolean" }, json: { type: "boolean" }, ...FLAG_OPTIONS },
     async run({ values }, io) {
       const stack = stringOpt(values, "stack") ?? "dev";

@@ -415,7 +415,7 @@ export const statusCommands: Command[] = [
   {
     path: ["status"],
     summary: "Show every host's containers, sync, iteration, keys and disk (over SSH, in parallel)",
-    usage: "ephemery status [--stack NAME | --file PATH] [--host NAME] [--json] [--timeout SEC] [--identity FILE] [--known-hosts FILE] [--accept-new-host-keys]",
+    usage: "ephemery status [--stack NAME | --file PATH] [--host NAME] [--json] [--timeout SEC] [SSH options]",
     options: { ...STACK_OPTIONS, ...SSH_OPTIONS, host: { type: "string" }, json: { type: "boolean" }, timeout: { type: "string" } },
     async run({ values }, io) {
       const timeoutSec = intOpt(values, "timeout") ?? 15;
