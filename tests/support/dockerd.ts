@@ -7,7 +7,35 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-const STATE_FILE = path.join(os.tmpdir(), "ephemery-test-dockerd.json");
+/** The dockerd the tests started (if any) and the test runs using it, so one run never stops it under another. */
+const STATE_DIR = path.join(os.tmpdir(), "ephemery-test-dockerd");
+const STATE_FILE = path.join(STATE_DIR, "dockerd.json");
+const USERS_DIR = path.join(STATE_DIR, "users");
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Registers this test run (the jest parent process) as a user of the engine. */
+export function registerUser(pid = process.pid): void {
+  fs.mkdirSync(USERS_DIR, { recursive: true });
+  fs.writeFileSync(path.join(USERS_DIR, String(pid)), "");
+}
+
+function liveUsers(except: number): number[] {
+  if (!fs.existsSync(USERS_DIR)) return [];
+  return fs.readdirSync(USERS_DIR).map(Number).filter((pid) => {
+    if (pid === except) return false;
+    if (alive(pid)) return true;
+    fs.rmSync(path.join(USERS_DIR, String(pid)), { force: true });
+    return false;
+  });
+}
 
 export function dockerAnswers(): boolean {
   try {
@@ -33,6 +61,7 @@ export async function startDockerd(): Promise<number | undefined> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (dockerAnswers()) {
+      fs.mkdirSync(STATE_DIR, { recursive: true });
       fs.writeFileSync(STATE_FILE, JSON.stringify({ pid: child.pid, root }));
       return child.pid;
     }
@@ -43,7 +72,8 @@ export async function startDockerd(): Promise<number | undefined> {
 }
 
 export async function stopDockerdIfStarted(): Promise<void> {
-  if (!fs.existsSync(STATE_FILE)) return;
+  fs.rmSync(path.join(USERS_DIR, String(process.pid)), { force: true });
+  if (!fs.existsSync(STATE_FILE) || liveUsers(process.pid).length > 0) return;
   const { pid } = JSON.parse(fs.readFileSync(STATE_FILE, "utf8")) as { pid: number; root: string };
   fs.rmSync(STATE_FILE, { force: true });
   try {
