@@ -141,7 +141,7 @@ verify_loaded() {
       return 0
     fi
     container_running || break
-    sleep 2
+    sleep 1
   done
   local missing extra
   missing=$(comm -23 <(sort "$expected") <(printf '%s\n' "$got" | sed '/^$/d') | sed 's/^/0x/' | tr '\n' ' ')

@@ -50,11 +50,11 @@ beforeAll(async () => {
   port = await freePort();
   const host = hostSchema.parse({
     name: node, kind: "local", dataDir,
-    validator: { client: "lighthouse", feeRecipient: `0x${"11".repeat(20)}`, keymanagerPort: port, keys: { path: "/unused", backupsToKeep: 3 } },
+    validator: { client: "lighthouse", feeRecipient: `0x${"11".repeat(20)}`, keymanagerPort: port, keys: { path: "/unused", backupsToKeep: 2 } },
   });
   const spec = buildNodeSpecs({ node, host, checkpointSyncUrls: [] }).validator!;
   const image = standinImage();
-  const values = { ...keysScriptValues(host, "lighthouse", spec), ...standinTools(GVR), IMAGE: image, VERIFY_TIMEOUT_SEC: 15, STOP_GRACE_SEC: 1 };
+  const values = { ...keysScriptValues(host, "lighthouse", spec), ...standinTools(GVR), IMAGE: image, VERIFY_TIMEOUT_SEC: 8, STOP_GRACE_SEC: 1 };
   script = keysScriptPath(dataDir, node);
   ssh.ssh(writeFileCommand(script, "0755"), renderHostScript("keys-install.sh", values));
   fs.mkdirSync(path.join(dataDir, node, "testnet", "current"), { recursive: true });
@@ -138,18 +138,15 @@ describe("staged install over SSH", () => {
     docker(["run", "--rm", "-v", `${node}-validator-data:/data`, standinImage(), "rm", "/data/reject"]);
   });
 
-  test("backups rotate (keep 3) and restore brings back keys and slashing protection", () => {
-    run("install", installBundle("lighthouse", keys.slice(0, 1).map(ik)));
-    run("install", installBundle("lighthouse", keys.slice(0, 2).map(ik)));
-    const lines = run("backups").out.trim().split("\n");
-    expect(lines).toHaveLength(3);
-    const [newest] = lines.map((l) => l.split("\t"));
-    expect(newest[2]).toBe("1"); // the newest backup holds the one-key set replaced last
-    expect(newest[3]).toBe("yes");
+  test("backups rotate (keep 2) and restore brings back keys and slashing protection", () => {
+    // Backups so far: the first install's (slashing protection only), the 2-key set, the 3-key set (rollback).
+    const lines = run("backups").out.trim().split("\n").map((l) => l.split("\t"));
+    expect(lines.map((l) => [l[2], l[3]])).toEqual([["3", "yes"], ["2", "yes"]]);
+    const twoKeys = lines[1][0];
     docker(["run", "--rm", "-v", `${node}-validator-data:/data`, standinImage(), "sh", "-c", "rm -f /data/imported-*.json"]);
-    const r = run(`restore ${newest[0]}`);
-    expect(r).toMatchObject({ ok: true, out: expect.stringContaining(`restored ${newest[0]}`) });
-    expect(loaded()).toEqual(sorted(keys.slice(0, 1)));
+    const r = run(`restore ${twoKeys}`);
+    expect(r).toMatchObject({ ok: true, out: expect.stringContaining(`restored ${twoKeys}`) });
+    expect(loaded()).toEqual(sorted(keys.slice(0, 2)));
     const imported = docker(["run", "--rm", "-v", `${node}-validator-data:/data`, standinImage(), "sh", "-c", "cat /data/imported-*.json"]);
     expect(JSON.parse(imported).metadata.genesis_validators_root).toBe(GVR);
     expect(run("restore 20200101T000000Z-abcdef").err).toMatch(/backup 20200101T000000Z-abcdef does not exist/);
@@ -157,7 +154,6 @@ describe("staged install over SSH", () => {
   });
 
   test("release stops the client and hands over the slashing protection of keys leaving the host", () => {
-    run("install", installBundle("lighthouse", keys.slice(0, 2).map(ik)));
     docker(["run", "--rm", "-v", `${node}-validator-data:/data`, standinImage(), "sh", "-c",
       `printf '{"metadata":{"interchange_format_version":"5","genesis_validators_root":"${GVR}"},"data":[{"pubkey":"0x${keys[1].pubkey}","signed_blocks":[{"slot":"7"}],"signed_attestations":[]}]}' > /data/slashing.json`]);
     const r = run("release", `${keys[0].pubkey}\n`);

@@ -23,7 +23,11 @@ defs=/data/keys/lighthouse/validator_definitions.yml
   done
   printf ']}'
 } > /www/eth/v1/keystores
-exec httpd -f -p "127.0.0.1:$PORT" -h /www
+# PID 1 ignores SIGTERM without a handler: exit at once so "docker stop" does not wait for its timeout.
+httpd -f -p "127.0.0.1:$PORT" -h /www &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; exit 0' TERM INT
+wait "$pid"
 `;
 
 export function standinImage(): string {

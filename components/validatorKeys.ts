@@ -1,0 +1,203 @@
+/**
+ * Validator keys on one node: validated on the workstation, uploaded as one checksummed bundle, staged,
+ * backed up with the slashing protection, swapped atomically and checked by the host installer
+ * (host-scripts/keys-install.sh). Keys moving between hosts in one `pulumi up` are released (client stopped,
+ * slashing protection exported) on every host before any host installs, through resource dependencies.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { ContainerSpec } from "../lib/clients/types";
+import { HostConfig } from "../lib/config/schema";
+import { renderHostScript } from "../lib/hostScripts";
+import { readKeySource, SourceFile } from "../lib/keys/archive";
+import { KEYS_SCRIPT, keysScriptPath, keysScriptValues } from "../lib/keys/hostValues";
+import { filterInterchange, Interchange, interchangePubkeys } from "../lib/keys/interchange";
+import { installBundle, ValidatorClientName } from "../lib/keys/layout";
+import { LoadedKey, scanSource, validateFiles } from "../lib/keys/validate";
+import { normalizePubkey } from "../lib/keys/keystore";
+import { Host } from "./host";
+import { hostCommand, writeFileCommand } from "./hostCommand";
+
+/** Keystore passwords of one host: one for every key, or one per pubkey (hex, with or without 0x). */
+export type KeystorePasswords = string | Record<string, string>;
+
+export interface ValidatorKeysArgs {
+  readonly host: Host;
+  /** The validated host settings; `validator.keys` decides what gets installed. */
+  readonly config: HostConfig;
+  /** Where in the stack config the keys are set, for messages (default `hosts[?].validator.keys`). */
+  readonly configPath?: string;
+  /** The validator container spec from lib/clients (name, image, data volume). */
+  readonly spec: ContainerSpec;
+  /** The validator client that loads the keys. */
+  readonly validatorClient: ValidatorClientName;
+  /** Keystore passwords (Pulumi secrets); required when the source holds keys. */
+  readonly passwords?: pulumi.Input<KeystorePasswords | undefined>;
+  /** Resources the installer waits for (host bootstrap, the testnet files). */
+  readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /** Threads for the password checks (default: one per core). */
+  readonly threads?: number;
+}
+
+/** Seconds per Ephemery epoch: 32 slots of 12 s. */
+export const EPOCH_SEC = 384;
+
+/**
+ * Every node's release step, collected while the program constructs its nodes. Installs wait for all of
+ * them: the set is complete once the program's synchronous construction is over (the next macrotask).
+ */
+const releases: { node: string; stdout: pulumi.Output<string>; resource: pulumi.Resource }[] = [];
+let allReleases: Promise<typeof releases> | undefined;
+function registerRelease(entry: (typeof releases)[number]): Promise<typeof releases> {
+  releases.push(entry);
+  allReleases ??= new Promise((resolve) => setImmediate(() => resolve([...releases])));
+  return allReleases;
+}
+/** Tests construct several programs in one process. */
+export function resetKeyMoveRegistry(): void {
+  releases.length = 0;
+  allReleases = undefined;
+}
+
+export class ValidatorKeys extends pulumi.ComponentResource {
+  /** Lower-case hex without 0x, sorted. */
+  public readonly pubkeys: string[];
+  /** Done when the keys are installed (or unchanged); the validator client depends on it. */
+  public readonly installed: pulumi.Resource;
+  public readonly scriptPath: string;
+
+  constructor(name: string, args: ValidatorKeysArgs, opts?: pulumi.ComponentResourceOptions) {
+    const cfg = args.config;
+    const keysCfg = cfg.validator?.keys;
+    const where = args.configPath ?? `hosts[${cfg.name}].validator.keys`;
+    if (!cfg.validator || !keysCfg) throw new Error(`${where}: ValidatorKeys needs validator.keys to be set`);
+    const scanned = scanKeys(keysCfg, where);
+    const pubkeys = scanned.keys.map((k) => k.pubkey).sort();
+    const moveWaitEpochs = keysCfg.moveWaitEpochs;
+    // The facts a stack policy checks (no key on two hosts); never secrets.
+    super("ephemery:keys:ValidatorKeys", name, {
+      node: cfg.name,
+      pubkeys,
+      doppelganger: cfg.validator.doppelganger,
+      moveWaitEpochs,
+      validatorClient: args.validatorClient,
+    }, opts);
+    this.pubkeys = pubkeys;
+    if (pubkeys.length > 0 && args.passwords === undefined) {
+      throw new Error(`${where}: ${pubkeys.length} key(s) but no keystore password; run: pulumi config set --secret ephemery:keystorePassword <password>`);
+    }
+
+    const host = args.host;
+    this.scriptPath = keysScriptPath(cfg.dataDir, cfg.name);
+    const script = renderHostScript(KEYS_SCRIPT, keysScriptValues(cfg, args.validatorClient, args.spec));
+    const program = hostCommand(
+      `${name}-program`,
+      host.connection,
+      { create: writeFileCommand(this.scriptPath, "0700"), stdin: script, triggers: [script] },
+      { parent: this, dependsOn: args.dependsOn ?? [] },
+    );
+
+    // Keys leaving this host: stop the client and export their slashing protection before anyone installs.
+    const keep = pubkeys.join("\n") + "\n";
+    const release = hostCommand(
+      `${name}-release`,
+      host.connection,
+      { create: `${this.scriptPath} release`, stdin: keep, triggers: [keep], delete: `${this.scriptPath} remove` },
+      { parent: this, dependsOn: [program] },
+    );
+    const everyRelease = registerRelease({ node: cfg.name, stdout: release.stdout, resource: release });
+
+    // Slashing protection of keys that arrive here from another host's release in this same update.
+    const movedIn: pulumi.Output<Interchange | undefined> = pulumi.output(everyRelease).apply((rs) =>
+      pulumi.all(rs.filter((r) => r.node !== cfg.name).map((r) => r.stdout)).apply((outs) => mergeReleased(outs, pubkeys)),
+    );
+    const bundle = pulumi.secret(
+      pulumi.all([args.passwords, movedIn]).apply(async ([passwords, moved]) => {
+        const withPasswords = await checkPasswordsOrThrow(scanned.files, keysCfg, where, passwords, args.threads);
+        return installBundle(args.validatorClient, withPasswords, moved ? JSON.stringify(moved) : undefined);
+      }),
+    );
+    const waitSec = movedIn.apply((m) => (m && interchangePubkeys(m).length > 0 ? moveWaitEpochs * EPOCH_SEC : 0));
+    const installCmd = pulumi.interpolate`KEYS_MOVE_WAIT_SEC=${waitSec} ${this.scriptPath} install`;
+    this.installed = hostCommand(
+      `${name}-install`,
+      host.connection,
+      { create: installCmd, update: installCmd, stdin: bundle, quiet: true },
+      { parent: this, dependsOn: pulumi.output(everyRelease).apply((rs) => [program, ...rs.map((r) => r.resource)]) as unknown as pulumi.Input<pulumi.Resource>[] },
+    );
+    this.registerOutputs({ pubkeys: this.pubkeys, scriptPath: this.scriptPath });
+  }
+}
+
+/** Reads and checks the source synchronously: a bad source stops the program before any resource exists here. */
+function scanKeys(keysCfg: NonNullable<NonNullable<HostConfig["validator"]>["keys"]>, where: string): { files: SourceFile[]; keys: LoadedKey[] } {
+  if (keysCfg.path === undefined) return { files: [], keys: [] };
+  let files: SourceFile[];
+  try {
+    files = readKeySource(keysCfg.path);
+  } catch (e) {
+    const entry = (e as { entry?: string }).entry;
+    throw new Error(`${where}.path: ${entry && entry !== keysCfg.path ? `${entry} ` : `${keysCfg.path} `}${(e as Error).message}`);
+  }
+  const scanned = scanSource(files, { expectedCount: keysCfg.expectedCount, expectedPubkeys: keysCfg.pubkeys });
+  if (scanned.errors.length) {
+    throw new Error(`${where}: the key source ${keysCfg.path} has ${scanned.errors.length} problem(s):\n${scanned.errors.map((e) => `  ${e.file}: ${e.message}`).join("\n")}\nCheck it with: npx ephemery keys validate ${keysCfg.path}`);
+  }
+  return { files, keys: scanned.keys };
+}
+
+async function checkPasswordsOrThrow(
+  files: SourceFile[],
+  keysCfg: NonNullable<NonNullable<HostConfig["validator"]>["keys"]>,
+  where: string,
+  passwords: KeystorePasswords | undefined,
+  threads?: number,
+) {
+  const passwordFor = ({ pubkey }: { pubkey: string }) => passwordOf(passwords, pubkey);
+  const { report, scanned } = await validateFiles(files, { expectedCount: keysCfg.expectedCount, expectedPubkeys: keysCfg.pubkeys, passwordFor, threads });
+  if (!report.ok) {
+    throw new Error(`${where}: ${report.errors.length} problem(s) with the keys; nothing was installed:\n${report.errors.map((e) => `  ${e.file}: ${e.message}`).join("\n")}`);
+  }
+  return scanned.keys.map((k) => ({ pubkey: k.pubkey, keystore: k.text, password: passwordFor(k)! }));
+}
+
+export function passwordOf(passwords: KeystorePasswords | undefined, pubkey: string): string | undefined {
+  if (passwords === undefined) return undefined;
+  if (typeof passwords === "string") return passwords;
+  for (const [k, v] of Object.entries(passwords)) if (normalizePubkey(k) === pubkey) return v;
+  return undefined;
+}
+
+/** The records of `pubkeys` from the interchange blocks other hosts printed when releasing keys. */
+export function mergeReleased(outputs: (string | undefined)[], pubkeys: string[]): Interchange | undefined {
+  let merged: Interchange | undefined;
+  for (const out of outputs) {
+    const m = /-----BEGIN SLASHING PROTECTION-----\n([\s\S]*?)\n-----END SLASHING PROTECTION-----/.exec(out ?? "");
+    if (!m || !m[1].trim()) continue;
+    const part = filterInterchange(JSON.parse(m[1]) as Interchange, pubkeys);
+    if (part.data.length === 0) continue;
+    merged = merged ? { metadata: merged.metadata, data: [...merged.data, ...part.data] } : part;
+  }
+  return merged;
+}
+
+/** Passwords for one host from the secret settings: its own (keystorePasswords.<host>), else keystorePassword. */
+export function keystorePasswordsFor(
+  secrets: { keystorePassword?: pulumi.Input<string>; keystorePasswords?: pulumi.Input<Record<string, string | Record<string, string>>> },
+  node: string,
+): pulumi.Output<KeystorePasswords | undefined> {
+  return pulumi.secret(
+    pulumi.all([secrets.keystorePassword, secrets.keystorePasswords]).apply(([one, perHost]) => perHost?.[node] ?? one),
+  );
+}
+
+/**
+ * The host's passwords read from the stack's own secret settings, for programs that do not pass them in
+ * (`ephemery:keystorePasswords.<host>`, else `ephemery:keystorePassword`).
+ */
+export function stackKeystorePasswords(node: string): pulumi.Output<KeystorePasswords | undefined> {
+  const config = new pulumi.Config("ephemery");
+  return keystorePasswordsFor(
+    { keystorePassword: config.getSecret("keystorePassword"), keystorePasswords: config.getSecretObject<Record<string, string | Record<string, string>>>("keystorePasswords") },
+    node,
+  );
+}
