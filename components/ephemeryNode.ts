@@ -4,7 +4,7 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { buildNodeSpecs, NodeSpecs, p2pPortsOf, requiredDiskGiB } from "../lib/clients";
+import { buildNodeSpecs, NodeSpecs, p2pPortsOf, requiredDiskGiB, validatorClientOf } from "../lib/clients";
 import { HostConfig, NetworkConfig } from "../lib/config/schema";
 import { composeNetworkName } from "../lib/compose";
 import { ComposeProject } from "./containers";
@@ -15,6 +15,7 @@ import { MonitoringStack } from "./monitoringStack";
 import { JwtSecret } from "./networkFiles";
 import { ResetJob } from "./resetJob";
 import { ValidatorClient } from "./validatorClient";
+import { KeystorePasswords, stackKeystorePasswords, ValidatorKeys } from "./validatorKeys";
 
 export interface EphemeryNodeArgs {
   /** The validated host settings (`hosts[i]`). */
@@ -27,6 +28,8 @@ export interface EphemeryNodeArgs {
   readonly sshPrivateKey?: pulumi.Input<string>;
   /** Secrets of the monitoring stack (`ephemery:alertmanagerSecrets`, `ephemery:grafanaAdminPassword`). Default: none. */
   readonly monitoringSecrets?: { alertmanager?: pulumi.Input<Record<string, string>>; grafanaAdminPassword?: pulumi.Input<string> };
+  /** Keystore passwords for this host's validator keys (secrets). Default: read from the stack's keystorePassword(s). */
+  readonly keystorePasswords?: pulumi.Input<KeystorePasswords>;
 }
 
 export class EphemeryNode extends pulumi.ComponentResource {
@@ -35,6 +38,7 @@ export class EphemeryNode extends pulumi.ComponentResource {
   public readonly execution: ExecutionClient;
   public readonly consensus: ConsensusClient;
   public readonly validator?: ValidatorClient;
+  public readonly keys?: ValidatorKeys;
   public readonly resetJob: ResetJob;
   public readonly jwt: JwtSecret;
   public readonly monitoring?: MonitoringStack;
@@ -75,10 +79,17 @@ export class EphemeryNode extends pulumi.ComponentResource {
       { spec: specs.consensus, runtime: cfg.runtime, network, dependsOn: [...filesReady, ...optional(this.execution.container)] },
       childOpts,
     );
+    if (specs.validator && cfg.validator?.keys) {
+      this.keys = new ValidatorKeys(
+        `${name}-keys`,
+        { host: this.host, config: cfg, spec: specs.validator, validatorClient: validatorClientOf(cfg)!, passwords: args.keystorePasswords ?? stackKeystorePasswords(cfg.name), dependsOn: filesReady },
+        { parent: this },
+      );
+    }
     if (specs.validator) {
       this.validator = new ValidatorClient(
         `${name}-validator`,
-        { spec: specs.validator, runtime: cfg.runtime, network, dependsOn: [...filesReady, ...optional(this.consensus.container)] },
+        { spec: specs.validator, runtime: cfg.runtime, network, dependsOn: [...filesReady, ...optional(this.consensus.container), ...optional(this.keys?.installed)] },
         childOpts,
       );
     }
@@ -98,7 +109,7 @@ export class EphemeryNode extends pulumi.ComponentResource {
           host: this.host,
           node: cfg.name,
           specs: [specs.execution, specs.consensus, ...optional(specs.validator), ...(this.monitoring?.containerSpecs ?? [])],
-          dependsOn: [...filesReady, ...(this.monitoring?.filesReady ?? [])],
+          dependsOn: [...filesReady, ...(this.monitoring?.filesReady ?? []), ...optional(this.keys?.installed)],
         },
         { parent: this },
       );
