@@ -328,8 +328,15 @@ export class TestNode {
     };
   }
 
+  private readonly volumeDirs = new Map<string, string>();
+
   volumeDir(role: "execution" | "consensus" | "validator"): string {
-    return docker(["volume", "inspect", "-f", "{{.Mountpoint}}", `${this.name}-${role}-data`]).trim();
+    let dir = this.volumeDirs.get(role);
+    if (!dir) {
+      dir = docker(["volume", "inspect", "-f", "{{.Mountpoint}}", `${this.name}-${role}-data`]).trim();
+      this.volumeDirs.set(role, dir);
+    }
+    return dir;
   }
 
   readVolume(role: "execution" | "consensus" | "validator", rel: string): string | undefined {
@@ -338,9 +345,9 @@ export class TestNode {
   }
 
   containerStarts(): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const s of this.allSpecs) out[s.name] = docker(["inspect", "-f", "{{.State.Running}} {{.State.StartedAt}}", s.name]).trim();
-    return out;
+    const names = this.allSpecs.map((s) => s.name);
+    const lines = docker(["inspect", "-f", "{{.State.Running}} {{.State.StartedAt}}", ...names]).trim().split("\n");
+    return Object.fromEntries(names.map((n, i) => [n, lines[i]]));
   }
 
   current(): string {
