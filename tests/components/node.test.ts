@@ -131,7 +131,8 @@ describe("host modes", () => {
     expect(named(resources, "ws-host-bootstrap").type).toBe("command:local:Command");
     expect(named(resources, "ws-host-docker").inputs.host).toMatch(/^unix:\/\//);
     expect(named(resources, "ws-host-docker").inputs.sshOpts).toBeUndefined();
-    expect(byType(resources, "docker:index/container:Container").map((r) => r.name).sort()).toEqual(["ws-consensus-container", "ws-execution-container"]);
+    const containers = byType(resources, "docker:index/container:Container").map((r) => r.name);
+    expect(containers.filter((n) => !n.startsWith("ws-monitoring")).sort()).toEqual(["ws-consensus-container", "ws-execution-container"]);
   });
 
   test("aws: key pair, a security group with only p2p and SSH, an encrypted data volume sized for the clients", async () => {
@@ -194,7 +195,9 @@ describe("compose runtime", () => {
     const file = named(resources, "cmp-compose-file");
     expect(file.inputs.create).toContain("/var/lib/ephemery/cmp/compose/docker-compose.yml");
     const doc = yaml.load(file.inputs.stdin) as any;
-    expect(Object.keys(doc.services)).toEqual(["execution", "consensus", "validator"]);
+    // Client services first; the monitoring stack joins the same project.
+    expect(Object.keys(doc.services).slice(0, 3)).toEqual(["execution", "consensus", "validator"]);
+    expect(Object.keys(doc.services)).toEqual(expect.arrayContaining(["prometheus", "grafana"]));
     expect(doc.services.consensus.container_name).toBe("cmp-consensus");
     expect(doc.services.consensus.ports).toContain("127.0.0.1:5052:5052/tcp");
     const up = named(resources, "cmp-compose-up");
