@@ -24,7 +24,7 @@ export interface ValidatorKeysArgs {
   readonly host: Host;
   /** The validated host settings; `validator.keys` decides what gets installed. */
   readonly config: HostConfig;
-  /** Where in the stack config the keys are set, for messages (default `hosts[?].validator.keys`). */
+  /** Where in the stack config the keys are set, for messages (default `validator.keys of host "<name>"`). */
   readonly configPath?: string;
   /** The validator container spec from lib/clients (name, image, data volume). */
   readonly spec: ContainerSpec;
@@ -68,7 +68,7 @@ export class ValidatorKeys extends pulumi.ComponentResource {
   constructor(name: string, args: ValidatorKeysArgs, opts?: pulumi.ComponentResourceOptions) {
     const cfg = args.config;
     const keysCfg = cfg.validator?.keys;
-    const where = args.configPath ?? `hosts[${cfg.name}].validator.keys`;
+    const where = args.configPath ?? `validator.keys of host "${cfg.name}"`;
     if (!cfg.validator || !keysCfg) throw new Error(`${where}: ValidatorKeys needs validator.keys to be set`);
     const scanned = scanKeys(keysCfg, where);
     const pubkeys = scanned.keys.map((k) => k.pubkey).sort();
@@ -112,7 +112,7 @@ export class ValidatorKeys extends pulumi.ComponentResource {
     );
     const bundle = pulumi.secret(
       pulumi.all([args.passwords, movedIn]).apply(async ([passwords, moved]) => {
-        const withPasswords = await checkPasswordsOrThrow(scanned.files, keysCfg, where, passwords, args.threads);
+        const withPasswords = await checkedInstallKeys(scanned.files, keysCfg, where, passwords, args.threads);
         return installBundle(args.validatorClient, withPasswords, moved ? JSON.stringify(moved) : undefined);
       }),
     );
@@ -145,7 +145,8 @@ function scanKeys(keysCfg: NonNullable<NonNullable<HostConfig["validator"]>["key
   return { files, keys: scanned.keys };
 }
 
-async function checkPasswordsOrThrow(
+/** Decrypts every keystore with its password and checks the derived pubkeys; throws with every problem named. */
+export async function checkedInstallKeys(
   files: SourceFile[],
   keysCfg: NonNullable<NonNullable<HostConfig["validator"]>["keys"]>,
   where: string,
