@@ -153,6 +153,7 @@ export async function checkedInstallKeys(
   passwords: KeystorePasswords | undefined,
   threads?: number,
 ) {
+  if (keysCfg.path === undefined) return []; // no keys on this host: install an empty set
   const passwordFor = ({ pubkey }: { pubkey: string }) => passwordOf(passwords, pubkey);
   const { report, scanned } = await validateFiles(files, { expectedCount: keysCfg.expectedCount, expectedPubkeys: keysCfg.pubkeys, passwordFor, threads });
   if (!report.ok) {
