@@ -7,20 +7,23 @@ import { EphemeryNode } from "./components/ephemeryNode";
 import { nodeOutputs } from "./components/outputs";
 import { checkpointListsForHosts } from "./lib/checkpoint";
 
-const { config, sshKeyFor, secrets } = readProgramConfig();
+export = async () => {
+  const { config, sshKeyFor, secrets } = readProgramConfig();
 
-// Checkpoint providers are probed once, before any node is built (a plain promise, not an apply).
-const checkpointLists = checkpointListsForHosts(config, { env: process.env, log: { info: (m) => pulumi.log.info(m), warn: (m) => pulumi.log.warn(m) } });
+  // Checkpoint providers are probed once, before any node is built, so each node gets a plain, ranked list.
+  const log = { info: (m: string) => pulumi.log.info(m), warn: (m: string) => pulumi.log.warn(m) };
+  const checkpointLists = await checkpointListsForHosts(config, { env: process.env, log });
 
-const nodes = checkpointLists.then((lists) => config.hosts.map(
-  (host, i) =>
-    new EphemeryNode(host.name, {
-      config: host,
-      network: config.network,
-      checkpointSyncUrls: lists[i],
-      sshPrivateKey: sshKeyFor(host.name),
-      monitoringSecrets: { alertmanager: secrets.alertmanagerSecrets, grafanaAdminPassword: secrets.grafanaAdminPassword },
-    }),
-));
+  const nodes = config.hosts.map(
+    (host, i) =>
+      new EphemeryNode(host.name, {
+        config: host,
+        network: config.network,
+        checkpointSyncUrls: checkpointLists[i],
+        sshPrivateKey: sshKeyFor(host.name),
+        monitoringSecrets: { alertmanager: secrets.alertmanagerSecrets, grafanaAdminPassword: secrets.grafanaAdminPassword },
+      }),
+  );
 
-export const hosts = pulumi.output(nodes.then((ns) => ns.map(nodeOutputs)));
+  return { hosts: pulumi.all(nodes.map(nodeOutputs)) };
+};

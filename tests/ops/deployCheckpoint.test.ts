@@ -2,44 +2,13 @@
  * The program ranks checkpoint providers before building nodes: run index.ts under mocks with the probe on,
  * against real beacon-like servers on loopback, and read the list each node was built with.
  */
-import * as pulumi from "@pulumi/pulumi";
 import { clGenesisTime, iterationAt } from "../../lib/ephemery";
+import { RecordedResource as Recorded, runProgram } from "../support/mocks";
 import { beaconServer, closedPort, TestServer } from "./fakeNode";
 
-interface Recorded { type: string; name: string; inputs: Record<string, any> }
-
-async function runIndex(config: Record<string, unknown>): Promise<{ resources: Recorded[]; hosts: unknown }> {
-  const resources: Recorded[] = [];
-  await pulumi.runtime.setMocks(
-    {
-      newResource(args) {
-        resources.push({ type: args.type, name: args.name, inputs: args.inputs });
-        return { id: `${args.name}-id`, state: { ...args.inputs, stdout: "iteration=1", stderr: "" } };
-      },
-      call(args) {
-        throw new Error(`unexpected provider function in test: ${args.token}`);
-      },
-    },
-    "ephemery",
-    "ops",
-    false,
-  );
-  pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, JSON.stringify(v)])), []);
-  let hosts: unknown;
-  await pulumi.runtime.runInPulumiStack(async () => {
-    let program: { hosts: pulumi.Output<unknown> } | undefined;
-    jest.isolateModules(() => {
-      program = require("../../index");
-    });
-    hosts = await new Promise((resolve) => program!.hosts.apply((v) => { resolve(v); return v; }));
-    return {};
-  });
-  // Let late registrations (component outputs) reach these mocks before the next run replaces them.
-  for (let last = -1; last !== resources.length; ) {
-    last = resources.length;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  return { resources, hosts };
+async function runIndex(config: Record<string, unknown>, probeCheckpoints = true): Promise<{ resources: Recorded[]; hosts: unknown }> {
+  const { resources, outputs } = await runProgram(config, { stack: "ops", probeCheckpoints });
+  return { resources, hosts: outputs.hosts };
 }
 
 describe("deploy-time checkpoint ranking in index.ts", () => {
@@ -47,16 +16,13 @@ describe("deploy-time checkpoint ranking in index.ts", () => {
   let good: TestServer;
   let otherChain: TestServer;
   let down: string;
-  const saved = process.env.EPHEMERY_SKIP_CHECKPOINT_PROBE;
 
   beforeAll(async () => {
-    delete process.env.EPHEMERY_SKIP_CHECKPOINT_PROBE;
     good = await beaconServer({ genesisTime: genesis, finalizedSlot: 640 });
     otherChain = await beaconServer({ genesisTime: genesis - 2_419_200, finalizedSlot: 640 });
     down = `http://127.0.0.1:${await closedPort()}`;
   });
   afterAll(async () => {
-    if (saved !== undefined) process.env.EPHEMERY_SKIP_CHECKPOINT_PROBE = saved;
     await Promise.all([good.close(), otherChain.close()]);
   });
 
@@ -89,17 +55,13 @@ describe("deploy-time checkpoint ranking in index.ts", () => {
   });
 
   it("does not probe when EPHEMERY_SKIP_CHECKPOINT_PROBE=1", async () => {
-    process.env.EPHEMERY_SKIP_CHECKPOINT_PROBE = "1";
     const before = otherChain.requests.length;
-    try {
-      const { resources } = await runIndex({
-        "ephemery:network": { checkpointSyncUrls: [otherChain.url] },
-        "ephemery:hosts": [host("node4")],
-      });
-      expect(nodeInputs(resources, "node4").checkpointSyncUrls).toEqual([otherChain.url]);
-      expect(otherChain.requests.length).toBe(before);
-    } finally {
-      delete process.env.EPHEMERY_SKIP_CHECKPOINT_PROBE;
-    }
+    const { resources } = await runIndex({
+      "ephemery:network": { checkpointSyncUrls: [otherChain.url] },
+      "ephemery:hosts": [host("node4")],
+    }, false);
+    expect(process.env.EPHEMERY_SKIP_CHECKPOINT_PROBE).toBe("1");
+    expect(nodeInputs(resources, "node4").checkpointSyncUrls).toEqual([otherChain.url]);
+    expect(otherChain.requests.length).toBe(before);
   });
 });

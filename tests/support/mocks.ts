@@ -60,7 +60,14 @@ function fakeOutputs(type: string, name: string, inputs: Record<string, any>): R
 
 export async function runProgram(
   config: Record<string, unknown>,
-  opts: { secretKeys?: string[]; stack?: string; preview?: boolean; load?: () => Record<string, unknown> } = {},
+  opts: {
+    secretKeys?: string[];
+    stack?: string;
+    preview?: boolean;
+    load?: () => Record<string, unknown>;
+    /** Probe checkpoint providers as a real deploy would (off by default: tests stay offline). */
+    probeCheckpoints?: boolean;
+  } = {},
 ): Promise<{ resources: RecordedResource[]; outputs: Record<string, unknown> }> {
   const resources: RecordedResource[] = [];
   const optionsByName = new Map<string, { dependsOn: string[]; parent?: string }>();
@@ -87,7 +94,8 @@ export async function runProgram(
   const flat: Record<string, string> = {};
   for (const [k, v] of Object.entries(config)) flat[k] = typeof v === "string" ? v : JSON.stringify(v);
   pulumi.runtime.setAllConfig(flat, opts.secretKeys ?? []);
-  process.env.EPHEMERY_SKIP_CHECKPOINT_PROBE = "1";
+  if (opts.probeCheckpoints) delete process.env.EPHEMERY_SKIP_CHECKPOINT_PROBE;
+  else process.env.EPHEMERY_SKIP_CHECKPOINT_PROBE = "1";
 
   const outputs: Record<string, unknown> = {};
   let failure: unknown;
@@ -104,7 +112,9 @@ export async function runProgram(
     });
     let program: Record<string, unknown> = {};
     try {
-      program = (opts.load ?? loadIsolated)();
+      const loaded = (opts.load ?? loadIsolated)() as unknown;
+      // The program exports an async function, as Pulumi runs it; plain module exports work too.
+      program = typeof loaded === "function" ? ((await (loaded as () => Promise<Record<string, unknown>>)()) ?? {}) : (loaded as Record<string, unknown>);
     } catch (e) {
       // Thrown inside the stack's initialisation it would escape as an unhandled rejection.
       failure = e;
