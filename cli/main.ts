@@ -7,8 +7,9 @@ import { dashboardCommands } from "./commands/dashboard";
 import { initCommands } from "./commands/init";
 import { resetCommands } from "./commands/reset";
 import { monitoringCommands } from "./commands/monitoring";
+import { keysCommands } from "./commands/keys";
 
-export const COMMANDS: Command[] = [...configCommands, ...checkpointCommands, ...statusCommands, ...dashboardCommands, ...initCommands, ...resetCommands, ...monitoringCommands];
+export const COMMANDS: Command[] = [...configCommands, ...checkpointCommands, ...statusCommands, ...dashboardCommands, ...initCommands, ...resetCommands, ...monitoringCommands, ...keysCommands];
 
 function helpText(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length));
