@@ -10,9 +10,9 @@ import { HostConfig } from "../lib/config/schema";
 import { renderHostScript } from "../lib/hostScripts";
 import { readKeySource, SourceFile } from "../lib/keys/archive";
 import { KEYS_SCRIPT, keysScriptPath, keysScriptValues } from "../lib/keys/hostValues";
-import { filterInterchange, Interchange, interchangePubkeys } from "../lib/keys/interchange";
+import { filterInterchange, Interchange, interchangeProblems, interchangePubkeys } from "../lib/keys/interchange";
 import { installBundle, ValidatorClientName } from "../lib/keys/layout";
-import { LoadedKey, scanSource, validateFiles } from "../lib/keys/validate";
+import { LoadedKey, scanSource, ScannedSource, validateFiles } from "../lib/keys/validate";
 import { normalizePubkey } from "../lib/keys/keystore";
 import { Host } from "./host";
 import { hostCommand, writeFileCommand } from "./hostCommand";
@@ -101,7 +101,8 @@ export class ValidatorKeys extends pulumi.ComponentResource {
     const release = hostCommand(
       `${name}-release`,
       host.connection,
-      { create: `${this.scriptPath} release`, stdin: keep, triggers: [keep], delete: `${this.scriptPath} remove` },
+      // A changed key list is an update, never a replacement: a replacement would run `remove` on the old one.
+      { create: `${this.scriptPath} release`, update: `${this.scriptPath} release`, stdin: keep, delete: `${this.scriptPath} remove` },
       { parent: this, dependsOn: [program] },
     );
     const everyRelease = registerRelease({ node: cfg.name, stdout: release.stdout, resource: release });
@@ -110,10 +111,13 @@ export class ValidatorKeys extends pulumi.ComponentResource {
     const movedIn: pulumi.Output<Interchange | undefined> = pulumi.output(everyRelease).apply((rs) =>
       pulumi.all(rs.filter((r) => r.node !== cfg.name).map((r) => r.stdout)).apply((outs) => mergeReleased(outs, pubkeys)),
     );
+    // Interchange files shipped in the key source (checked by scanSource) are imported too, without a wait.
+    const fromSource = mergeInterchanges(scanned.interchanges.map((i) => filterInterchange(i.interchange, pubkeys)));
     const bundle = pulumi.secret(
       pulumi.all([args.passwords, movedIn]).apply(async ([passwords, moved]) => {
         const withPasswords = await checkedInstallKeys(scanned.files, keysCfg, where, passwords, args.threads);
-        return installBundle(args.validatorClient, withPasswords, moved ? JSON.stringify(moved) : undefined);
+        const toImport = mergeInterchanges([fromSource, moved]);
+        return installBundle(args.validatorClient, withPasswords, toImport ? JSON.stringify(toImport) : undefined);
       }),
     );
     const waitSec = movedIn.apply((m) => (m && interchangePubkeys(m).length > 0 ? moveWaitEpochs * EPOCH_SEC : 0));
@@ -129,8 +133,8 @@ export class ValidatorKeys extends pulumi.ComponentResource {
 }
 
 /** Reads and checks the source synchronously: a bad source stops the program before any resource exists here. */
-function scanKeys(keysCfg: NonNullable<NonNullable<HostConfig["validator"]>["keys"]>, where: string): { files: SourceFile[]; keys: LoadedKey[] } {
-  if (keysCfg.path === undefined) return { files: [], keys: [] };
+function scanKeys(keysCfg: NonNullable<NonNullable<HostConfig["validator"]>["keys"]>, where: string): { files: SourceFile[]; keys: LoadedKey[]; interchanges: ScannedSource["interchanges"] } {
+  if (keysCfg.path === undefined) return { files: [], keys: [], interchanges: [] };
   let files: SourceFile[];
   try {
     files = readKeySource(keysCfg.path);
@@ -142,7 +146,7 @@ function scanKeys(keysCfg: NonNullable<NonNullable<HostConfig["validator"]>["key
   if (scanned.errors.length) {
     throw new Error(`${where}: the key source ${keysCfg.path} has ${scanned.errors.length} problem(s):\n${scanned.errors.map((e) => `  ${e.file}: ${e.message}`).join("\n")}\nCheck it with: npx ephemery keys validate ${keysCfg.path}`);
   }
-  return { files, keys: scanned.keys };
+  return { files, keys: scanned.keys, interchanges: scanned.interchanges };
 }
 
 /** Decrypts every keystore with its password and checks the derived pubkeys; throws with every problem named. */
@@ -171,15 +175,25 @@ export function passwordOf(passwords: KeystorePasswords | undefined, pubkey: str
 
 /** The records of `pubkeys` from the interchange blocks other hosts printed when releasing keys. */
 export function mergeReleased(outputs: (string | undefined)[], pubkeys: string[]): Interchange | undefined {
-  let merged: Interchange | undefined;
+  const parts: Interchange[] = [];
   for (const out of outputs) {
     const m = /-----BEGIN SLASHING PROTECTION-----\n([\s\S]*?)\n-----END SLASHING PROTECTION-----/.exec(out ?? "");
     if (!m || !m[1].trim()) continue;
-    const part = filterInterchange(JSON.parse(m[1]) as Interchange, pubkeys);
-    if (part.data.length === 0) continue;
-    merged = merged ? { metadata: merged.metadata, data: [...merged.data, ...part.data] } : part;
+    const exported: unknown = JSON.parse(m[1]);
+    const problems = interchangeProblems(exported);
+    if (problems.length) throw new Error(`the slashing protection exported for moved keys is unusable: ${problems.join("; ")}`);
+    parts.push(filterInterchange(exported as Interchange, pubkeys));
   }
-  return merged;
+  return mergeInterchanges(parts);
+}
+
+/** One interchange from several of the same chain (the host checks the chain); undefined when empty. */
+export function mergeInterchanges(parts: (Interchange | undefined)[]): Interchange | undefined {
+  const nonEmpty = parts.filter((p): p is Interchange => p !== undefined && p.data.length > 0);
+  if (nonEmpty.length === 0) return undefined;
+  const roots = new Set(nonEmpty.map((p) => p.metadata.genesis_validators_root.toLowerCase()));
+  if (roots.size > 1) throw new Error(`slashing-protection files of different chains (${[...roots].join(", ")}) cannot be imported together; remove the stale one`);
+  return { metadata: nonEmpty[0].metadata, data: nonEmpty.flatMap((p) => p.data) };
 }
 
 /** Passwords for one host from the secret settings: its own (keystorePasswords.<host>), else keystorePassword. */

@@ -24,6 +24,11 @@ beforeAll(async () => {
   keys = await makeKeys(3, { kdf: "pbkdf2", password: () => PASSWORD });
   dirA = writeKeyDir(keys.slice(0, 2), path.join(work, "a"));
   dirB = writeKeyDir(keys.slice(2), path.join(work, "b"));
+  // An EIP-3076 export shipped with the keys (e.g. from the client that ran them before) is imported with them.
+  fs.writeFileSync(path.join(dirB, "slashing_protection.json"), JSON.stringify({
+    metadata: { interchange_format_version: "5", genesis_validators_root: `0x${"ab".repeat(32)}` },
+    data: [{ pubkey: `0x${keys[2].pubkey}`, signed_blocks: [{ slot: "12" }], signed_attestations: [{ source_epoch: "1", target_epoch: "2" }] }],
+  }));
 });
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
@@ -78,7 +83,8 @@ describe("two hosts with keys", () => {
     expect(install.inputs.logging).toBe("none");
     const files = readArchive(Buffer.from(install.inputs.stdin as string, "base64"), "tar");
     const names = files.map((f) => f.name).sort();
-    expect(names).toEqual(["SHA256SUMS", "keys/client.txt", `keys/keystores/0x${keys[2].pubkey}.json`, "keys/pubkeys.txt", `keys/secrets/0x${keys[2].pubkey}.txt`].sort());
+    expect(names).toEqual(["SHA256SUMS", "keys/client.txt", `keys/keystores/0x${keys[2].pubkey}.json`, "keys/pubkeys.txt", `keys/secrets/0x${keys[2].pubkey}.txt`, "slashing-protection.json"].sort());
+    expect(JSON.parse(files.find((f) => f.name === "slashing-protection.json")!.data.toString()).data[0].signed_blocks).toEqual([{ slot: "12" }]);
     expect(files.find((f) => f.name.startsWith("keys/secrets/"))!.data.toString()).toBe(PASSWORD);
     expect(install.inputs.create).toBe(`bash -c 'KEYS_MOVE_WAIT_SEC=0 /var/lib/ephemery/beta/bin/ephemery-keys install'`);
   });

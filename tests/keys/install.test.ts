@@ -85,6 +85,7 @@ describe("staged install over SSH", () => {
       expect([p, st.mode & 0o777, st.uid]).toEqual([p, st.isDirectory() ? 0o700 : 0o600, 0]);
     }
     expect(fs.readFileSync(path.join(set, "lighthouse/secrets", `0x${keys[0].pubkey}`), "utf8")).toBe("pw-0");
+    expect(r.err + r.out).not.toContain("pw-0"); // passwords never reach the logs
     expect(fs.readdirSync(keysRoot()).sort()).toEqual(["current", "sets"]);
   });
 
@@ -124,6 +125,9 @@ describe("staged install over SSH", () => {
     const imported = docker(["run", "--rm", "-v", `${node}-validator-data:/data`, standinImage(), "sh", "-c", "cat /data/imported-*.json"]);
     expect(JSON.parse(imported)).toEqual(JSON.parse(moved));
     expect(backupIds().length).toBe(backupsBefore + 1);
+    const backups = path.join(dataDir, node, "backups", "keys");
+    const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [path.join(d, e.name), ...walk(path.join(d, e.name))] : [path.join(d, e.name)]));
+    for (const p of walk(backups)) expect([p, fs.statSync(p).mode & 0o777]).toEqual([p, fs.statSync(p).isDirectory() ? 0o700 : 0o600]);
   });
 
   test("a key the client does not load rolls back to the previous keys and fails with the reason", () => {
