@@ -1,4 +1,5 @@
 /** Building blocks shared by the client modules. */
+import type { ValidatorConfig } from "../config/schema";
 import { ContainerSpec, MountSpec, NodeContext, PATHS, PortPurpose, PortSpec, ResetDataRule, Role, hostPaths } from "./types";
 
 export const ENGINE_PORT = 8551;
@@ -167,4 +168,28 @@ export function consensusSpec(
 
 export function metricsPortOf(ctx: NodeContext, role: "execution" | "consensus"): number {
   return ctx.host[role].metricsPort ?? DEFAULT_METRICS_PORT[role];
+}
+
+/** The validator-client container: keymanager on loopback, keys mounted read-only, slashing DB in its volume. */
+export function validatorSpec(
+  ctx: NodeContext & { validator: ValidatorConfig },
+  client: ClientIdentity,
+  fields: { entry: { entrypoint?: string[]; command: string[] }; slashingProtection: string[] },
+): ContainerSpec {
+  const vc = ctx.validator;
+  return baseSpec(ctx, "validator", client.name, {
+    image: vc.image ?? client.defaultImage,
+    memoryMiB: vc.memoryMiB ?? client.defaultMemoryMiB,
+    ...fields.entry,
+    ports: [apiPort(vc.keymanagerPort, "keymanager")],
+    mounts: [...sharedMounts(ctx, { jwt: false }), keysMount(ctx)],
+    metricsPort: validatorMetricsPort(vc),
+    stopGraceSec: 30,
+    slashingProtection: fields.slashingProtection,
+    dependsOn: [containerName(ctx.node, "consensus")],
+  });
+}
+
+export function validatorMetricsPort(vc: ValidatorConfig): number {
+  return vc.metricsPort ?? DEFAULT_METRICS_PORT.validator;
 }

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { apiPort, beaconEndpoint, baseSpec, containerName, COPY_KEYS, DEFAULT_METRICS_PORT, KEYS_IN_DATA, keysMount, sharedMounts, shellEntry } from "../common";
+import { beaconEndpoint, COPY_KEYS, KEYS_IN_DATA, shellEntry, validatorMetricsPort, validatorSpec } from "../common";
 import { PATHS, ValidatorClientModule } from "../types";
 
 export const lighthouseValidator: ValidatorClientModule = {
@@ -8,7 +8,7 @@ export const lighthouseValidator: ValidatorClientModule = {
   defaultMemoryMiB: 1024,
   build(ctx) {
     const vc = ctx.validator;
-    const metricsPort = vc.metricsPort ?? DEFAULT_METRICS_PORT.validator;
+    const metricsPort = validatorMetricsPort(vc);
     const entry = shellEntry(
       [
         COPY_KEYS,
@@ -32,16 +32,6 @@ export const lighthouseValidator: ValidatorClientModule = {
       ],
       vc.extraArgs,
     );
-    return baseSpec(ctx, "validator", "lighthouse", {
-      image: vc.image ?? lighthouseValidator.defaultImage,
-      memoryMiB: vc.memoryMiB ?? lighthouseValidator.defaultMemoryMiB,
-      ...entry,
-      ports: [apiPort(vc.keymanagerPort, "keymanager")],
-      mounts: [...sharedMounts(ctx, { jwt: false }), keysMount(ctx)],
-      metricsPort,
-      stopGraceSec: 30,
-      slashingProtection: ["validators/slashing_protection.sqlite"],
-      dependsOn: [containerName(ctx.node, "consensus")],
-    });
+    return validatorSpec(ctx, lighthouseValidator, { entry, slashingProtection: ["validators/slashing_protection.sqlite"] });
   },
 };

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { apiPort, beaconEndpoint, baseSpec, containerName, COPY_KEYS, DEFAULT_METRICS_PORT, KEYS_IN_DATA, keysMount, sharedMounts, shellEntry } from "../common";
+import { beaconEndpoint, COPY_KEYS, KEYS_IN_DATA, shellEntry, validatorMetricsPort, validatorSpec } from "../common";
 import { LODESTAR_BIN } from "../consensus/lodestar";
 import { PATHS, ValidatorClientModule } from "../types";
 
@@ -9,7 +9,7 @@ export const lodestarValidator: ValidatorClientModule = {
   defaultMemoryMiB: 2048,
   build(ctx) {
     const vc = ctx.validator;
-    const metricsPort = vc.metricsPort ?? DEFAULT_METRICS_PORT.validator;
+    const metricsPort = validatorMetricsPort(vc);
     const entry = shellEntry(
       [
         COPY_KEYS,
@@ -30,16 +30,6 @@ export const lodestarValidator: ValidatorClientModule = {
       ],
       vc.extraArgs,
     );
-    return baseSpec(ctx, "validator", "lodestar", {
-      image: vc.image ?? lodestarValidator.defaultImage,
-      memoryMiB: vc.memoryMiB ?? lodestarValidator.defaultMemoryMiB,
-      ...entry,
-      ports: [apiPort(vc.keymanagerPort, "keymanager")],
-      mounts: [...sharedMounts(ctx, { jwt: false }), keysMount(ctx)],
-      metricsPort,
-      stopGraceSec: 30,
-      slashingProtection: ["validator-db"],
-      dependsOn: [containerName(ctx.node, "consensus")],
-    });
+    return validatorSpec(ctx, lodestarValidator, { entry, slashingProtection: ["validator-db"] });
   },
 };

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { apiPort, beaconEndpoint, baseSpec, containerName, DEFAULT_METRICS_PORT, KEYS_IN_DATA, keysMount, sharedMounts, shellEntry } from "../common";
+import { beaconEndpoint, KEYS_IN_DATA, shellEntry, validatorMetricsPort, validatorSpec } from "../common";
 import { PATHS, ValidatorClientModule } from "../types";
 
 export const nimbusValidator: ValidatorClientModule = {
@@ -8,7 +8,7 @@ export const nimbusValidator: ValidatorClientModule = {
   defaultMemoryMiB: 1024,
   build(ctx) {
     const vc = ctx.validator;
-    const metricsPort = vc.metricsPort ?? DEFAULT_METRICS_PORT.validator;
+    const metricsPort = validatorMetricsPort(vc);
     const entry = shellEntry(
       [
         // Nimbus keeps its slashing database inside the validators dir: refresh the key folders, keep the database.
@@ -32,16 +32,6 @@ export const nimbusValidator: ValidatorClientModule = {
       ],
       vc.extraArgs,
     );
-    return baseSpec(ctx, "validator", "nimbus", {
-      image: vc.image ?? nimbusValidator.defaultImage,
-      memoryMiB: vc.memoryMiB ?? nimbusValidator.defaultMemoryMiB,
-      ...entry,
-      ports: [apiPort(vc.keymanagerPort, "keymanager")],
-      mounts: [...sharedMounts(ctx, { jwt: false }), keysMount(ctx)],
-      metricsPort,
-      stopGraceSec: 30,
-      slashingProtection: ["validators/slashing_protection.sqlite3"],
-      dependsOn: [containerName(ctx.node, "consensus")],
-    });
+    return validatorSpec(ctx, nimbusValidator, { entry, slashingProtection: ["validators/slashing_protection.sqlite3"] });
   },
 };

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { apiPort, beaconEndpoint, baseSpec, containerName, DEFAULT_METRICS_PORT, keysMount, sharedMounts } from "../common";
+import { beaconEndpoint, validatorMetricsPort, validatorSpec } from "../common";
 import { PATHS, ValidatorClientModule } from "../types";
 
 export const prysmValidator: ValidatorClientModule = {
@@ -8,11 +8,9 @@ export const prysmValidator: ValidatorClientModule = {
   defaultMemoryMiB: 1024,
   build(ctx) {
     const vc = ctx.validator;
-    const metricsPort = vc.metricsPort ?? DEFAULT_METRICS_PORT.validator;
-    return baseSpec(ctx, "validator", "prysm", {
-      image: vc.image ?? prysmValidator.defaultImage,
-      memoryMiB: vc.memoryMiB ?? prysmValidator.defaultMemoryMiB,
-      // No shell in the prysm image: the key installer imports keystores into the wallet under /data/wallet.
+    const metricsPort = validatorMetricsPort(vc);
+    // No shell in the prysm image: the key installer imports keystores into the wallet under /data/wallet.
+    const entry = {
       entrypoint: ["/app/cmd/validator/validator"],
       command: [
         `--datadir=${PATHS.data}`,
@@ -32,12 +30,7 @@ export const prysmValidator: ValidatorClientModule = {
         "--accept-terms-of-use",
         ...vc.extraArgs,
       ],
-      ports: [apiPort(vc.keymanagerPort, "keymanager")],
-      mounts: [...sharedMounts(ctx, { jwt: false }), keysMount(ctx)],
-      metricsPort,
-      stopGraceSec: 30,
-      slashingProtection: ["validator.db"],
-      dependsOn: [containerName(ctx.node, "consensus")],
-    });
+    };
+    return validatorSpec(ctx, prysmValidator, { entry, slashingProtection: ["validator.db"] });
   },
 };

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { apiPort, beaconEndpoint, baseSpec, containerName, COPY_KEYS, DEFAULT_METRICS_PORT, KEYS_IN_DATA, keysMount, sharedMounts, shellEntry } from "../common";
+import { beaconEndpoint, COPY_KEYS, KEYS_IN_DATA, shellEntry, validatorMetricsPort, validatorSpec } from "../common";
 import { PATHS, ValidatorClientModule } from "../types";
 
 export const tekuValidator: ValidatorClientModule = {
@@ -8,7 +8,7 @@ export const tekuValidator: ValidatorClientModule = {
   defaultMemoryMiB: 2048,
   build(ctx) {
     const vc = ctx.validator;
-    const metricsPort = vc.metricsPort ?? DEFAULT_METRICS_PORT.validator;
+    const metricsPort = validatorMetricsPort(vc);
     const entry = shellEntry(
       [
         COPY_KEYS,
@@ -29,16 +29,6 @@ export const tekuValidator: ValidatorClientModule = {
       ],
       vc.extraArgs,
     );
-    return baseSpec(ctx, "validator", "teku", {
-      image: vc.image ?? tekuValidator.defaultImage,
-      memoryMiB: vc.memoryMiB ?? tekuValidator.defaultMemoryMiB,
-      ...entry,
-      ports: [apiPort(vc.keymanagerPort, "keymanager")],
-      mounts: [...sharedMounts(ctx, { jwt: false }), keysMount(ctx)],
-      metricsPort,
-      stopGraceSec: 30,
-      slashingProtection: ["validator/slashprotection"],
-      dependsOn: [containerName(ctx.node, "consensus")],
-    });
+    return validatorSpec(ctx, tekuValidator, { entry, slashingProtection: ["validator/slashprotection"] });
   },
 };
