@@ -5,10 +5,12 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
 import { specFacts } from "../lib/clients";
 import { ContainerSpec } from "../lib/clients/types";
 import { composeNetworkName, renderCompose } from "../lib/compose";
 import { composeCommand } from "../lib/composeCommand";
+import { shellQuote } from "../lib/hostScripts";
 import { Host } from "./host";
 import { hostCommand, writeFileCommand } from "./hostCommand";
 
@@ -89,22 +91,27 @@ export class ComposeProject extends pulumi.ComponentResource {
     const dir = args.host.paths.compose;
     this.file = `${dir}/docker-compose.yml`;
     const compose = composeCommand(args.node, this.file);
+    // New content is an update (the write runs again); a replacement would delete the new file after writing it.
     const write = hostCommand(
       `${name}-file`,
       args.host.connection,
-      { create: writeFileCommand(this.file, "0644"), stdin: this.content, triggers: [this.content] },
-      { parent: this, dependsOn: [args.host.ready] },
+      { create: writeFileCommand(this.file, "0644"), update: writeFileCommand(this.file, "0644"), stdin: this.content, delete: `rm -f ${shellQuote(this.file)}` },
+      { parent: this, dependsOn: [args.host.ready], deleteBeforeReplace: true },
     );
+    // The file's digest is part of the command, so a new file updates in place (compose recreates only the
+    // services that changed). A replacement would run the old resource's `down` after the new `up`; should one
+    // happen anyway, it goes down first.
+    const up = `${compose} up -d --remove-orphans # ${createHash("sha256").update(this.content).digest("hex").slice(0, 16)}`;
     hostCommand(
       `${name}-up`,
       args.host.connection,
       {
-        create: `${compose} up -d --remove-orphans`,
+        create: up,
+        update: up,
         // Named volumes are kept: chain data and node identity outlive the project.
         delete: `${compose} down --remove-orphans || true`,
-        triggers: [this.content],
       },
-      { parent: this, dependsOn: [write, ...(args.dependsOn ?? [])] },
+      { parent: this, dependsOn: [write, ...(args.dependsOn ?? [])], deleteBeforeReplace: true },
     );
     this.registerOutputs({ file: this.file, network: composeNetworkName(args.node), node: args.node, services: args.specs.map(specFacts) });
   }

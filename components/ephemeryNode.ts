@@ -7,10 +7,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { buildNodeSpecs, NodeSpecs, p2pPortsOf, requiredDiskGiB, validatorClientOf } from "../lib/clients";
 import { HostConfig, NetworkConfig } from "../lib/config/schema";
 import { composeNetworkName } from "../lib/compose";
+import { composeCommand } from "../lib/composeCommand";
 import { ComposeProject } from "./containers";
 import { ConsensusClient } from "./consensusClient";
 import { ExecutionClient } from "./executionClient";
 import { Host } from "./host";
+import { HostDrift } from "./hostDrift";
 import { MonitoringStack } from "./monitoringStack";
 import { JwtSecret } from "./networkFiles";
 import { ResetJob } from "./resetJob";
@@ -103,15 +105,30 @@ export class EphemeryNode extends pulumi.ComponentResource {
       : undefined;
 
     if (cfg.runtime === "compose") {
-      new ComposeProject(
+      const composeSpecs = [specs.execution, specs.consensus, ...optional(specs.validator), ...(this.monitoring?.containerSpecs ?? [])];
+      const compose = new ComposeProject(
         `${name}-compose`,
         {
           host: this.host,
           node: cfg.name,
-          specs: [specs.execution, specs.consensus, ...optional(specs.validator), ...(this.monitoring?.containerSpecs ?? [])],
+          specs: composeSpecs,
           dependsOn: [...filesReady, ...(this.monitoring?.filesReady ?? []), ...optional(this.keys?.installed)],
         },
         { parent: this },
+      );
+      // Compose containers and host files are invisible to `refresh` otherwise (command resources have no Read).
+      new HostDrift(
+        `${name}-drift`,
+        {
+          connection: this.host.connection,
+          files: [
+            { path: this.jwt.path, mode: "0600", content: this.jwt.value },
+            { path: compose.file, mode: "0644", content: compose.content },
+            { path: this.resetJob.scriptPath, mode: "0755", content: this.resetJob.script },
+          ],
+          compose: { command: composeCommand(cfg.name, compose.file), containers: composeSpecs.map((s) => ({ name: s.name, image: s.image })) },
+        },
+        { parent: this, dependsOn: [compose, this.jwt, this.resetJob] },
       );
     }
 

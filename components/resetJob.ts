@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { NodeSpecs } from "../lib/clients";
 import { HostConfig, NetworkConfig } from "../lib/config/schema";
-import { renderHostScript } from "../lib/hostScripts";
+import { renderHostScript, shellQuote } from "../lib/hostScripts";
 import { cronFileContent, cronInstallCommand, cronRemoveCommand } from "../lib/reset/schedule";
 import { RESET_SCRIPT, resetScriptValues } from "../lib/reset/values";
 import { Host } from "./host";
@@ -25,6 +25,8 @@ export interface ResetJobArgs {
 export class ResetJob extends pulumi.ComponentResource {
   /** Where the rendered program lives on the host. */
   public readonly scriptPath: string;
+  /** The rendered program as installed (the drift guard compares the host's copy with it). */
+  public readonly script: string;
   /** Done when the testnet dir holds a verified release; containers wait for it. */
   public readonly releaseReady: pulumi.Resource;
   /** The iteration installed on the host, as the program's `ensure` reports it (last line of its output). */
@@ -39,6 +41,7 @@ export class ResetJob extends pulumi.ComponentResource {
     this.schedule = config.reset.schedule;
     this.scriptPath = `${host.paths.scripts}/ephemery-reset`;
     const script = renderHostScript(RESET_SCRIPT, resetScriptValues(config, args.network, args.specs));
+    this.script = script;
     const install = hostCommand(
       `${name}-program`,
       host.connection,
@@ -53,6 +56,14 @@ export class ResetJob extends pulumi.ComponentResource {
       { parent: this, dependsOn: [install] },
     );
     this.releaseReady = release;
+    // `destroy` takes the releases, the program's state and its metrics with it (archives stay). A resource of
+    // its own with fixed inputs, so it is never replaced: a replacement would delete after the new `ensure`.
+    hostCommand(
+      `${name}-cleanup`,
+      host.connection,
+      { create: "true", delete: `rm -rf ${shellQuote(host.paths.testnetRoot)} ${shellQuote(host.paths.state)} && rm -f ${shellQuote(`${host.paths.textfile}/ephemery.prom`)}` },
+      { parent: this, dependsOn: [release] },
+    );
     this.installedIteration = release.stdout.apply((out) => {
       const m = /iteration=(\d+)\s*$/.exec(out ?? "");
       return m ? Number(m[1]) : undefined;
