@@ -47,6 +47,8 @@ export function pulumiBinary(env: Record<string, string>): string {
 export interface HostPorts {
   elP2p: number; rpc: number; ws: number; elMetrics: number;
   clP2p: number; quic: number; beacon: number; clMetrics: number;
+  keymanager: number; vcMetrics: number;
+  prometheus: number; alertmanager: number; grafana: number; nodeExporter: number; validatorExporter: number;
 }
 
 export interface E2eHost {
@@ -72,7 +74,7 @@ export interface Fleet {
 }
 
 async function hostPorts(): Promise<HostPorts> {
-  const names: (keyof HostPorts)[] = ["elP2p", "rpc", "ws", "elMetrics", "clP2p", "quic", "beacon", "clMetrics"];
+  const names: (keyof HostPorts)[] = ["elP2p", "rpc", "ws", "elMetrics", "clP2p", "quic", "beacon", "clMetrics", "keymanager", "vcMetrics", "prometheus", "alertmanager", "grafana", "nodeExporter", "validatorExporter"];
   const out = {} as HostPorts;
   const taken = new Set<number>();
   for (const n of names) {
@@ -137,6 +139,22 @@ function hostConfig(name: string, ssh: TestSshHost, dataDir: string, p: HostPort
     consensus: { client: "lighthouse", image, p2pPort: p.clP2p, quicPort: p.quic, beaconApiPort: p.beacon, metricsPort: p.clMetrics, memoryMiB: 256 },
     monitoring: { enabled: false },
     reset: { enabled: true, schedule: "*/5 * * * *" },
+  };
+}
+
+/**
+ * Turns a host into a validator node: keys from `keysDir` (EIP-2335 keystores on this machine) and the monitoring
+ * stack the policy pack requires beside a validator, on this host's own ports.
+ */
+export function withValidator(h: E2eHost, image: string, keysDir: string, expectedCount: number): Record<string, any> {
+  const p = h.ports;
+  return {
+    ...h.config,
+    validator: { image, feeRecipient: `0x${"11".repeat(20)}`, graffiti: h.name, keymanagerPort: p.keymanager, metricsPort: p.vcMetrics, memoryMiB: 256, keys: { path: keysDir, expectedCount } },
+    monitoring: {
+      enabled: true, prometheusPort: p.prometheus, alertmanagerPort: p.alertmanager, grafanaPort: p.grafana,
+      nodeExporterPort: p.nodeExporter, validatorExporterPort: p.validatorExporter,
+    },
   };
 }
 
@@ -237,10 +255,10 @@ export class EngineStack {
     return this.stack.destroy({ ...this.observe(false) });
   }
 
-  /** Steps other than `same` (and `refresh` reads), as `op name` pairs: what an operation changed. */
+  /** Steps other than `same` (and `refresh` reads), as `op name` pairs: what an operation changed. Providers are left out. */
   changes(): string[] {
     return this.steps
-      .filter((s) => s.op !== "same" && s.op !== "read" && s.op !== "refresh")
+      .filter((s) => s.op !== "same" && s.op !== "read" && s.op !== "refresh" && !s.type.startsWith("pulumi:providers:"))
       .map((s) => `${s.op} ${s.urn.split("::").pop()}`)
       .sort();
   }

@@ -41,6 +41,17 @@ case "$client $1" in
     FLAG=--testnet-dir; T=$(flag "$@")
     . "$T/nodevars_env.txt"
     printf '{"data":{"genesis_time":"%s","genesis_validators_root":"0x00","genesis_fork_version":"0x1000101b"}}' "$GENESIS_TIME" > /www/eth/v1/beacon/genesis ;;
+  "lighthouse account")
+    # The key installer exports / imports slashing protection through the client's own tool (EIP-3076 JSON).
+    case "$*" in
+      *"slashing-protection export"*)
+        for out; do :; done
+        FLAG=--testnet-dir; T=$(flag "$@")
+        printf '{"metadata":{"interchange_format_version":"5","genesis_validators_root":"%s"},"data":[]}' "$(cat "$T/genesis_validators_root.txt")" > "$out" ;;
+      *"slashing-protection import"*) ;;
+      *) echo "stand-in does not know: $client $*" >&2; exit 2 ;;
+    esac
+    exit 0 ;;
   "lighthouse validator_client")
     FLAG=--http-port; port=$(flag "$@")
     ls /data/validators > /tmp/validators ;;
