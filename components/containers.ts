@@ -12,7 +12,7 @@ import { composeNetworkName, renderCompose } from "../lib/compose";
 import { composeCommand } from "../lib/composeCommand";
 import { shellQuote } from "../lib/hostScripts";
 import { Host } from "./host";
-import { hostCommand, writeFileCommand } from "./hostCommand";
+import { hostCommand, hostFile } from "./hostCommand";
 
 export interface DockerContainerResources {
   image: docker.RemoteImage;
@@ -91,12 +91,11 @@ export class ComposeProject extends pulumi.ComponentResource {
     const dir = args.host.paths.compose;
     this.file = `${dir}/docker-compose.yml`;
     const compose = composeCommand(args.node, this.file);
-    // New content is an update (the write runs again); a replacement would delete the new file after writing it.
-    const write = hostCommand(
+    const write = hostFile(
       `${name}-file`,
       args.host.connection,
-      { create: writeFileCommand(this.file, "0644"), update: writeFileCommand(this.file, "0644"), stdin: this.content, delete: `rm -f ${shellQuote(this.file)}` },
-      { parent: this, dependsOn: [args.host.ready], deleteBeforeReplace: true },
+      { path: this.file, mode: "0644", content: this.content },
+      { parent: this, dependsOn: [args.host.ready] },
     );
     // The file's digest is part of the command, so a new file updates in place (compose recreates only the
     // services that changed). A replacement would run the old resource's `down` after the new `up`; should one

@@ -72,3 +72,26 @@ export function writeFileCommand(path: string, mode: string, dirMode = "0755"): 
     "trap - EXIT",
   ].join("\n");
 }
+
+export interface HostFileArgs {
+  readonly path: string;
+  /** Octal mode of the file, e.g. "0600" for secrets. */
+  readonly mode: string;
+  /** Mode of the directory when it is created. Default: "0755". */
+  readonly dirMode?: string;
+  readonly content: pulumi.Input<string>;
+  /** Keep the content out of logs (secrets). Default: false. */
+  readonly quiet?: boolean;
+  /** A command run after each write, e.g. telling a service to reload. Default: none. */
+  readonly afterWrite?: string;
+}
+
+/**
+ * A file on the host that Pulumi owns: written atomically, rewritten in place when its content changes, and
+ * removed on destroy. No triggers on purpose: a replacement would run the old resource's delete after the
+ * new write, removing the file that was just written.
+ */
+export function hostFile(name: string, conn: HostConnection, file: HostFileArgs, opts: pulumi.CustomResourceOptions) {
+  const write = `${writeFileCommand(file.path, file.mode, file.dirMode)}${file.afterWrite ? `\n${file.afterWrite}` : ""}`;
+  return hostCommand(name, conn, { create: write, update: write, stdin: file.content, quiet: file.quiet, delete: `rm -f ${shellQuote(file.path)}` }, opts);
+}

@@ -6,7 +6,6 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { NodeSpecs } from "../lib/clients";
@@ -18,7 +17,7 @@ import { containerMetricsCron, containerMetricsCronFile, containerMetricsValues,
 import { RenderedFile } from "../lib/monitoring";
 import { createDockerContainer } from "./containers";
 import { Host } from "./host";
-import { hostCommand, writeFileCommand } from "./hostCommand";
+import { hostCommand, hostFile } from "./hostCommand";
 
 /** The exporter's source, installed on the host and mounted into a pinned node image. */
 export const EXPORTER_SOURCE = path.join(__dirname, "..", "exporter", "validator-exporter.js");
@@ -68,20 +67,16 @@ export class MonitoringStack extends pulumi.ComponentResource {
     // Plain files in one round trip: each written atomically, then Prometheus is told to reload.
     const exporterFile: RenderedFile = { path: "exporter/validator-exporter.js", hostPath: "exporter/validator-exporter.js", content: fs.readFileSync(EXPORTER_SOURCE, "utf8") };
     const install = installFilesScript(paths.root, paths.textfile, [...plain.files, exporterFile], `${cfg.name}-prometheus`);
-    const files = hostCommand(`${name}-files`, host.connection, { create: "bash -s", stdin: install, triggers: [sha256(install)] }, after);
+    // Rerun in place when the files change; destroy takes the whole monitoring directory (metrics live in volumes).
+    const files = hostCommand(`${name}-files`, host.connection, { create: "bash -s", update: "bash -s", stdin: install, delete: `rm -rf ${shellQuote(paths.root)}` }, after);
 
     // alertmanager.yml holds receiver URLs and tokens: a secret end to end, written 0600 in a 0700 directory.
     const amContent = pulumi.secret(pulumi.output(args.alertmanagerSecrets ?? {}).apply((s) =>
       renderMonitoring(cfg, args.clients, secretLookup(s)).alertmanager.content));
-    const alertmanagerFile = hostCommand(
+    const alertmanagerFile = hostFile(
       `${name}-alertmanager-config`,
       host.connection,
-      {
-        create: `${writeFileCommand(paths.alertmanagerConfig, "0600", "0700")}\n${reload(`${cfg.name}-alertmanager`)}`,
-        stdin: amContent,
-        triggers: [amContent.apply(sha256)],
-        quiet: true,
-      },
+      { path: paths.alertmanagerConfig, mode: "0600", dirMode: "0700", content: amContent, quiet: true, afterWrite: reload(`${cfg.name}-alertmanager`) },
       after,
     );
 
@@ -94,29 +89,19 @@ export class MonitoringStack extends pulumi.ComponentResource {
       )
       : undefined;
     this.grafanaAdminPassword = pulumi.secret(generated ? generated.stdout : pulumi.output(args.grafanaAdminPassword!));
-    const passwordFile = hostCommand(
+    const passwordFile = hostFile(
       `${name}-grafana-password`,
       host.connection,
-      { create: writeFileCommand(paths.grafanaPassword, "0600", "0700"), stdin: this.grafanaAdminPassword, quiet: true, delete: `rm -f ${shellQuote(paths.grafanaPassword)}` },
+      { path: paths.grafanaPassword, mode: "0600", dirMode: "0700", content: this.grafanaAdminPassword, quiet: true },
       after,
     );
 
     // Restart counts for the ContainerRestarting alert, published every minute through the textfile collector.
     const script = renderHostScript(CONTAINER_METRICS_SCRIPT, containerMetricsValues(cfg.name, paths.textfile));
-    const scriptFile = hostCommand(
-      `${name}-container-metrics`,
-      host.connection,
-      { create: writeFileCommand(paths.containerMetricsScript, "0755"), stdin: script, triggers: [script], delete: `rm -f ${shellQuote(paths.containerMetricsScript)}` },
-      after,
-    );
+    const scriptFile = hostFile(`${name}-container-metrics`, host.connection, { path: paths.containerMetricsScript, mode: "0755", content: script }, after);
     const cronFile = containerMetricsCronFile(cfg.name);
     const cron = containerMetricsCron(cfg.name, paths.containerMetricsScript);
-    hostCommand(
-      `${name}-container-metrics-schedule`,
-      host.connection,
-      { create: writeFileCommand(cronFile, "0644"), stdin: cron, triggers: [cron], delete: `rm -f ${shellQuote(cronFile)}` },
-      { parent: this, dependsOn: [scriptFile] },
-    );
+    hostFile(`${name}-container-metrics-schedule`, host.connection, { path: cronFile, mode: "0644", content: cron }, { parent: this, dependsOn: [scriptFile] });
 
     this.filesReady = [files, alertmanagerFile, passwordFile];
     if (args.network) {
@@ -128,9 +113,6 @@ export class MonitoringStack extends pulumi.ComponentResource {
   }
 }
 
-function sha256(s: string): string {
-  return createHash("sha256").update(s).digest("hex");
-}
 
 /** Prometheus and Alertmanager reread their config on SIGHUP; a container that does not exist yet reads it at start. */
 function reload(container: string): string {

@@ -2,7 +2,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { Host } from "./host";
-import { hostCommand, writeFileCommand } from "./hostCommand";
+import { hostFile } from "./hostCommand";
 
 export interface JwtSecretArgs {
   readonly host: Host;
@@ -28,10 +28,10 @@ export class JwtSecret extends pulumi.ComponentResource {
     );
     this.value = pulumi.secret(generated.stdout);
     this.path = args.host.paths.jwt;
-    this.file = hostCommand(
+    this.file = hostFile(
       `${name}-file`,
       args.host.connection,
-      { create: writeFileCommand(this.path, "0600", "0700"), stdin: this.value, quiet: true, delete: `rm -f ${this.path}` },
+      { path: this.path, mode: "0600", dirMode: "0700", content: this.value, quiet: true },
       { parent: this, dependsOn: [args.host.ready] },
     );
     this.registerOutputs({ path: this.path });

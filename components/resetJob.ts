@@ -9,7 +9,7 @@ import { renderHostScript, shellQuote } from "../lib/hostScripts";
 import { cronFileContent, cronInstallCommand, cronRemoveCommand } from "../lib/reset/schedule";
 import { RESET_SCRIPT, resetScriptValues } from "../lib/reset/values";
 import { Host } from "./host";
-import { hostCommand, writeFileCommand } from "./hostCommand";
+import { hostCommand, hostFile } from "./hostCommand";
 
 export interface ResetJobArgs {
   /** The bootstrapped host the program and its schedule are installed on. */
@@ -42,12 +42,7 @@ export class ResetJob extends pulumi.ComponentResource {
     this.scriptPath = `${host.paths.scripts}/ephemery-reset`;
     const script = renderHostScript(RESET_SCRIPT, resetScriptValues(config, args.network, args.specs));
     this.script = script;
-    const install = hostCommand(
-      `${name}-program`,
-      host.connection,
-      { create: writeFileCommand(this.scriptPath, "0755"), stdin: script, triggers: [script], delete: `rm -f ${this.scriptPath}` },
-      { parent: this, dependsOn: [host.ready] },
-    );
+    const install = hostFile(`${name}-program`, host.connection, { path: this.scriptPath, mode: "0755", content: script }, { parent: this, dependsOn: [host.ready] });
     // Catch up: a new host (or one that was down across a reset) gets the current release before its clients start.
     const release = hostCommand(
       `${name}-release`,
@@ -74,7 +69,8 @@ export class ResetJob extends pulumi.ComponentResource {
       hostCommand(
         `${name}-schedule`,
         host.connection,
-        { create: cronInstallCommand(cron), stdin: content, triggers: [content], delete: cronRemoveCommand(cron) },
+        // Updated in place when the schedule changes: a replacement would remove the entry after writing it.
+        { create: cronInstallCommand(cron), update: cronInstallCommand(cron), stdin: content, delete: cronRemoveCommand(cron) },
         { parent: this, dependsOn: [this.releaseReady] },
       );
     }

@@ -15,7 +15,8 @@ import { installBundle, ValidatorClientName } from "../lib/keys/layout";
 import { LoadedKey, scanSource, ScannedSource, validateFiles } from "../lib/keys/validate";
 import { normalizePubkey } from "../lib/keys/keystore";
 import { Host } from "./host";
-import { hostCommand, writeFileCommand } from "./hostCommand";
+import { hostCommand, hostFile } from "./hostCommand";
+import { shellQuote } from "../lib/hostScripts";
 
 /** Keystore passwords of one host: one for every key, or one per pubkey (hex, with or without 0x). */
 export type KeystorePasswords = string | Record<string, string>;
@@ -89,12 +90,7 @@ export class ValidatorKeys extends pulumi.ComponentResource {
     const host = args.host;
     this.scriptPath = keysScriptPath(cfg.dataDir, cfg.name);
     const script = renderHostScript(KEYS_SCRIPT, keysScriptValues(cfg, args.validatorClient, args.spec));
-    const program = hostCommand(
-      `${name}-program`,
-      host.connection,
-      { create: writeFileCommand(this.scriptPath, "0700"), stdin: script, triggers: [script] },
-      { parent: this, dependsOn: args.dependsOn ?? [] },
-    );
+    const program = hostFile(`${name}-program`, host.connection, { path: this.scriptPath, mode: "0700", content: script }, { parent: this, dependsOn: args.dependsOn ?? [] });
 
     // Keys leaving this host: stop the client and export their slashing protection before anyone installs.
     const keep = pubkeys.join("\n") + "\n";
@@ -102,7 +98,7 @@ export class ValidatorKeys extends pulumi.ComponentResource {
       `${name}-release`,
       host.connection,
       // A changed key list is an update, never a replacement: a replacement would run `remove` on the old one.
-      { create: `${this.scriptPath} release`, update: `${this.scriptPath} release`, stdin: keep, delete: `${this.scriptPath} remove` },
+      { create: `${this.scriptPath} release`, update: `${this.scriptPath} release`, stdin: keep, delete: `${this.scriptPath} remove && rm -rf ${shellQuote(`${host.paths.keysRoot}/current`)} ${shellQuote(`${host.paths.keysRoot}/sets`)}` },
       { parent: this, dependsOn: [program] },
     );
     const everyRelease = registerRelease({ node: cfg.name, stdout: release.stdout, resource: release });
