@@ -13,7 +13,7 @@ import { EngineEvent, LocalWorkspace, OpType, PulumiCommand, Stack } from "@pulu
 import { iterationAt } from "../../lib/ephemery";
 import { docker } from "../support/dockerd";
 import { freePort, startSshHost, TestSshHost } from "../support/sshd";
-import { ReleaseServer } from "../reset/harness";
+import { ReleaseServer } from "../support/releases";
 
 export const REPO = path.resolve(__dirname, "..", "..");
 export const POLICY_PACK = path.join(REPO, "policies");
