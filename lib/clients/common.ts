@@ -166,8 +166,9 @@ export function consensusSpec(
   });
 }
 
-export function metricsPortOf(ctx: NodeContext, role: "execution" | "consensus"): number {
-  return ctx.host[role].metricsPort ?? DEFAULT_METRICS_PORT[role];
+/** The metrics port a client listens on: the operator's setting, else the role's default. */
+export function metricsPortOf(ctx: NodeContext, role: "execution" | "consensus" | "validator"): number {
+  return ctx.host[role]?.metricsPort ?? DEFAULT_METRICS_PORT[role];
 }
 
 /** The validator-client container: keymanager on loopback, keys mounted read-only, slashing DB in its volume. */
@@ -183,13 +184,10 @@ export function validatorSpec(
     ...fields.entry,
     ports: [apiPort(vc.keymanagerPort, "keymanager")],
     mounts: [...sharedMounts(ctx, { jwt: false }), keysMount(ctx)],
-    metricsPort: validatorMetricsPort(vc),
+    metricsPort: metricsPortOf(ctx, "validator"),
     stopGraceSec: 30,
     slashingProtection: fields.slashingProtection,
     dependsOn: [containerName(ctx.node, "consensus")],
   });
 }
 
-export function validatorMetricsPort(vc: ValidatorConfig): number {
-  return vc.metricsPort ?? DEFAULT_METRICS_PORT.validator;
-}

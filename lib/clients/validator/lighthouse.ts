@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { beaconEndpoint, COPY_KEYS, KEYS_IN_DATA, shellEntry, validatorMetricsPort, validatorSpec } from "../common";
+import { beaconEndpoint, COPY_KEYS, KEYS_IN_DATA, metricsPortOf, shellEntry, validatorSpec } from "../common";
 import { PATHS, ValidatorClientModule } from "../types";
 
 export const lighthouseValidator: ValidatorClientModule = {
@@ -8,7 +8,7 @@ export const lighthouseValidator: ValidatorClientModule = {
   defaultMemoryMiB: 1024,
   build(ctx) {
     const vc = ctx.validator;
-    const metricsPort = validatorMetricsPort(vc);
+    const metricsPort = metricsPortOf(ctx, "validator");
     const entry = shellEntry(
       [
         COPY_KEYS,

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { beaconEndpoint, validatorMetricsPort, validatorSpec } from "../common";
+import { beaconEndpoint, metricsPortOf, validatorSpec } from "../common";
 import { PATHS, ValidatorClientModule } from "../types";
 
 export const prysmValidator: ValidatorClientModule = {
@@ -8,7 +8,7 @@ export const prysmValidator: ValidatorClientModule = {
   defaultMemoryMiB: 1024,
   build(ctx) {
     const vc = ctx.validator;
-    const metricsPort = validatorMetricsPort(vc);
+    const metricsPort = metricsPortOf(ctx, "validator");
     // No shell in the prysm image: the key installer imports keystores into the wallet under /data/wallet.
     const entry = {
       entrypoint: ["/app/cmd/validator/validator"],
