@@ -24,9 +24,9 @@ log() { printf '[client-binaries] %s\n' "$*" >&2; }
 # pinned_tag KEY: the tag of DEFAULT_IMAGES.KEY in lib/config/images.ts (e.g. v1.16.7).
 pinned_tag() {
   local line
-  line=$(grep -E "^  $1: \"" "$ROOT/lib/config/images.ts") || { log "no pin named $1 in lib/config/images.ts"; exit 1; }
-  line=${line#*:\"}; line=${line%%\"*}
-  printf '%s' "${line##*:}"
+  line=$(sed -n "s/^  $1: \"[^\"]*:\([^\":]*\)\",\$/\1/p" "$ROOT/lib/config/images.ts")
+  [[ -n "$line" ]] || { log "no pin named $1 in lib/config/images.ts"; exit 1; }
+  printf '%s' "$line"
 }
 
 build_geth() {
