@@ -8,8 +8,9 @@ import { initCommands } from "./commands/init";
 import { resetCommands } from "./commands/reset";
 import { monitoringCommands } from "./commands/monitoring";
 import { keysCommands } from "./commands/keys";
+import { keysGenerateCommands } from "./commands/keysGenerate";
 
-export const COMMANDS: Command[] = [...configCommands, ...checkpointCommands, ...statusCommands, ...dashboardCommands, ...initCommands, ...resetCommands, ...monitoringCommands, ...keysCommands];
+export const COMMANDS: Command[] = [...configCommands, ...checkpointCommands, ...statusCommands, ...dashboardCommands, ...initCommands, ...resetCommands, ...monitoringCommands, ...keysCommands, ...keysGenerateCommands];
 
 function helpText(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length));
