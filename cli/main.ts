@@ -1,5 +1,6 @@
 /** `ephemery`: day-two operations for pulumi-ephemery stacks. Each topic adds its commands in cli/commands. */
 import { Command, CommandIO, parseCommandArgs, UsageError } from "./command";
+import { commandHelp } from "./flagHelp";
 import { configCommands } from "./commands/config";
 import { checkpointCommands } from "./commands/checkpoint";
 import { statusCommands } from "./commands/status";
@@ -46,7 +47,7 @@ export async function main(argv: string[], io: CommandIO = defaultIO()): Promise
   }
   const { cmd, rest } = found;
   if (rest.includes("--help") || rest.includes("-h")) {
-    io.out(`${cmd.usage}\n  ${cmd.summary}\n`);
+    io.out(commandHelp(cmd));
     return 0;
   }
   try {

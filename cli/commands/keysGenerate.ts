@@ -6,13 +6,23 @@ import { genesisForkVersionOf, GWEI_PER_ETH } from "../../lib/keys/deposit";
 import { generateKeys, GenerateOptions } from "../../lib/keys/generate";
 import { Command, CommandIO, intOpt, json, stringOpt, UsageError } from "../command";
 
-/** A file given on the command line: its text, bounded (a mnemonic or password file is tiny). */
+const SMALL_FILE_BYTES = 64 * 1024;
+
+/** A file or pipe (`<(pulumi config get NAME)`) given on the command line: its text, bounded. */
 function readSmallFile(io: CommandIO, flag: string, file: string): string {
   const p = path.resolve(io.cwd, file);
   const st = fs.statSync(p, { throwIfNoEntry: false });
-  if (!st?.isFile()) throw new UsageError(`--${flag} ${file} is not a readable file`);
-  if (st.size > 64 * 1024) throw new UsageError(`--${flag} ${file} is ${st.size} bytes; a mnemonic, password or network config file is far smaller`);
-  return fs.readFileSync(p, "utf8");
+  if (!st || !(st.isFile() || st.isFIFO())) throw new UsageError(`--${flag} ${file} is not a readable file`);
+  const fd = fs.openSync(p, "r");
+  try {
+    const buf = Buffer.alloc(SMALL_FILE_BYTES + 1);
+    let n = 0;
+    for (let r; n < buf.length && (r = fs.readSync(fd, buf, n, buf.length - n, null)) > 0;) n += r;
+    if (n > SMALL_FILE_BYTES) throw new UsageError(`--${flag} ${file} is over ${SMALL_FILE_BYTES} bytes; a mnemonic, password or network config file is far smaller`);
+    return buf.subarray(0, n).toString("utf8");
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Password files usually end with a newline the user did not mean as part of the password. */
