@@ -10,8 +10,9 @@ import { resetCommands } from "./commands/reset";
 import { monitoringCommands } from "./commands/monitoring";
 import { keysCommands } from "./commands/keys";
 import { keysGenerateCommands } from "./commands/keysGenerate";
+import { keysDepositCommands } from "./commands/keysDeposit";
 
-export const COMMANDS: Command[] = [...configCommands, ...checkpointCommands, ...statusCommands, ...dashboardCommands, ...initCommands, ...resetCommands, ...monitoringCommands, ...keysCommands, ...keysGenerateCommands];
+export const COMMANDS: Command[] = [...configCommands, ...checkpointCommands, ...statusCommands, ...dashboardCommands, ...initCommands, ...resetCommands, ...monitoringCommands, ...keysCommands, ...keysGenerateCommands, ...keysDepositCommands];
 
 function helpText(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length));
