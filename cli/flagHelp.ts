@@ -68,6 +68,14 @@ const BY_COMMAND: Record<string, Record<string, string>> = {
     yes: "send without asking (default: refuse and print what would be sent)",
     "skip-checks": "send without checking roots and signatures locally first (the contract still checks the root) (default: off)",
   },
+  "keys exit": {
+    pubkey: "a validator to exit; repeat for more (required)",
+    "keymanager-url": "the validator client's keymanager API, e.g. an SSH tunnel to the node's keymanager port",
+    "token-file": "a file holding the keymanager API token (on the node: see `ephemery status`)",
+    "beacon-url": "a beacon node of the network that publishes the exits",
+    epoch: "the epoch the exits are signed for (default: the validator client's current epoch)",
+    yes: "exit without asking (default: ask, and refuse when there is no terminal)",
+  },
   init: {
     stack: "the stack the file is written for, Pulumi.<NAME>.yaml (default: dev)",
     dir: "the project directory to write into (default: the nearest directory with Pulumi.yaml)",

@@ -11,8 +11,9 @@ import { monitoringCommands } from "./commands/monitoring";
 import { keysCommands } from "./commands/keys";
 import { keysGenerateCommands } from "./commands/keysGenerate";
 import { keysDepositCommands } from "./commands/keysDeposit";
+import { keysExitCommands } from "./commands/keysExit";
 
-export const COMMANDS: Command[] = [...configCommands, ...checkpointCommands, ...statusCommands, ...dashboardCommands, ...initCommands, ...resetCommands, ...monitoringCommands, ...keysCommands, ...keysGenerateCommands, ...keysDepositCommands];
+export const COMMANDS: Command[] = [...configCommands, ...checkpointCommands, ...statusCommands, ...dashboardCommands, ...initCommands, ...resetCommands, ...monitoringCommands, ...keysCommands, ...keysGenerateCommands, ...keysDepositCommands, ...keysExitCommands];
 
 function helpText(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length));

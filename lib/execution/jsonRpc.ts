@@ -1,28 +1,9 @@
 /** A JSON-RPC client for an execution node, with bounds on time and answer size: the node's answers are data. */
-
-export const RPC_LIMITS = { timeoutMs: 15_000, maxAnswerBytes: 1024 * 1024 } as const;
+import { HTTP_LIMITS, readBounded } from "../http";
 
 export class RpcError extends Error {}
 
-export async function readBounded(res: Response, maxBytes: number, what: string): Promise<string> {
-  const reader = res.body?.getReader();
-  if (!reader) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw new RpcError(`${what} answered more than ${maxBytes} bytes; refusing to read on`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-export function jsonRpc(url: string, limits = RPC_LIMITS) {
+export function jsonRpc(url: string, limits = HTTP_LIMITS) {
   let id = 0;
   return async function call<T = unknown>(method: string, params: unknown[] = []): Promise<T> {
     let res: Response;
