@@ -77,9 +77,9 @@ describe("every client module", () => {
 
 describe("execution clients read per-iteration values from the testnet dir at start", () => {
   const cases: { client: string; flags: string[]; keep: string[]; wipe: string[] }[] = [
-    { client: "geth", flags: ['--networkid="$CHAIN_ID"', '--bootnodes="$BOOTNODE_ENODE_LIST"', "geth init"], keep: ["geth/nodekey"], wipe: ["geth"] },
-    { client: "nethermind", flags: ["--config=none", '--Init.ChainSpecPath="$T/chainspec.json"', '--Init.GenesisHash="$GENESIS_BLOCK"', '--Discovery.Bootnodes="$BOOTNODE_ENODE_LIST"'], keep: ["keystore/node.key.plain"], wipe: ["."] },
-    { client: "besu", flags: ['--genesis-file="$T/besu.json"', '--bootnodes="$BOOTNODE_ENODE_LIST"'], keep: ["key"], wipe: ["."] },
+    { client: "geth", flags: ['--bootnodes="$BOOTNODE_ENODE_LIST"', "geth init"], keep: ["geth/nodekey"], wipe: ["geth"] },
+    { client: "nethermind", flags: ["--config=none", '--Init.ChainSpecPath="$SPEC"', '--Init.GenesisHash="$GENESIS_BLOCK"', '--Discovery.Bootnodes="$BOOTNODE_ENODE_LIST"', "--data-dir=/data"], keep: ["keystore/node.key.plain"], wipe: ["."] },
+    { client: "besu", flags: ['--genesis-file="$GENESIS"', '--bootnodes="$BOOTNODE_ENODE_LIST"'], keep: ["key"], wipe: ["."] },
     { client: "reth", flags: ['--chain="$T/genesis.json"', '--bootnodes="$BOOTNODE_ENODE_LIST"'], keep: ["discovery-secret"], wipe: ["."] },
     { client: "erigon", flags: ['--networkid="$CHAIN_ID"', '--bootnodes="$BOOTNODE_ENODE_LIST"', "erigon init", "--externalcl"], keep: ["nodekey"], wipe: ["."] },
   ];
@@ -111,11 +111,11 @@ describe("execution clients read per-iteration values from the testnet dir at st
 
 describe("consensus clients", () => {
   const cases: { client: string; must: string[]; keep: string[] }[] = [
-    { client: "lighthouse", must: [`--testnet-dir=${PATHS.testnet}`, "--checkpoint-sync-url=https://cp.example"], keep: ["beacon/network"] },
-    { client: "teku", must: ['--network="$T/config.yaml"', '--genesis-state="$T/genesis.ssz"', '--p2p-discovery-bootnodes="$BOOTNODE_ENR_LIST"', "--checkpoint-sync-url=https://cp.example"], keep: ["beacon/kvstore"] },
-    { client: "prysm", must: [`--chain-config-file=${PATHS.testnet}/config.yaml`, `--genesis-state=${PATHS.testnet}/genesis.ssz`, "--contract-deployment-block=0", "--accept-terms-of-use", "--checkpoint-sync-url=https://cp.example", "--genesis-beacon-api-url=https://cp.example"], keep: [] },
-    { client: "nimbus", must: ['--network="$T"', '--bootstrap-node="$enr"', "trustedNodeSync", "--trusted-node-url=https://cp.example"], keep: [] },
-    { client: "lodestar", must: ['--paramsFile="$T/config.yaml"', '--genesisStateFile="$T/genesis.ssz"', '--bootnodes="$BOOTNODE_ENR_LIST"', "--eth1.depositContractDeployBlock=0", "--checkpointSyncUrl=https://cp.example"], keep: [] },
+    { client: "lighthouse", must: [`--testnet-dir=${PATHS.testnet}`], keep: ["beacon/network"] },
+    { client: "teku", must: ['--network="$T/config.yaml"', '--genesis-state="$T/genesis.ssz"', '--p2p-discovery-bootnodes="$BOOTNODE_ENR_LIST"'], keep: ["beacon/kvstore"] },
+    { client: "prysm", must: ['--chain-config-file="$T/config.yaml"', '--genesis-state="$T/genesis.ssz"', "--contract-deployment-block=0", "--accept-terms-of-use"], keep: [] },
+    { client: "nimbus", must: ['--network="$T"', '--bootstrap-node="$enr"'], keep: [] },
+    { client: "lodestar", must: ['--paramsFile="$T/config.yaml"', '--genesisStateFile="$T/genesis.ssz"', '--bootnodes="$BOOTNODE_ENR_LIST"', "export SKIP_FETCH_NETWORK_BOOTNODES=true"], keep: [] },
   ];
   test.each(cases)("$client", ({ client, must, keep }) => {
     const s = specsFor(host({ consensus: { client } })).consensus;
@@ -125,11 +125,18 @@ describe("consensus clients", () => {
     expect(s.ports.find((p) => p.purpose === "beacon")).toMatchObject({ hostPort: 5052, bindAddress: "127.0.0.1" });
   });
 
-  test.each(CONSENSUS_CLIENTS.map((c) => ({ c })))("$c falls back to genesis sync with no provider", ({ c }) => {
-    const s = specsFor(host({ consensus: { client: c } }), []).consensus;
-    expect(commandText(s)).not.toMatch(/checkpoint-?sync-?url|trusted-node-url/i);
+  test.each(CONSENSUS_CLIENTS.map((c) => ({ c })))("$c: the checkpoint URL comes from the testnet dir at start, never from the spec", ({ c }) => {
+    const s = specsFor(host({ consensus: { client: c } }), ["https://cp.example"]).consensus;
+    expect(commandText(s)).not.toContain("cp.example");
+    expect(s.command[0]).toContain(`${PATHS.testnetRoot}/checkpoint-sync-url`);
+    expect(lodestarDeprecated(commandText(s))).toBe(false);
   });
 });
+
+/** Lodestar's deposit-contract block is a no-op since deposit tracking left it. */
+function lodestarDeprecated(text: string) {
+  return text.includes("--eth1.depositContractDeployBlock");
+}
 
 describe("validator clients", () => {
   test.each(VALIDATOR_CLIENTS.map((vc) => ({ vc })))("$vc: fee recipient, graffiti, doppelganger on by default", ({ vc }) => {
@@ -165,7 +172,7 @@ describe("compose rendering", () => {
     expect(el.volumes).toContain("n1-execution-data:/data");
     expect(el.volumes).toContain("/srv/eph/n1/testnet:/ephemery/testnet:ro");
     // `$` reaches the container unexpanded by compose.
-    expect(el.command[0]).toContain('--networkid="$$CHAIN_ID"');
+    expect(el.command[0]).toContain('--bootnodes="$$BOOTNODE_ENODE_LIST"');
     expect(doc.services.consensus.depends_on).toEqual(["execution"]);
     expect(doc.networks).toEqual({ "n1-net": { name: "n1-net" } });
     expect(doc.volumes["n1-execution-data"]).toEqual({ name: "n1-execution-data" });
