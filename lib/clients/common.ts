@@ -57,8 +57,10 @@ export function dataMount(ctx: NodeContext, role: Role): MountSpec {
  * Runs `script` with `sh -c`, so per-iteration values (chain id, bootnodes, genesis hash) are read from the
  * testnet dir at every start; extra flags arrive as "$@" and need no quoting.
  */
-export function shellEntry(script: string[], extraArgs: string[]): { entrypoint: string[]; command: string[] } {
-  const body = ["set -eu", `T=${PATHS.testnet}`, `. "$T/nodevars_env.txt"`, ...script].join("\n");
+export function shellEntry(script: string[], extraArgs: string[], opts: { nodevars?: boolean } = {}): { entrypoint: string[]; command: string[] } {
+  // Clients that take every value from files of their own (lighthouse, prysm) do not source the release's vars.
+  const vars = opts.nodevars === false ? [] : [`. "$T/nodevars_env.txt"`];
+  const body = ["set -eu", `T=${PATHS.testnet}`, ...vars, ...script].join("\n");
   return { entrypoint: ["/bin/sh", "-c"], command: [body, "ephemery-entry", ...extraArgs] };
 }
 

@@ -137,6 +137,8 @@ describe("consensus clients", () => {
     expect(commandText(s)).not.toContain("cp.example");
     expect(s.command[0]).toContain(`${PATHS.testnetRoot}/checkpoint-sync-url`);
     expect(lodestarDeprecated(commandText(s))).toBe(false);
+    // Lighthouse and prysm read everything from the release's files; they never source its shell vars.
+    expect(s.command[0].includes("nodevars_env.txt")).toBe(!["lighthouse", "prysm"].includes(c));
   });
 });
 

@@ -32,6 +32,7 @@ export const lighthouse: ConsensusClientModule = {
         ].join(" "),
       ],
       cl.extraArgs,
+      { nodevars: false },
     );
     return consensusSpec(ctx, lighthouse, { entry, reset: { wipe: ["beacon"], keep: ["beacon/network"] }, quic: true });
   },

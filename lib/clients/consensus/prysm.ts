@@ -36,6 +36,7 @@ export const prysm: ConsensusClientModule = {
         ].join(" "),
       ],
       cl.extraArgs,
+      { nodevars: false },
     );
     return consensusSpec(ctx, prysm, { entry, reset: { wipe: ["."], keep: [] }, quic: true });
   },
