@@ -281,7 +281,7 @@ describe("start scripts at container start", () => {
     const sync = path.join(dir, "sync");
     fs.writeFileSync(sync, `#!/bin/sh\necho "$@" >> ${dir}/sync.log\n[ -z "\${FAIL:-}" ] || exit 1\nmkdir -p ${dir}/data/db\n`, { mode: 0o755 });
     const s = consensus("nimbus");
-    const bin = "/home/user/nimbus_beacon_node trustedNodeSync";
+    const bin = "timeout 900 /home/user/nimbus_beacon_node trustedNodeSync";
     const log = () => (fs.existsSync(`${dir}/sync.log`) ? fs.readFileSync(`${dir}/sync.log`, "utf8") : "");
     start(s, [[bin, `${sync} trustedNodeSync`]]);
     expect(log()).toBe("");

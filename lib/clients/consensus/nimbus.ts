@@ -3,6 +3,8 @@ import { consensusSpec, executionEndpoint, metricsPortOf, perEnrFlags, readCheck
 import { ConsensusClientModule, PATHS } from "../types";
 
 const BIN = "/home/user/nimbus_beacon_node";
+/** A provider that stalls must not hold the node forever (the image is Debian: coreutils `timeout`). */
+const TRUSTED_NODE_SYNC_TIMEOUT_SEC = 900;
 
 export const nimbus: ConsensusClientModule = {
   name: "nimbus",
@@ -17,10 +19,10 @@ export const nimbus: ConsensusClientModule = {
         perEnrFlags("--bootstrap-node"),
         // Nimbus checkpoint-syncs with a separate command before its first start.
         readCheckpointUrl(),
-        // A provider that fails must not crash-loop the node: drop the partial db and sync from genesis.
+        // A provider that fails or stalls must not crash-loop the node: drop the partial db, sync from genesis.
         [
           `if [ -n "$CHECKPOINT_URL" ] && [ ! -d ${PATHS.data}/db ]; then`,
-          `if ! ${BIN} trustedNodeSync --network="$T" --data-dir=${PATHS.data} --trusted-node-url="$CHECKPOINT_URL" --backfill=false; then`,
+          `if ! timeout ${TRUSTED_NODE_SYNC_TIMEOUT_SEC} ${BIN} trustedNodeSync --network="$T" --data-dir=${PATHS.data} --trusted-node-url="$CHECKPOINT_URL" --backfill=false; then`,
           `echo "ephemery: trustedNodeSync from $CHECKPOINT_URL failed; syncing from genesis" >&2; rm -rf ${PATHS.data}/db; fi; fi`,
         ].join(" "),
         [
