@@ -68,7 +68,8 @@ export interface CheckpointConfig {
   allowLoopbackHttp: boolean;
 }
 
-const CHECKPOINT_FLAGS = /--(checkpoint-sync-url|checkpointSyncUrl|trusted-node-url|genesis-beacon-api-url)[= ]+["']?([^\s"']+)/g;
+// A value starting with `$` is the start script's own variable (read from the testnet dir), not a URL.
+const CHECKPOINT_FLAGS = /--(checkpoint-sync-url|checkpointSyncUrl|trusted-node-url|genesis-beacon-api-url)[= ]+["']?([^\s"'$][^\s"']*)/g;
 
 /** Checkpoint providers a resource names: node settings, or flags in a consensus client's command. */
 export function checkpointUrls(r: Facts): string[] {

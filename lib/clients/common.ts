@@ -57,9 +57,49 @@ export function dataMount(ctx: NodeContext, role: Role): MountSpec {
  * Runs `script` with `sh -c`, so per-iteration values (chain id, bootnodes, genesis hash) are read from the
  * testnet dir at every start; extra flags arrive as "$@" and need no quoting.
  */
-export function shellEntry(script: string[], extraArgs: string[]): { entrypoint: string[]; command: string[] } {
-  const body = ["set -eu", `T=${PATHS.testnet}`, `. "$T/nodevars_env.txt"`, ...script].join("\n");
+export function shellEntry(script: string[], extraArgs: string[], opts: { nodevars?: boolean } = {}): { entrypoint: string[]; command: string[] } {
+  // Clients that take every value from files of their own (lighthouse, prysm) do not source the release's vars.
+  const vars = opts.nodevars === false ? [] : [`. "$T/nodevars_env.txt"`];
+  const body = ["set -eu", `T=${PATHS.testnet}`, ...vars, ...script].join("\n");
   return { entrypoint: ["/bin/sh", "-c"], command: [body, "ephemery-entry", ...extraArgs] };
+}
+
+/**
+ * The checkpoint provider the reset program chose for this iteration (reset-safety writes it): one URL line;
+ * empty or missing means "sync from genesis.ssz". It is emptied at every reset switch, so a CL restarted on a
+ * brand-new chain never asks a provider for the old one.
+ */
+export const CHECKPOINT_URL_FILE = `${PATHS.testnetRoot}/checkpoint-sync-url`;
+/** Longest URL the start script accepts from that file. */
+export const MAX_CHECKPOINT_URL_CHARS = 2048;
+
+/**
+ * Shell that sets $CHECKPOINT_URL from `file` at container start, or to "" when the file is missing, empty
+ * or holds anything but `^https?://[A-Za-z0-9.:/_-]+$` (then one line on stderr says why). Builtins only:
+ * the value is data, never code, and some images have no grep.
+ */
+export function readCheckpointUrl(file: string = CHECKPOINT_URL_FILE): string {
+  return [
+    'CHECKPOINT_URL=""',
+    `if [ -s ${file} ]; then IFS= read -r CHECKPOINT_URL < ${file} || true; fi`,
+    'case "$CHECKPOINT_URL" in',
+    '  "") ;;',
+    `  http://?*|https://?*) case "$CHECKPOINT_URL" in *[!A-Za-z0-9.:/_-]*) CHECKPOINT_URL="bad";; esac ;;`,
+    '  *) CHECKPOINT_URL="bad" ;;',
+    "esac",
+    `if [ "\${#CHECKPOINT_URL}" -gt ${MAX_CHECKPOINT_URL_CHARS} ]; then CHECKPOINT_URL="bad"; fi`,
+    `if [ "$CHECKPOINT_URL" = "bad" ]; then echo "ephemery: ignoring ${file}: not one http(s) URL of [A-Za-z0-9.:/_-]; syncing from genesis" >&2; CHECKPOINT_URL=""; fi`,
+  ].join("\n");
+}
+
+/**
+ * Prepends `flags` (each `--name=` gets "$CHECKPOINT_URL" as one quoted argument) when a provider was chosen,
+ * else `genesisFlags`; the exec line ends with "$@", so they land before the operator's extra flags.
+ */
+export function checkpointArgs(flags: string[], genesisFlags: string[] = []): string {
+  const set = flags.map((f) => `${f}="$CHECKPOINT_URL"`).join(" ");
+  const unset = genesisFlags.length ? `set -- ${genesisFlags.join(" ")} "$@"` : ":";
+  return `if [ -n "$CHECKPOINT_URL" ]; then set -- ${set} "$@"; else ${unset}; fi`;
 }
 
 /** Appends `--flag=<url>` per ENR in $BOOTNODE_ENR_LIST, for clients that take one flag per bootnode. */
@@ -111,6 +151,14 @@ export function baseSpec(
 /** Host dir of installed validator keys, mounted read-only; `current` is swapped atomically by the key installer. */
 export function keysMount(ctx: NodeContext): MountSpec {
   return { kind: "bind", source: hostPaths(ctx.host.dataDir, ctx.node).keysRoot, target: PATHS.keysRoot, readOnly: true };
+}
+
+/**
+ * Shell that writes 32 random bytes as hex to `file` (0600) unless it already holds a token, through a temp file
+ * and rename so a crash never leaves an empty one. The token never leaves the data volume.
+ */
+export function createTokenFile(file: string): string {
+  return `if [ ! -s ${file} ]; then (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \\n' > ${file}.tmp && [ -s ${file}.tmp ] && mv -f ${file}.tmp ${file}); fi`;
 }
 
 /** Validator clients write lock files next to their keys, so each start copies the installed set into /data/keys. */

@@ -116,7 +116,10 @@ export interface NodeContext {
   /** The node's name (the host's name); prefixes every container and volume. */
   node: string;
   host: HostConfig;
-  /** Checkpoint providers in the order to try; empty means genesis sync. */
+  /**
+   * Checkpoint providers in the order to try; empty means genesis sync. Not rendered into commands: the reset
+   * program picks one per iteration and writes it to `<testnetRoot>/checkpoint-sync-url`, which CLs read at start.
+   */
   checkpointSyncUrls: string[];
 }
 

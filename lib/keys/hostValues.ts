@@ -17,7 +17,8 @@ export function keysScriptValues(host: HostConfig, client: ValidatorClientName, 
   return {
     NODE: host.name,
     CONTAINER: spec.name,
-    IMAGE: spec.image,
+    // The image the key tools run in (the validator's, unless it lacks them).
+    IMAGE: tools.toolImage ? tools.toolImage(spec.image) : spec.image,
     DATA_VOLUME: spec.data.volume,
     KEYS_ROOT: paths.keysRoot,
     TESTNET_ROOT: paths.testnetRoot,

@@ -5,6 +5,8 @@
  */
 import { createHash } from "crypto";
 import { KEYS_IN_DATA } from "../clients/common";
+import { NIMBUS_KEYMANAGER_TOKEN } from "../clients/validator/nimbus";
+import { DEFAULT_IMAGES, formatImage, parseImage } from "../config/images";
 import type { ValidatorClientModule } from "../clients/types";
 
 export type ValidatorClientName = ValidatorClientModule["name"];
@@ -89,12 +91,55 @@ function prysmWalletPassword(keys: InstallKey[]): string {
 }
 
 /**
- * Per-client commands run by the host installer in a one-off container of the validator's image, with its
- * data volume at /data: slashing-protection export (EIP-3076 JSON on stdout) and import (JSON on stdin), and
- * where the keymanager API token lives. Written from the clients' documentation; the real images cannot be
- * pulled on the test machine, so the tests run them through a stand-in client.
+ * Lodestar's slashing-protection import/export on a database without a stored genesis_validators_root asks a
+ * beacon node for it (packages/cli/src/cmds/validator/slashingProtection/utils.ts getGenesisValidatorsRoot) and
+ * defines no option to pass it; the one-off container runs under `--network none`. So the release's
+ * genesis_validators_root.txt (checked: 0x + 64 hex) is served from loopback for the one call lodestar makes,
+ * GET /eth/v1/beacon/genesis (only the root is read; time and fork version are placeholders). The root reaches
+ * the server as an environment value, never as code.
  */
-export const KEY_TOOLS: Record<ValidatorClientName, { exportCmd: string; importCmd: string; apiTokenPath: string; walletImportCmd?: string }> = {
+const LODESTAR_GENESIS_PORT = 9596;
+const LODESTAR_GENESIS_SERVER = [
+  'const r=process.env.GVR;',
+  'require("http").createServer((q,s)=>{',
+  'if(q.url!=="/eth/v1/beacon/genesis"){s.writeHead(404);s.end();return;}',
+  's.writeHead(200,{"content-type":"application/json"});',
+  's.end(JSON.stringify({data:{genesis_time:"0",genesis_validators_root:r,genesis_fork_version:"0x00000000"}}));',
+  `}).listen(${LODESTAR_GENESIS_PORT},"127.0.0.1",()=>require("fs").writeFileSync("/tmp/genesis-ready",""));`,
+].join("");
+
+function lodestarWithGenesisRoot(tool: string): string {
+  return [
+    "GVR=$(tr -d ' \\r\\n' < /ephemery/testnet/current/genesis_validators_root.txt)",
+    'case "$GVR" in 0x*) ;; *) GVR=bad ;; esac',
+    'case "${GVR#0x}" in *[!0-9a-fA-F]*) GVR=bad ;; esac',
+    '[ "${#GVR}" -eq 66 ] || { echo "genesis_validators_root.txt of the current release is not 0x and 64 hex digits" >&2; exit 1; }',
+    "rm -f /tmp/genesis-ready",
+    `GVR="$GVR" node -e '${LODESTAR_GENESIS_SERVER}' & server=$!`,
+    "i=0; while [ ! -e /tmp/genesis-ready ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done",
+    `rc=0; ${tool} --beaconNodes=http://127.0.0.1:${LODESTAR_GENESIS_PORT} >&2 || rc=$?`,
+    'kill "$server" 2>/dev/null || true',
+    '[ "$rc" -eq 0 ]',
+  ].join("; ");
+}
+
+const LODESTAR_SP = "node /usr/app/packages/cli/bin/lodestar validator slashing-protection";
+const LODESTAR_SP_ARGS = "--dataDir=/data --paramsFile=/ephemery/testnet/current/config.yaml --file=/tmp/sp.json";
+
+/**
+ * Per-client commands run by the host installer in a one-off container (the validator's image, or `toolImage`
+ * when that image lacks the tool) with its data volume at /data: slashing-protection export (EIP-3076 JSON on
+ * stdout) and import (JSON on stdin), and where the keymanager API token lives. The option guard
+ * (tests/unit/clientOptions.test.ts) checks every option here against the client's pinned definitions.
+ */
+export const KEY_TOOLS: Record<ValidatorClientName, {
+  exportCmd: string;
+  importCmd: string;
+  apiTokenPath: string;
+  walletImportCmd?: string;
+  /** The image to run the tools in, from the validator's image; default: the validator's image. */
+  toolImage?: (validatorImage: string) => string;
+}> = {
   lighthouse: {
     exportCmd: "lighthouse account validator slashing-protection export --testnet-dir=/ephemery/testnet/current --datadir=/data /tmp/sp.json >&2 && cat /tmp/sp.json",
     importCmd: "cat > /tmp/sp.json && lighthouse account validator slashing-protection import --testnet-dir=/ephemery/testnet/current --datadir=/data /tmp/sp.json >&2",
@@ -106,13 +151,16 @@ export const KEY_TOOLS: Record<ValidatorClientName, { exportCmd: string; importC
     apiTokenPath: "/data/validator/key-manager/validator-api-bearer",
   },
   nimbus: {
+    // The validator-client image holds only nimbus_validator_client (docker/dist/binaries/Dockerfile.vc.*);
+    // `slashingdb` is a nimbus_beacon_node command, so the tools run in the beacon image of the same release.
     exportCmd: "/home/user/nimbus_beacon_node slashingdb export /tmp/sp.json --data-dir=/data >&2 && cat /tmp/sp.json",
     importCmd: "cat > /tmp/sp.json && /home/user/nimbus_beacon_node slashingdb import /tmp/sp.json --data-dir=/data >&2",
-    apiTokenPath: "/data/keymanager-token",
+    apiTokenPath: NIMBUS_KEYMANAGER_TOKEN,
+    toolImage: nimbusBeaconImageFor,
   },
   lodestar: {
-    exportCmd: "node /usr/app/packages/cli/bin/lodestar validator slashing-protection export --dataDir=/data --paramsFile=/ephemery/testnet/current/config.yaml --file=/tmp/sp.json >&2 && cat /tmp/sp.json",
-    importCmd: "cat > /tmp/sp.json && node /usr/app/packages/cli/bin/lodestar validator slashing-protection import --dataDir=/data --paramsFile=/ephemery/testnet/current/config.yaml --file=/tmp/sp.json >&2",
+    exportCmd: `${lodestarWithGenesisRoot(`${LODESTAR_SP} export ${LODESTAR_SP_ARGS}`)} && cat /tmp/sp.json`,
+    importCmd: `cat > /tmp/sp.json && ${lodestarWithGenesisRoot(`${LODESTAR_SP} import ${LODESTAR_SP_ARGS}`)}`,
     apiTokenPath: "/data/validator-db/api-token.txt",
   },
   prysm: {
@@ -122,6 +170,17 @@ export const KEY_TOOLS: Record<ValidatorClientName, { exportCmd: string; importC
     walletImportCmd: "for f in /ephemery/validator-keys/current/prysm/keystores/*.json; do [ -e \"$f\" ] || continue; pk=$(basename \"$f\" .json); pk=${pk#keystore-}; /app/cmd/validator/validator accounts import --wallet-dir=/data/wallet --keys-dir=\"$f\" --wallet-password-file=/ephemery/validator-keys/current/prysm/wallet-password.txt --account-password-file=/ephemery/validator-keys/current/prysm/passwords/$pk.txt --accept-terms-of-use >&2; done",
   },
 };
+
+/**
+ * The nimbus beacon image of the validator image's release (`statusim/nimbus-validator-client:<tag>` ->
+ * `statusim/nimbus-eth2:<tag>`); any other validator image gets the pinned beacon image.
+ */
+export function nimbusBeaconImageFor(validatorImage: string): string {
+  const ref = parseImage(validatorImage);
+  const vcRepo = parseImage(DEFAULT_IMAGES.nimbusValidator).repository;
+  if (ref.repository !== vcRepo || !ref.tag || ref.digest) return DEFAULT_IMAGES.nimbusBeacon;
+  return formatImage({ repository: parseImage(DEFAULT_IMAGES.nimbusBeacon).repository, tag: ref.tag });
+}
 
 /** A minimal ustar archive of the files (mode 0600, root-owned, fixed mtime) so equal sets give equal bytes. */
 export function tarFiles(files: { path: string; content: string | Buffer }[]): Buffer {

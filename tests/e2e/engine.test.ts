@@ -140,11 +140,13 @@ test("up converges both hosts: testnet files, a 0600 JWT, the compose project, c
     }
     const elScript = el.Config.Cmd[0] as string;
     expect(el.Config.Entrypoint).toEqual(["/bin/sh", "-c"]);
-    for (const flag of [`--http.port=${h.ports.rpc}`, `--ws.port=${h.ports.ws}`, `--port=${h.ports.elP2p}`, "--authrpc.jwtsecret=/ephemery/jwt/jwt.hex", '--networkid="$CHAIN_ID"']) {
+    for (const flag of [`--http.port=${h.ports.rpc}`, `--ws.port=${h.ports.ws}`, `--port=${h.ports.elP2p}`, "--authrpc.jwtsecret=/ephemery/jwt/jwt.hex", '--bootnodes="$BOOTNODE_ENODE_LIST"']) {
       expect(elScript).toContain(flag);
     }
-    expect(cl.Config.Entrypoint).toEqual(["lighthouse"]);
-    expect(cl.Config.Cmd).toEqual(expect.arrayContaining(["beacon_node", `--http-port=${h.ports.beacon}`, "--testnet-dir=/ephemery/testnet/current", "--execution-jwt=/ephemery/jwt/jwt.hex", `--execution-endpoint=http://${h.name}-execution:8551`, "--allow-insecure-genesis-sync"]));
+    expect(cl.Config.Entrypoint).toEqual(["/bin/sh", "-c"]);
+    for (const flag of ["lighthouse beacon_node", `--http-port=${h.ports.beacon}`, "--testnet-dir=/ephemery/testnet/current", "--execution-jwt=/ephemery/jwt/jwt.hex", `--execution-endpoint=http://${h.name}-execution:8551`, "--allow-insecure-genesis-sync"]) {
+      expect(cl.Config.Cmd[0]).toContain(flag);
+    }
     const mounts = (c: any) => Object.fromEntries(c.Mounts.map((m: any) => [m.Destination, `${m.Type} ${m.Name ?? m.Source} ${m.RW ? "rw" : "ro"}`]));
     expect(mounts(el)).toEqual({
       "/ephemery/testnet": `bind ${h.nodeDir}/testnet ro`,

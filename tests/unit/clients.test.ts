@@ -1,10 +1,17 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
 import * as yaml from "js-yaml";
+import * as os from "os";
+import * as path from "path";
 import { allSpecs, buildNodeSpecs, consensusClients, executionClients, p2pPortsOf, validatorClients } from "../../lib/clients";
 import { ContainerSpec, PATHS, PRIVATE_PORT_PURPOSES } from "../../lib/clients/types";
 import { CONSENSUS_CLIENTS, EXECUTION_CLIENTS, VALIDATOR_CLIENTS } from "../../lib/config/clients";
 import { DEFAULT_IMAGES, isPinned, parseImage } from "../../lib/config/images";
 import { hostSchema, HostConfig } from "../../lib/config/schema";
 import { renderCompose } from "../../lib/compose";
+import { keysScriptValues } from "../../lib/keys/hostValues";
+import { KEY_TOOLS } from "../../lib/keys/layout";
+import { freePort } from "../support/sshd";
 
 const FEE = "0x8943545177806ED17B9F23F0a21ee5948eCaa776";
 
@@ -77,9 +84,9 @@ describe("every client module", () => {
 
 describe("execution clients read per-iteration values from the testnet dir at start", () => {
   const cases: { client: string; flags: string[]; keep: string[]; wipe: string[] }[] = [
-    { client: "geth", flags: ['--networkid="$CHAIN_ID"', '--bootnodes="$BOOTNODE_ENODE_LIST"', "geth init"], keep: ["geth/nodekey"], wipe: ["geth"] },
-    { client: "nethermind", flags: ["--config=none", '--Init.ChainSpecPath="$T/chainspec.json"', '--Init.GenesisHash="$GENESIS_BLOCK"', '--Discovery.Bootnodes="$BOOTNODE_ENODE_LIST"'], keep: ["keystore/node.key.plain"], wipe: ["."] },
-    { client: "besu", flags: ['--genesis-file="$T/besu.json"', '--bootnodes="$BOOTNODE_ENODE_LIST"'], keep: ["key"], wipe: ["."] },
+    { client: "geth", flags: ['--bootnodes="$BOOTNODE_ENODE_LIST"', "geth init"], keep: ["geth/nodekey"], wipe: ["geth"] },
+    { client: "nethermind", flags: ["--config=none", '--Init.ChainSpecPath="$SPEC"', '--Init.GenesisHash="$GENESIS_BLOCK"', '--Discovery.Bootnodes="$BOOTNODE_ENODE_LIST"', "--data-dir=/data"], keep: ["keystore/node.key.plain"], wipe: ["."] },
+    { client: "besu", flags: ['--genesis-file="$GENESIS"', '--bootnodes="$BOOTNODE_ENODE_LIST"'], keep: ["key"], wipe: ["."] },
     { client: "reth", flags: ['--chain="$T/genesis.json"', '--bootnodes="$BOOTNODE_ENODE_LIST"'], keep: ["discovery-secret"], wipe: ["."] },
     { client: "erigon", flags: ['--networkid="$CHAIN_ID"', '--bootnodes="$BOOTNODE_ENODE_LIST"', "erigon init", "--externalcl"], keep: ["nodekey"], wipe: ["."] },
   ];
@@ -111,11 +118,11 @@ describe("execution clients read per-iteration values from the testnet dir at st
 
 describe("consensus clients", () => {
   const cases: { client: string; must: string[]; keep: string[] }[] = [
-    { client: "lighthouse", must: [`--testnet-dir=${PATHS.testnet}`, "--checkpoint-sync-url=https://cp.example"], keep: ["beacon/network"] },
-    { client: "teku", must: ['--network="$T/config.yaml"', '--genesis-state="$T/genesis.ssz"', '--p2p-discovery-bootnodes="$BOOTNODE_ENR_LIST"', "--checkpoint-sync-url=https://cp.example"], keep: ["beacon/kvstore"] },
-    { client: "prysm", must: [`--chain-config-file=${PATHS.testnet}/config.yaml`, `--genesis-state=${PATHS.testnet}/genesis.ssz`, "--contract-deployment-block=0", "--accept-terms-of-use", "--checkpoint-sync-url=https://cp.example", "--genesis-beacon-api-url=https://cp.example"], keep: [] },
-    { client: "nimbus", must: ['--network="$T"', '--bootstrap-node="$enr"', "trustedNodeSync", "--trusted-node-url=https://cp.example"], keep: [] },
-    { client: "lodestar", must: ['--paramsFile="$T/config.yaml"', '--genesisStateFile="$T/genesis.ssz"', '--bootnodes="$BOOTNODE_ENR_LIST"', "--eth1.depositContractDeployBlock=0", "--checkpointSyncUrl=https://cp.example"], keep: [] },
+    { client: "lighthouse", must: [`--testnet-dir=${PATHS.testnet}`], keep: ["beacon/network"] },
+    { client: "teku", must: ['--network="$T/config.yaml"', '--genesis-state="$T/genesis.ssz"', '--p2p-discovery-bootnodes="$BOOTNODE_ENR_LIST"'], keep: ["beacon/kvstore"] },
+    { client: "prysm", must: ['--chain-config-file="$T/config.yaml"', '--genesis-state="$T/genesis.ssz"', "--contract-deployment-block=0", "--accept-terms-of-use"], keep: [] },
+    { client: "nimbus", must: ['--network="$T"', '--bootstrap-node="$enr"'], keep: [] },
+    { client: "lodestar", must: ['--paramsFile="$T/config.yaml"', '--genesisStateFile="$T/genesis.ssz"', '--bootnodes="$BOOTNODE_ENR_LIST"', "export SKIP_FETCH_NETWORK_BOOTNODES=true"], keep: [] },
   ];
   test.each(cases)("$client", ({ client, must, keep }) => {
     const s = specsFor(host({ consensus: { client } })).consensus;
@@ -125,11 +132,20 @@ describe("consensus clients", () => {
     expect(s.ports.find((p) => p.purpose === "beacon")).toMatchObject({ hostPort: 5052, bindAddress: "127.0.0.1" });
   });
 
-  test.each(CONSENSUS_CLIENTS.map((c) => ({ c })))("$c falls back to genesis sync with no provider", ({ c }) => {
-    const s = specsFor(host({ consensus: { client: c } }), []).consensus;
-    expect(commandText(s)).not.toMatch(/checkpoint-?sync-?url|trusted-node-url/i);
+  test.each(CONSENSUS_CLIENTS.map((c) => ({ c })))("$c: the checkpoint URL comes from the testnet dir at start, never from the spec", ({ c }) => {
+    const s = specsFor(host({ consensus: { client: c } }), ["https://cp.example"]).consensus;
+    expect(commandText(s)).not.toContain("cp.example");
+    expect(s.command[0]).toContain(`${PATHS.testnetRoot}/checkpoint-sync-url`);
+    expect(lodestarDeprecated(commandText(s))).toBe(false);
+    // Lighthouse and prysm read everything from the release's files; they never source its shell vars.
+    expect(s.command[0].includes("nodevars_env.txt")).toBe(!["lighthouse", "prysm"].includes(c));
   });
 });
+
+/** Lodestar's deposit-contract block is a no-op since deposit tracking left it. */
+function lodestarDeprecated(text: string) {
+  return text.includes("--eth1.depositContractDeployBlock");
+}
 
 describe("validator clients", () => {
   test.each(VALIDATOR_CLIENTS.map((vc) => ({ vc })))("$vc: fee recipient, graffiti, doppelganger on by default", ({ vc }) => {
@@ -165,7 +181,7 @@ describe("compose rendering", () => {
     expect(el.volumes).toContain("n1-execution-data:/data");
     expect(el.volumes).toContain("/srv/eph/n1/testnet:/ephemery/testnet:ro");
     // `$` reaches the container unexpanded by compose.
-    expect(el.command[0]).toContain('--networkid="$$CHAIN_ID"');
+    expect(el.command[0]).toContain('--bootnodes="$$BOOTNODE_ENODE_LIST"');
     expect(doc.services.consensus.depends_on).toEqual(["execution"]);
     expect(doc.networks).toEqual({ "n1-net": { name: "n1-net" } });
     expect(doc.volumes["n1-execution-data"]).toEqual({ name: "n1-execution-data" });
@@ -190,5 +206,195 @@ describe("images", () => {
   });
   test("a bad reference is named", () => {
     expect(() => parseImage("Geth Latest")).toThrow(/"Geth Latest" is not a valid image reference/);
+  });
+});
+
+/**
+ * The start scripts run for real in /bin/sh, with the container paths moved into a temp dir and each client
+ * binary replaced by a stub that prints its arguments one per line.
+ */
+describe("start scripts at container start", () => {
+  let dir: string;
+  let printArgs: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "clients-"));
+    fs.mkdirSync(path.join(dir, "testnet", "current"), { recursive: true });
+    fs.mkdirSync(path.join(dir, "data"));
+    fs.writeFileSync(path.join(dir, "testnet", "current", "nodevars_env.txt"), 'BOOTNODE_ENR_LIST="enr:-a,enr:-b"\nBOOTNODE_ENODE_LIST="enode://x@1.2.3.4:30303"\nGENESIS_BLOCK="0xabc"\n');
+    printArgs = path.join(dir, "print-args");
+    fs.writeFileSync(printArgs, '#!/bin/sh\nfor a; do printf "%s\\n" "$a"; done\n', { mode: 0o755 });
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const urlFile = () => path.join(dir, "testnet", "checkpoint-sync-url");
+  const local = (script: string) => script
+    .split(PATHS.testnetRoot).join(path.join(dir, "testnet"))
+    .split(`${PATHS.data}/`).join(`${path.join(dir, "data")}/`)
+    .split(`=${PATHS.data} `).join(`=${path.join(dir, "data")} `)
+    .replace(/^exec /m, `exec ${printArgs} `);
+  function start(s: ContainerSpec, replace: [string, string][] = []): { argv: string[]; stderr: string } {
+    let script = local(s.command[0]);
+    for (const [from, to] of replace) script = script.split(from).join(to);
+    const r = spawnSync("/bin/sh", ["-c", script, ...s.command.slice(1)], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`start script failed (${r.status}): ${r.stderr}`);
+    return { argv: r.stdout.split("\n").filter(Boolean), stderr: r.stderr };
+  }
+  const consensus = (client: string, extraArgs: string[] = []) => specsFor(host({ consensus: { client, extraArgs } })).consensus;
+
+  const flagsOf: Record<string, string[]> = {
+    lighthouse: ["--checkpoint-sync-url"],
+    teku: ["--checkpoint-sync-url"],
+    prysm: ["--checkpoint-sync-url", "--genesis-beacon-api-url"],
+    lodestar: ["--checkpointSyncUrl"],
+  };
+  test.each(Object.keys(flagsOf).map((c) => ({ c })))("$c passes the provider file's URL as one argument, before the extra flags", ({ c }) => {
+    fs.writeFileSync(urlFile(), "https://cp.example:443/a_b-c\n");
+    const { argv } = start(consensus(c, ["--extra=1"]));
+    for (const f of flagsOf[c]) expect(argv).toContain(`${f}=https://cp.example:443/a_b-c`);
+    expect(argv[argv.length - 1]).toBe("--extra=1");
+    expect(argv.join(" ")).not.toMatch(/allow-insecure-genesis-sync|ignore-weak-subjectivity/);
+  });
+
+  test.each([
+    ["missing", undefined],
+    ["empty", ""],
+    ["command substitution", "https://cp.example/$(touch PWNED)\n"],
+    ["a space and a second word", "https://cp.example --graffiti=x\n"],
+    ["another scheme", "file:///etc/passwd\n"],
+    ["a CR line ending", "https://cp.example\r\n"],
+    ["too long", `https://cp.example/${"a".repeat(3000)}\n`],
+  ])("a provider file that is %s means genesis sync", (why, content) => {
+    if (content !== undefined) fs.writeFileSync(urlFile(), content);
+    for (const c of ["lighthouse", "teku", "prysm", "lodestar"]) {
+      const { argv, stderr } = start(consensus(c));
+      expect(argv.join(" ")).not.toMatch(/checkpoint-?sync-?url|genesis-beacon-api-url/i);
+      if (c === "lighthouse") expect(argv).toContain("--allow-insecure-genesis-sync");
+      if (c === "teku") expect(argv).toContain("--ignore-weak-subjectivity-period-enabled");
+      if (content) expect(stderr).toContain("ignoring");
+      else expect(stderr).toBe("");
+    }
+    expect(fs.existsSync(path.join(dir, "PWNED"))).toBe(false);
+    expect(fs.readdirSync(dir).filter((f) => f === "PWNED")).toEqual([]);
+  });
+
+  test("nimbus runs trustedNodeSync once, only with a URL and an empty db, and falls back when it fails", () => {
+    const sync = path.join(dir, "sync");
+    fs.writeFileSync(sync, `#!/bin/sh\necho "$@" >> ${dir}/sync.log\n[ -z "\${FAIL:-}" ] || exit 1\nmkdir -p ${dir}/data/db\n`, { mode: 0o755 });
+    const s = consensus("nimbus");
+    const bin = "timeout 900 /home/user/nimbus_beacon_node trustedNodeSync";
+    const log = () => (fs.existsSync(`${dir}/sync.log`) ? fs.readFileSync(`${dir}/sync.log`, "utf8") : "");
+    start(s, [[bin, `${sync} trustedNodeSync`]]);
+    expect(log()).toBe("");
+    fs.writeFileSync(urlFile(), "https://cp.example\n");
+    const { argv } = start(s, [[bin, `${sync} trustedNodeSync`]]);
+    expect(log()).toContain("trustedNodeSync");
+    expect(log()).toContain("--trusted-node-url=https://cp.example");
+    expect(argv.filter((a) => a.startsWith("--bootstrap-node="))).toEqual(["--bootstrap-node=enr:-a", "--bootstrap-node=enr:-b"]);
+    start(s, [[bin, `${sync} trustedNodeSync`]]);
+    expect(log().split("\n").filter(Boolean)).toHaveLength(1);
+    // A failing provider: the partial db goes, the node starts from genesis instead of crash-looping.
+    fs.rmSync(`${dir}/data/db`, { recursive: true });
+    fs.mkdirSync(`${dir}/partial`);
+    const failing = spawnSync("/bin/sh", ["-c", local(s.command[0]).split(bin).join(`FAIL=1 ${sync} trustedNodeSync`), "ephemery-entry"], { encoding: "utf8" });
+    expect(failing.status).toBe(0);
+    expect(failing.stderr).toContain("trustedNodeSync from https://cp.example failed; syncing from genesis");
+    expect(fs.existsSync(`${dir}/data/db`)).toBe(false);
+  });
+
+  test.each([
+    ["besu", "besu.json", "--genesis-file="],
+    ["nethermind", "chainspec.json", "--Init.ChainSpecPath="],
+  ])("%s reads %s when the release has it, else genesis.json", (client, own, flag) => {
+    const s = specsFor(host({ execution: { client } })).execution;
+    const current = path.join(dir, "testnet", "current");
+    const pick = () => start(s).argv.find((a) => a.startsWith(flag));
+    expect(pick()).toBe(`${flag}${current}/genesis.json`);
+    fs.writeFileSync(path.join(current, own), "{}");
+    expect(pick()).toBe(`${flag}${current}/${own}`);
+  });
+
+  test("the nimbus validator makes its keymanager token once: random, 0600, never in the spec", () => {
+    const s = specsFor(host({ validator: { client: "nimbus", feeRecipient: FEE } })).validator!;
+    const keys = path.join(dir, "keys");
+    fs.mkdirSync(path.join(keys, "nimbus", "validators"), { recursive: true });
+    fs.mkdirSync(path.join(keys, "nimbus", "secrets"), { recursive: true });
+    const run = () => start(s, [[PATHS.keys, keys]]);
+    const { argv } = run();
+    const token = path.join(dir, "data", "keymanager-token");
+    expect(argv).toContain(`--keymanager-token-file=${token}`);
+    const first = fs.readFileSync(token, "utf8");
+    expect(first).toMatch(/^[0-9a-f]{64}$/);
+    expect(fs.statSync(token).mode & 0o777).toBe(0o600);
+    run();
+    expect(fs.readFileSync(token, "utf8")).toBe(first);
+    expect(JSON.stringify(s)).not.toContain(first);
+    expect(KEY_TOOLS.nimbus.apiTokenPath).toBe(`${PATHS.data}/keymanager-token`);
+  });
+});
+
+describe("key tools", () => {
+  test("lodestar's slashing-protection tools get the release's genesis_validators_root from loopback, not a beacon node", async () => {
+    // The container has loopback to itself; here the port may be taken, so the test moves it.
+    const port = String(await freePort());
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lodestar-tools-"));
+    try {
+      const gvr = `0x${"ab".repeat(32)}`;
+      fs.mkdirSync(path.join(dir, "testnet", "current"), { recursive: true });
+      fs.writeFileSync(path.join(dir, "testnet", "current", "genesis_validators_root.txt"), `${gvr}\n`);
+      // Stands in for lodestar: asks --beaconNodes for the genesis, as lodestar does on a fresh database.
+      const stub = path.join(dir, "lodestar.js");
+      fs.writeFileSync(stub, [
+        "const args = Object.fromEntries(process.argv.slice(2).filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')));",
+        "fetch(args.beaconNodes + '/eth/v1/beacon/genesis').then((r) => r.json()).then((j) => {",
+        "  const root = j.data.genesis_validators_root;",
+        "  if (process.argv.includes('export')) require('fs').writeFileSync(args.file, JSON.stringify({ metadata: { genesis_validators_root: root } }));",
+        "  else if (JSON.parse(require('fs').readFileSync(args.file, 'utf8')).metadata.genesis_validators_root !== root) process.exit(3);",
+        "}).catch((e) => { console.error(e); process.exit(4); });",
+      ].join("\n"));
+      const local = (cmd: string) => cmd
+        .split("/tmp/").join(`${dir}/`)
+        .split("/ephemery/testnet").join(path.join(dir, "testnet"))
+        .split("node /usr/app/packages/cli/bin/lodestar").join(`node ${stub}`)
+        .split(":9596").join(`:${port}`)
+        .split("listen(9596,").join(`listen(${port},`);
+      const run = (cmd: string, input = "") => spawnSync("/bin/sh", ["-c", local(cmd)], { encoding: "utf8", input, timeout: 30_000 });
+
+      const exported = run(KEY_TOOLS.lodestar.exportCmd);
+      expect(exported.status).toBe(0);
+      expect(JSON.parse(exported.stdout).metadata.genesis_validators_root).toBe(gvr);
+      expect(run(KEY_TOOLS.lodestar.importCmd, exported.stdout).status).toBe(0);
+      // The stub fails the import when the roots differ: the served root is the release's, checked end to end.
+      expect(run(KEY_TOOLS.lodestar.importCmd, JSON.stringify({ metadata: { genesis_validators_root: `0x${"cd".repeat(32)}` } })).status).not.toBe(0);
+
+      // A release file that is not a root is refused before lodestar runs.
+      fs.writeFileSync(path.join(dir, "testnet", "current", "genesis_validators_root.txt"), "0x12'; touch PWNED; '\n");
+      const bad = run(KEY_TOOLS.lodestar.exportCmd);
+      expect(bad.status).not.toBe(0);
+      expect(bad.stderr).toContain("genesis_validators_root.txt of the current release is not 0x and 64 hex digits");
+      expect(fs.existsSync(path.join(dir, "PWNED"))).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("nimbus key tools run in the beacon image of the validator's release", () => {
+    const tools = KEY_TOOLS.nimbus;
+    expect(tools.toolImage!(DEFAULT_IMAGES.nimbusValidator)).toBe(DEFAULT_IMAGES.nimbusBeacon);
+    expect(tools.toolImage!("statusim/nimbus-validator-client:multiarch-v25.12.0")).toBe("statusim/nimbus-eth2:multiarch-v25.12.0");
+    expect(tools.toolImage!("registry.example/my-nimbus-vc:1")).toBe(DEFAULT_IMAGES.nimbusBeacon);
+    expect(tools.exportCmd).toContain("/home/user/nimbus_beacon_node slashingdb export");
+    const h = host({ validator: { client: "nimbus", feeRecipient: FEE } });
+    const spec = specsFor(h).validator!;
+    expect(keysScriptValues(h, "nimbus", spec).IMAGE).toBe(DEFAULT_IMAGES.nimbusBeacon);
+    expect(keysScriptValues(h, "nimbus", spec).API_TOKEN_PATH).toBe("/data/keymanager-token");
+    const lh = host({ validator: { client: "lighthouse", feeRecipient: FEE } });
+    expect(keysScriptValues(lh, "lighthouse", specsFor(lh).validator!).IMAGE).toBe(DEFAULT_IMAGES.lighthouse);
+  });
+
+  test("teku's keymanager: plain HTTP only with the options 25.11.1 defines, host names limited to loopback", () => {
+    const line = commandText(specsFor(host({ validator: { client: "teku", feeRecipient: FEE } })).validator!);
+    expect(line).not.toContain("--validator-api-ssl-enabled");
+    expect(line).toContain("--Xvalidator-api-ssl-enabled=false --Xvalidator-api-unsafe-hosts-enabled=true");
+    expect(line).toContain("--validator-api-host-allowlist=localhost,127.0.0.1");
   });
 });

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { consensusSpec, executionEndpoint, metricsPortOf, shellEntry } from "../common";
+import { checkpointArgs, consensusSpec, executionEndpoint, metricsPortOf, readCheckpointUrl, shellEntry } from "../common";
 import { ConsensusClientModule, PATHS } from "../types";
 
 export const LODESTAR_BIN = "node /usr/app/packages/cli/bin/lodestar";
@@ -12,27 +12,30 @@ export const lodestar: ConsensusClientModule = {
   build(ctx) {
     const cl = ctx.host.consensus;
     const metricsPort = metricsPortOf(ctx, "consensus");
-    const url = ctx.checkpointSyncUrls[0];
     const entry = shellEntry(
       [
+        // CONFIG_NAME in config.yaml makes lodestar treat the chain as its built-in "ephemery" network and fetch
+        // bootnodes from ephemery.dev at start (packages/cli/src/networks/index.ts getNetworkBootnodes); this
+        // host takes them from the release, so it must not depend on that fetch.
+        "export SKIP_FETCH_NETWORK_BOOTNODES=true",
+        readCheckpointUrl(),
+        checkpointArgs(["--checkpointSyncUrl"]),
         [
           `exec ${LODESTAR_BIN} beacon`,
           '--paramsFile="$T/config.yaml"',
           '--genesisStateFile="$T/genesis.ssz"',
           '--bootnodes="$BOOTNODE_ENR_LIST"',
-          "--eth1.depositContractDeployBlock=0",
           `--dataDir=${PATHS.data}`,
           `--execution.urls=${executionEndpoint(ctx.node)}`,
           `--jwt-secret=${PATHS.jwt}`,
           `--port=${cl.p2pPort}`,
           `--rest --rest.address=0.0.0.0 --rest.port=${cl.beaconApiPort}`,
           `--metrics --metrics.address=0.0.0.0 --metrics.port=${metricsPort}`,
-          ...(url ? [`--checkpointSyncUrl=${url}`] : []),
           '"$@"',
         ].join(" "),
       ],
       cl.extraArgs,
     );
-    return consensusSpec(ctx, lodestar, { entry: entry, reset: { wipe: ["chain-db"], keep: [] } });
+    return consensusSpec(ctx, lodestar, { entry, reset: { wipe: ["chain-db"], keep: [] } });
   },
 };

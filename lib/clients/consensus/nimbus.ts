@@ -1,8 +1,10 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { consensusSpec, executionEndpoint, metricsPortOf, perEnrFlags, shellEntry } from "../common";
+import { consensusSpec, executionEndpoint, metricsPortOf, perEnrFlags, readCheckpointUrl, shellEntry } from "../common";
 import { ConsensusClientModule, PATHS } from "../types";
 
 const BIN = "/home/user/nimbus_beacon_node";
+/** A provider that stalls must not hold the node forever (the image is Debian: coreutils `timeout`). */
+const TRUSTED_NODE_SYNC_TIMEOUT_SEC = 900;
 
 export const nimbus: ConsensusClientModule = {
   name: "nimbus",
@@ -12,12 +14,17 @@ export const nimbus: ConsensusClientModule = {
   build(ctx) {
     const cl = ctx.host.consensus;
     const metricsPort = metricsPortOf(ctx, "consensus");
-    const url = ctx.checkpointSyncUrls[0];
     const entry = shellEntry(
       [
         perEnrFlags("--bootstrap-node"),
         // Nimbus checkpoint-syncs with a separate command before its first start.
-        ...(url ? [`if [ ! -d ${PATHS.data}/db ]; then ${BIN} trustedNodeSync --network="$T" --data-dir=${PATHS.data} --trusted-node-url=${url} --backfill=false; fi`] : []),
+        readCheckpointUrl(),
+        // A provider that fails or stalls must not crash-loop the node: drop the partial db, sync from genesis.
+        [
+          `if [ -n "$CHECKPOINT_URL" ] && [ ! -d ${PATHS.data}/db ]; then`,
+          `if ! timeout ${TRUSTED_NODE_SYNC_TIMEOUT_SEC} ${BIN} trustedNodeSync --network="$T" --data-dir=${PATHS.data} --trusted-node-url="$CHECKPOINT_URL" --backfill=false; then`,
+          `echo "ephemery: trustedNodeSync from $CHECKPOINT_URL failed; syncing from genesis" >&2; rm -rf ${PATHS.data}/db; fi; fi`,
+        ].join(" "),
         [
           `exec ${BIN}`,
           '--network="$T"',
@@ -33,6 +40,6 @@ export const nimbus: ConsensusClientModule = {
       ],
       cl.extraArgs,
     );
-    return consensusSpec(ctx, nimbus, { entry: entry, reset: { wipe: ["."], keep: [] } });
+    return consensusSpec(ctx, nimbus, { entry, reset: { wipe: ["."], keep: [] } });
   },
 };

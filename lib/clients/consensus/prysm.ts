@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { consensusSpec, executionEndpoint, metricsPortOf } from "../common";
+import { checkpointArgs, consensusSpec, executionEndpoint, metricsPortOf, readCheckpointUrl, shellEntry } from "../common";
 import { ConsensusClientModule, PATHS } from "../types";
 
 export const prysm: ConsensusClientModule = {
@@ -10,31 +10,34 @@ export const prysm: ConsensusClientModule = {
   build(ctx) {
     const cl = ctx.host.consensus;
     const metricsPort = metricsPortOf(ctx, "consensus");
-    const url = ctx.checkpointSyncUrls[0];
-    const sync = url ? [`--checkpoint-sync-url=${url}`, `--genesis-beacon-api-url=${url}`] : [];
-    // The prysm image has no shell: every value comes from files (bootnodes from boot_enr.yaml).
-    const entry = {
-      entrypoint: ["/app/cmd/beacon-chain/beacon-chain"],
-      command: [
-        `--datadir=${PATHS.data}`,
-        `--chain-config-file=${PATHS.testnet}/config.yaml`,
-        `--genesis-state=${PATHS.testnet}/genesis.ssz`,
-        "--contract-deployment-block=0",
-        `--bootstrap-node=${PATHS.testnet}/boot_enr.yaml`,
-        `--execution-endpoint=${executionEndpoint(ctx.node)}`,
-        `--jwt-secret=${PATHS.jwt}`,
-        `--p2p-tcp-port=${cl.p2pPort}`,
-        `--p2p-udp-port=${cl.p2pPort}`,
-        `--p2p-quic-port=${cl.quicPort}`,
-        "--http-host=0.0.0.0",
-        `--http-port=${cl.beaconApiPort}`,
-        "--monitoring-host=0.0.0.0",
-        `--monitoring-port=${metricsPort}`,
-        "--accept-terms-of-use",
-        ...sync,
-        ...cl.extraArgs,
+    // Bootnodes come from boot_enr.yaml, which --bootstrap-node accepts as a file.
+    const entry = shellEntry(
+      [
+        readCheckpointUrl(),
+        checkpointArgs(["--checkpoint-sync-url", "--genesis-beacon-api-url"]),
+        [
+          "exec /app/cmd/beacon-chain/beacon-chain",
+          `--datadir=${PATHS.data}`,
+          '--chain-config-file="$T/config.yaml"',
+          '--genesis-state="$T/genesis.ssz"',
+          "--contract-deployment-block=0",
+          '--bootstrap-node="$T/boot_enr.yaml"',
+          `--execution-endpoint=${executionEndpoint(ctx.node)}`,
+          `--jwt-secret=${PATHS.jwt}`,
+          `--p2p-tcp-port=${cl.p2pPort}`,
+          `--p2p-udp-port=${cl.p2pPort}`,
+          `--p2p-quic-port=${cl.quicPort}`,
+          "--http-host=0.0.0.0",
+          `--http-port=${cl.beaconApiPort}`,
+          "--monitoring-host=0.0.0.0",
+          `--monitoring-port=${metricsPort}`,
+          "--accept-terms-of-use",
+          '"$@"',
+        ].join(" "),
       ],
-    };
+      cl.extraArgs,
+      { nodevars: false },
+    );
     return consensusSpec(ctx, prysm, { entry, reset: { wipe: ["."], keep: [] }, quic: true });
   },
 };

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { consensusSpec, executionEndpoint, metricsPortOf, shellEntry } from "../common";
+import { checkpointArgs, consensusSpec, executionEndpoint, metricsPortOf, readCheckpointUrl, shellEntry } from "../common";
 import { ConsensusClientModule, PATHS } from "../types";
 
 export const teku: ConsensusClientModule = {
@@ -10,9 +10,10 @@ export const teku: ConsensusClientModule = {
   build(ctx) {
     const cl = ctx.host.consensus;
     const metricsPort = metricsPortOf(ctx, "consensus");
-    const sync = ctx.checkpointSyncUrls.length > 0 ? `--checkpoint-sync-url=${ctx.checkpointSyncUrls[0]}` : "--ignore-weak-subjectivity-period-enabled";
     const entry = shellEntry(
       [
+        readCheckpointUrl(),
+        checkpointArgs(["--checkpoint-sync-url"], ["--ignore-weak-subjectivity-period-enabled"]),
         [
           "exec /opt/teku/bin/teku",
           '--network="$T/config.yaml"',
@@ -24,7 +25,6 @@ export const teku: ConsensusClientModule = {
           `--p2p-port=${cl.p2pPort}`,
           `--rest-api-enabled=true --rest-api-interface=0.0.0.0 --rest-api-port=${cl.beaconApiPort} --rest-api-host-allowlist=*`,
           `--metrics-enabled=true --metrics-interface=0.0.0.0 --metrics-port=${metricsPort} --metrics-host-allowlist=*`,
-          sync,
           '"$@"',
         ].join(" "),
       ],

@@ -12,9 +12,11 @@ export const besu: ExecutionClientModule = {
     const metricsPort = metricsPortOf(ctx, "execution");
     const entry = shellEntry(
       [
+        // Releases of genesis generator 6.x have no besu.json; besu reads a geth-style genesis.json as well.
+        'GENESIS="$T/besu.json"; [ -f "$GENESIS" ] || GENESIS="$T/genesis.json"',
         [
           "exec /opt/besu/bin/besu",
-          '--genesis-file="$T/besu.json"',
+          '--genesis-file="$GENESIS"',
           '--bootnodes="$BOOTNODE_ENODE_LIST"',
           `--data-path=${PATHS.data}`,
           "--sync-mode=FULL",

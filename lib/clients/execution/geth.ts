@@ -14,10 +14,10 @@ export const geth: ExecutionClientModule = {
       [
         // A wiped data dir (first start, or after a reset) is initialised from this iteration's genesis.
         `if [ ! -d ${PATHS.data}/geth/chaindata ]; then geth init --datadir=${PATHS.data} --state.scheme=path "$T/genesis.json"; fi`,
+        // No --networkid: geth takes the network id from genesis.json's chain id (eth/backend.go) and warns on the flag.
         [
           "exec geth",
           `--datadir=${PATHS.data}`,
-          '--networkid="$CHAIN_ID"',
           '--bootnodes="$BOOTNODE_ENODE_LIST"',
           "--syncmode=full",
           `--port=${el.p2pPort}`,

@@ -12,13 +12,15 @@ export const nethermind: ExecutionClientModule = {
     const metricsPort = metricsPortOf(ctx, "execution");
     const entry = shellEntry(
       [
+        // Releases of genesis generator 6.x have no chainspec.json; nethermind detects a geth-style genesis.json.
+        'SPEC="$T/chainspec.json"; [ -f "$SPEC" ] || SPEC="$T/genesis.json"',
         [
           "exec /nethermind/nethermind",
           "--config=none",
-          '--Init.ChainSpecPath="$T/chainspec.json"',
+          '--Init.ChainSpecPath="$SPEC"',
           '--Init.GenesisHash="$GENESIS_BLOCK"',
           '--Discovery.Bootnodes="$BOOTNODE_ENODE_LIST"',
-          `--datadir=${PATHS.data}`,
+          `--data-dir=${PATHS.data}`,
           `--Network.P2PPort=${el.p2pPort} --Network.DiscoveryPort=${el.p2pPort}`,
           "--JsonRpc.Enabled=true --JsonRpc.Host=0.0.0.0",
           `--JsonRpc.Port=${el.rpcPort} --JsonRpc.WebSocketsPort=${el.wsPort}`,

@@ -9,7 +9,7 @@ export const prysmValidator: ValidatorClientModule = {
   build(ctx) {
     const vc = ctx.validator;
     const metricsPort = metricsPortOf(ctx, "validator");
-    // No shell in the prysm image: the key installer imports keystores into the wallet under /data/wallet.
+    // The key installer imports keystores into the wallet under /data/wallet (see KEY_TOOLS.prysm).
     const entry = {
       entrypoint: ["/app/cmd/validator/validator"],
       command: [

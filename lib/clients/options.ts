@@ -1,0 +1,76 @@
+/**
+ * The option guard's data: per client, where its pinned version defines its command-line options, and the
+ * names found there (lib/clients/options/<client>.json, written by scripts/client-options.ts). Pure.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { DEFAULT_IMAGES, parseImage } from "../config/images";
+
+/** How a client declares its options, which decides how the refresh script reads them. */
+export type OptionSyntax = "urfave-cli" | "picocli" | "clap-derive" | "clap-builder" | "confutils" | "yargs";
+
+export interface OptionSource {
+  repository: string;
+  /** The pinned image whose tag names the source tag. */
+  image: string;
+  /** Paths in the repository holding the flag definitions. */
+  roots: string[];
+  suffix: string;
+  syntax: OptionSyntax;
+}
+
+/** One source repository per client; a client's CL, VC and key tools share its list. */
+export const CLIENT_OPTION_SOURCES = {
+  geth: { repository: "ethereum/go-ethereum", image: DEFAULT_IMAGES.geth, roots: ["cmd/geth", "cmd/utils", "internal/flags", "internal/debug"], suffix: ".go", syntax: "urfave-cli" },
+  besu: { repository: "hyperledger/besu", image: DEFAULT_IMAGES.besu, roots: ["app/src/main/java"], suffix: ".java", syntax: "picocli" },
+  reth: { repository: "paradigmxyz/reth", image: DEFAULT_IMAGES.reth, roots: ["crates"], suffix: ".rs", syntax: "clap-derive" },
+  erigon: { repository: "erigontech/erigon", image: DEFAULT_IMAGES.erigon, roots: ["cmd/erigon", "cmd/utils", "turbo/cli"], suffix: ".go", syntax: "urfave-cli" },
+  lighthouse: { repository: "sigp/lighthouse", image: DEFAULT_IMAGES.lighthouse, roots: ["beacon_node/src", "validator_client", "account_manager", "lighthouse/src", "common/clap_utils"], suffix: ".rs", syntax: "clap-builder" },
+  teku: { repository: "Consensys/teku", image: DEFAULT_IMAGES.teku, roots: ["teku/src/main/java"], suffix: ".java", syntax: "picocli" },
+  prysm: { repository: "OffchainLabs/prysm", image: DEFAULT_IMAGES.prysmBeacon, roots: ["cmd", "config/features"], suffix: ".go", syntax: "urfave-cli" },
+  nimbus: { repository: "status-im/nimbus-eth2", image: DEFAULT_IMAGES.nimbusBeacon, roots: ["beacon_chain/conf.nim"], suffix: ".nim", syntax: "confutils" },
+  lodestar: { repository: "ChainSafe/lodestar", image: DEFAULT_IMAGES.lodestar, roots: ["packages/cli/src"], suffix: ".ts", syntax: "yargs" },
+} as const satisfies Record<string, OptionSource>;
+
+export type OptionClient = keyof typeof CLIENT_OPTION_SOURCES;
+
+export interface ClientOptionsFile {
+  client: string;
+  repository: string;
+  tag: string;
+  commit: string;
+  syntax: OptionSyntax;
+  roots: readonly string[];
+  /** How many source files were read. */
+  files: number;
+  extractedBy: string;
+  /** Option names without leading dashes, sorted. */
+  options: string[];
+}
+
+/** The upstream tag of the pinned image (`multiarch-v25.11.0` -> `v25.11.0`). */
+export function pinnedTag(source: OptionSource): string {
+  const tag = parseImage(source.image).tag;
+  if (!tag) throw new Error(`the pinned image ${source.image} has no tag to read options at`);
+  return tag.replace(/^multiarch-/, "");
+}
+
+export function optionsFilePath(client: string): string {
+  return path.join(__dirname, "options", `${client}.json`);
+}
+
+/** The stored list, or undefined when none was extracted yet. */
+export function loadClientOptions(client: OptionClient): ClientOptionsFile | undefined {
+  const file = optionsFilePath(client);
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as ClientOptionsFile) : undefined;
+}
+
+/**
+ * The long options (`--name`, `--name=value`) a generated shell line passes, without dashes or values.
+ * A bare `--` (end of options, `set --`) is not one.
+ */
+export function optionsIn(commandLine: string): string[] {
+  const out = new Set<string>();
+  for (const m of commandLine.matchAll(/(?:^|[\s"'(;|&])--([A-Za-z0-9][A-Za-z0-9._-]*)/g)) out.add(m[1]);
+  return [...out].sort();
+}

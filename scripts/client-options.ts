@@ -1,0 +1,107 @@
+/**
+ * Refreshes lib/clients/options/<client>.json: the option names the pinned version of a client defines, read
+ * from the client's own flag definitions in a git snapshot (for example one brought by the search tool's
+ * `fetch`). Run it when a pin in lib/config/images.ts moves:
+ *
+ *   npx ts-node --transpile-only scripts/client-options.ts <client> <git dir> [tag]
+ *
+ * The tag defaults to the one the pinned image names. The file records the repository, tag and source paths
+ * it read, so the option guard (tests/unit/clientOptions.test.ts) can say what it checked against.
+ */
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { CLIENT_OPTION_SOURCES, ClientOptionsFile, OptionSyntax, optionsFilePath, pinnedTag } from "../lib/clients/options";
+
+/** Reads git objects at `tag` without a work tree; big outputs are fine (each file is small). */
+function git(gitDir: string, args: string[]): string {
+  return execFileSync("git", ["--git-dir", gitDir, ...args], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+}
+
+function filesAt(gitDir: string, tag: string, roots: string[], suffix: string): string[] {
+  const listed = git(gitDir, ["ls-tree", "-r", "--name-only", tag, "--", ...roots]).split("\n");
+  return listed.filter((f) => f.endsWith(suffix) && !/(^|\/)(test|tests|testdata)\//.test(f) && !/_test\.go$/.test(f));
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** Option names (without leading dashes) defined in one source file, by the client's CLI library. */
+export function extractOptions(syntax: OptionSyntax, text: string): string[] {
+  const out: string[] = [];
+  const add = (n: string) => { const bare = n.replace(/^-+/, ""); if (NAME.test(bare)) out.push(bare); };
+  switch (syntax) {
+    case "urfave-cli": {
+      // cli.StringFlag{Name: "x", Aliases: []string{"y"}}: every Name and alias (commands' names too; harmless).
+      for (const m of text.matchAll(/\bName:\s*"([^"]+)"/g)) add(m[1]);
+      for (const m of text.matchAll(/\bAliases:\s*\[\]string\{([^}]*)\}/g)) for (const a of m[1].matchAll(/"([^"]+)"/g)) add(a[1]);
+      break;
+    }
+    case "picocli": {
+      // @Option(names = {"--x", "--y"}) or names = "--x".
+      for (const m of text.matchAll(/\bnames\s*=\s*\{([^}]*)\}/g)) for (const a of m[1].matchAll(/"(--?[^"]+)"/g)) add(a[1]);
+      for (const m of text.matchAll(/\bnames\s*=\s*"(--?[^"]+)"/g)) add(m[1]);
+      break;
+    }
+    case "clap-derive": {
+      // #[arg(long = "x", alias = "y")] or a bare `long` named after the field below the attribute.
+      const re = /#\[arg\(([\s\S]*?)\)\]\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\([^)]*\))?\s+)?([a-z_][a-z0-9_]*)\s*:/g;
+      for (const m of text.matchAll(re)) {
+        const attr = m[1];
+        const explicit = /\blong\s*=\s*"([^"]+)"/.exec(attr);
+        if (explicit) add(explicit[1]);
+        else if (/(^|[\s,(])long\s*(,|$)/.test(attr)) add(m[2].replace(/_/g, "-"));
+        for (const a of attr.matchAll(/\b(?:visible_)?alias\s*=\s*"([^"]+)"/g)) add(a[1]);
+        for (const a of attr.matchAll(/\b(?:visible_)?aliases\s*=\s*\[([^\]]*)\]/g)) for (const b of a[1].matchAll(/"([^"]+)"/g)) add(b[1]);
+      }
+      break;
+    }
+    case "clap-builder": {
+      // Arg::new("x").long("x").alias("y")
+      for (const m of text.matchAll(/\.long\(\s*"([^"]+)"\s*\)/g)) add(m[1]);
+      for (const m of text.matchAll(/\.(?:visible_)?alias\(\s*"([^"]+)"\s*\)/g)) add(m[1]);
+      break;
+    }
+    case "confutils": {
+      // nim-confutils: `name: "x"` and `abbr: "y"` pragmas on configuration fields.
+      for (const m of text.matchAll(/\bname:\s*"([^"]+)"/g)) add(m[1]);
+      break;
+    }
+    case "yargs": {
+      // Lodestar options objects: `"rest.address": {` or `dataDir: {` with a `description`/`type` inside.
+      for (const m of text.matchAll(/^\s*(?:"([A-Za-z0-9._-]+)"|([A-Za-z][A-Za-z0-9]*))\s*:\s*\{/gm)) add(m[1] ?? m[2]);
+      break;
+    }
+  }
+  return out;
+}
+
+function main(): void {
+  const [client, gitDir, tagArg] = process.argv.slice(2);
+  const source = CLIENT_OPTION_SOURCES[client as keyof typeof CLIENT_OPTION_SOURCES];
+  if (!source || !gitDir) {
+    console.error(`usage: client-options.ts <${Object.keys(CLIENT_OPTION_SOURCES).join("|")}> <git dir> [tag]`);
+    process.exit(2);
+  }
+  const tag = tagArg ?? pinnedTag(source);
+  const files = filesAt(gitDir, tag, source.roots, source.suffix);
+  if (!files.length) throw new Error(`no ${source.suffix} files under ${source.roots.join(", ")} at ${tag} in ${gitDir}`);
+  const names = new Set<string>();
+  for (const f of files) for (const n of extractOptions(source.syntax, git(gitDir, ["show", `${tag}:${f}`]))) names.add(n);
+  const doc: ClientOptionsFile = {
+    client,
+    repository: source.repository,
+    tag,
+    commit: git(gitDir, ["rev-list", "-n", "1", tag]).trim(),
+    syntax: source.syntax,
+    roots: source.roots,
+    files: files.length,
+    extractedBy: "scripts/client-options.ts",
+    options: [...names].sort(),
+  };
+  const out = optionsFilePath(client);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, `${JSON.stringify(doc, null, 1)}\n`);
+  console.log(`${out}: ${doc.options.length} options from ${files.length} files of ${source.repository}@${tag}`);
+}
+
+if (require.main === module) main();
