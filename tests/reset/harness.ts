@@ -47,8 +47,8 @@ case "$ROLE" in
     [ -d "$D/$CHAIN" ] || { mkdir -p "$D/$CHAIN"; echo "$CHAIN_ID" > "$D/$CHAIN/chainid"; }
     echo "$D/$CHAIN/chainid" > /tmp/chainfile ;;
   consensus)
-    [ -d "$D/$CHAIN" ] || { mkdir -p "$D/$CHAIN"; echo "$GENESIS_TIME" > "$D/$CHAIN/genesis_time"; }
-    printf '{"data":{"genesis_time":"%s","genesis_validators_root":"0x00","genesis_fork_version":"0x1000101b"}}' "$(cat "$D/$CHAIN/genesis_time")" > /www/eth/v1/beacon/genesis ;;
+    [ -d "$D/$CHAIN" ] || { mkdir -p "$D/$CHAIN"; echo "$GENESIS_TIME" > "$D/$CHAIN/genesis_time"; tr -d ' \n' < "$T/genesis_validators_root.txt" > "$D/$CHAIN/genesis_validators_root"; }
+    printf '{"data":{"genesis_time":"%s","genesis_validators_root":"%s","genesis_fork_version":"0x1000101b"}}' "$(cat "$D/$CHAIN/genesis_time")" "$(cat "$D/$CHAIN/genesis_validators_root")" > /www/eth/v1/beacon/genesis ;;
   validator)
     mkdir -p "$(dirname "$D/$SLASHING")"
     [ -f "$D/$SLASHING" ] || echo "slashing protection for genesis $GENESIS_TIME" > "$D/$SLASHING"
@@ -95,6 +95,10 @@ export interface NodeOptions {
   consensus?: string;
   validator?: boolean;
   runtime?: "docker" | "compose";
+  /** The host's checkpoint providers (default none: tests never reach public providers). */
+  checkpointSyncUrls?: string[];
+  /** Rendered values to replace (small download limits for the bound tests). */
+  values?: Record<string, string | number>;
 }
 
 let counter = 0;
@@ -107,7 +111,7 @@ export class TestNode {
   readonly paths: ReturnType<typeof hostPaths>;
   readonly script: string;
 
-  private constructor(readonly dataDir: string, config: HostConfig, network: NetworkConfig) {
+  private constructor(readonly dataDir: string, config: HostConfig, network: NetworkConfig, values: Record<string, string | number> = {}) {
     this.config = config;
     this.name = config.name;
     this.root = dataDir;
@@ -115,7 +119,7 @@ export class TestNode {
     this.paths = hostPaths(config.dataDir, config.name);
     for (const d of ["bin", "state", "testnet", "node-exporter", "archive", "jwt", "compose"]) fs.mkdirSync(path.join(this.paths.root, d), { recursive: true });
     this.script = path.join(this.paths.scripts, "ephemery-reset");
-    fs.writeFileSync(this.script, renderHostScript(RESET_SCRIPT, resetScriptValues(config, network, this.specs)), { mode: 0o755 });
+    fs.writeFileSync(this.script, renderHostScript(RESET_SCRIPT, { ...resetScriptValues(config, network, this.specs), ...values }), { mode: 0o755 });
   }
 
   static async create(server: ReleaseServer, opts: NodeOptions = {}): Promise<TestNode> {
@@ -127,10 +131,10 @@ export class TestNode {
       dataDir,
       runtime: opts.runtime ?? "docker",
       execution: { client: opts.execution ?? "geth", rpcPort: await freePort() },
-      consensus: { client: opts.consensus ?? "lighthouse", beaconApiPort: await freePort() },
+      consensus: { client: opts.consensus ?? "lighthouse", beaconApiPort: await freePort(), checkpointSyncUrls: opts.checkpointSyncUrls ?? [] },
       ...(opts.validator === false ? {} : { validator: { feeRecipient: `0x${"11".repeat(20)}` } }),
     });
-    return new TestNode(dataDir, config, server.network);
+    return new TestNode(dataDir, config, server.network, opts.values);
   }
 
   get allSpecs(): ContainerSpec[] {
@@ -230,6 +234,16 @@ export class TestNode {
     const names = this.allSpecs.map((s) => s.name);
     const lines = docker(["inspect", "-f", "{{.State.Running}} {{.State.StartedAt}}", ...names]).trim().split("\n");
     return Object.fromEntries(names.map((n, i) => [n, lines[i]]));
+  }
+
+  /** Forgets the release query's back-off, for tests that move the clock backwards. */
+  forgetBackoff(): void {
+    fs.rmSync(path.join(this.paths.state, "query-backoff"), { force: true });
+  }
+
+  /** What the program chose for the consensus client's checkpoint sync ("" for genesis sync). */
+  checkpointUrl(): string {
+    return fs.readFileSync(path.join(this.paths.testnetRoot, "checkpoint-sync-url"), "utf8");
   }
 
   current(): string {
