@@ -337,3 +337,60 @@ export async function nodeAnswers(node: TestNode): Promise<{ chainId: number; ge
   const cl = JSON.parse(await httpGet(`http://127.0.0.1:${node.config.consensus.beaconApiPort}/eth/v1/beacon/genesis`));
   return { chainId: Number.parseInt(el.result, 16), genesisTime: Number(cl.data.genesis_time) };
 }
+
+// --- hostile or odd HTTP servers on loopback ---
+
+export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+/** A loopback HTTP server whose behaviour the test sets per request path; counts requests by path. */
+export class ScriptedServer {
+  handler: Handler = (_req, res) => { res.writeHead(404); res.end(); };
+  readonly hits = new Map<string, number>();
+  private server?: http.Server;
+  port = 0;
+
+  async start(): Promise<this> {
+    this.server = http.createServer((req, res) => {
+      const p = (req.url ?? "").split("?")[0];
+      this.hits.set(p, (this.hits.get(p) ?? 0) + 1);
+      this.handler(req, res);
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    this.port = (this.server!.address() as import("net").AddressInfo).port;
+    return this;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  count(p: string): number {
+    return this.hits.get(p) ?? 0;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+}
+
+/** A beacon API that answers genesis and finality as a checkpoint provider would. */
+export function beaconProvider(server: ScriptedServer, answer: { genesisTime: number; root: string; finalizedEpoch: number; raw?: string }): void {
+  server.handler = (req, res) => {
+    const json = (body: string) => { res.writeHead(200, { "content-type": "application/json" }); res.end(body); };
+    if (req.url === "/eth/v1/beacon/genesis") {
+      json(answer.raw ?? JSON.stringify({ data: { genesis_time: String(answer.genesisTime), genesis_validators_root: answer.root, genesis_fork_version: "0x1000101b" } }));
+    } else if (req.url === "/eth/v1/beacon/states/head/finality_checkpoints") {
+      const cp = (epoch: number) => ({ epoch: String(epoch), root: `0x${"ab".repeat(32)}` });
+      json(JSON.stringify({ execution_optimistic: false, finalized: false, data: { previous_justified: cp(answer.finalizedEpoch + 1), current_justified: cp(answer.finalizedEpoch + 1), finalized: cp(answer.finalizedEpoch) } }));
+    } else {
+      res.writeHead(404); res.end();
+    }
+  };
+}
+
+/** The genesis_validators_root of a release as the test releases carry it. */
+export function releaseRoot(iteration: number): string {
+  return releaseFiles(iteration)["genesis_validators_root.txt"].trim();
+}
