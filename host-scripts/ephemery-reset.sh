@@ -724,7 +724,7 @@ adopt_or_install() { # the newest staged iteration
   fi
   if [ "$k" = "$n" ]; then
     adopt "$n" "$evidence"
-  elif is_due "$n"; then
+  elif [ "$NOW" -ge "$(el_genesis "$n")" ]; then
     log "no $MARKER; the running clients are on iteration $k ($evidence), which is over: switching to $n"
     INSTALLED=$k
     switch_to "$n"
