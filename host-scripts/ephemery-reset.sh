@@ -226,9 +226,11 @@ header_uint() { # file name
   [[ "$v" =~ ^[0-9]{1,12}$ ]] && echo "$((10#$v))"
 }
 
+# Sets LATEST_TAG (and RATE_LIMITED_FOR on a 403/429); run it in this shell, not in $(...).
+LATEST_TAG=""
 latest_tag() {
   local body hdr tag wait_sec reset rc=0
-  RATE_LIMITED_FOR=""
+  RATE_LIMITED_FOR=""; LATEST_TAG=""
   body=$(mktemp "$STATE_DIR/.latest.XXXXXX") && hdr=$(mktemp "$STATE_DIR/.latest-headers.XXXXXX") || return 1
   http_fetch "$RELEASE_LATEST_URL" "$body" "$API_MAX_BYTES" "$API_MAX_TIME_SEC" "$hdr" || rc=1
   if [ "$rc" = 1 ]; then
@@ -254,7 +256,7 @@ latest_tag() {
     log "release source $RELEASE_LATEST_URL answered without one tag_name of the form ephemery-<iteration> (got \"$tag\")"
     return 1
   fi
-  echo "$tag"
+  LATEST_TAG=$tag
 }
 
 # Back-off of the release query, in $BACKOFF_FILE as "<not before> <failed or unchanged answers in a row>".
@@ -887,7 +889,8 @@ converge() {
   if should_query; then
     queried=1
     write_file "$STATE_DIR/last-check" "$NOW"
-    if tag=$(latest_tag); then
+    if latest_tag; then
+      tag=$LATEST_TAG
       latest=${tag#ephemery-}
       if [ -n "$INSTALLED" ] && [ "$latest" -lt "$INSTALLED" ]; then
         log "the release source names $tag, older than the installed ephemery-$INSTALLED; ignoring it"

@@ -122,7 +122,7 @@ export class TestNode {
     fs.writeFileSync(this.script, renderHostScript(RESET_SCRIPT, { ...resetScriptValues(config, network, this.specs), ...values }), { mode: 0o755 });
   }
 
-  static async create(server: ReleaseServer, opts: NodeOptions = {}): Promise<TestNode> {
+  static async create(server: { network: NetworkConfig }, opts: NodeOptions = {}): Promise<TestNode> {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ephemery-reset-node-"));
     const name = `rt${process.pid.toString(36)}${(counter++).toString(36)}${crypto.randomBytes(2).toString("hex")}`;
     const config = hostSchema.parse({
@@ -362,6 +362,11 @@ export class ScriptedServer {
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** This server as a node's release source (GitHub's paths). */
+  get network(): NetworkConfig {
+    return networkSchema.parse({ release: { latestUrl: `${this.url}/releases/latest`, archiveUrl: `${this.url}/download/{tag}/testnet-all.tar.gz` } });
   }
 
   count(p: string): number {
