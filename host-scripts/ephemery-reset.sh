@@ -651,7 +651,7 @@ choose_checkpoint() {
       log "checkpoint provider \"$url\" skipped: only http(s)://host[:port][/path] of letters, digits and . _ ~ / - is used"
       continue
     fi
-    if ! beacon_genesis "$url"; then log "checkpoint provider $url skipped: /eth/v1/beacon/genesis: ${HTTP_ERROR:-no genesis_time in the answer}"; continue; fi
+    if ! beacon_genesis "$url"; then log "checkpoint provider $url skipped: /eth/v1/beacon/genesis: ${HTTP_ERROR:-no single well-formed genesis_time in the answer}"; continue; fi
     if [ "$GENESIS_TIME_ANSWER" != "$want_time" ] || [ "$GENESIS_ROOT_ANSWER" != "$want_root" ]; then
       log "checkpoint provider $url skipped: it serves genesis_time \"$GENESIS_TIME_ANSWER\", genesis_validators_root \"$GENESIS_ROOT_ANSWER\"; this iteration's are $want_time, $want_root"
       continue
