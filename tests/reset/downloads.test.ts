@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { elGenesisTime, releaseTag } from "../../lib/ephemery";
-import { buildArchive, releaseFiles, ScriptedServer, TestNode } from "./harness";
+import { buildArchive, releaseFiles, ScriptedServer, TestNode, waitFor } from "./harness";
 
 jest.setTimeout(120_000);
 
@@ -54,7 +54,7 @@ describe("downloads and the release query", () => {
         res.writeHead(200); res.end(body);
       }
     };
-    node = await TestNode.create(src, { values: { ARCHIVE_MAX_BYTES: 200_000, ARCHIVE_MAX_TIME_SEC: 3, API_MAX_TIME_SEC: 3 } });
+    node = await TestNode.create(src, { values: { ARCHIVE_MAX_BYTES: 200_000, ARCHIVE_MAX_TIME_SEC: 3, API_MAX_TIME_SEC: 3, LOCK_WAIT_SEC: 10 } });
     publish(I);
     expect((await node.run("ensure", elGenesisTime(I) + 100)).code).toBe(0);
   });
@@ -81,6 +81,21 @@ describe("downloads and the release query", () => {
     expect(fs.existsSync(path.join(node.paths.testnetRoot, "releases", releaseTag(I + 1)))).toBe(false);
     expect(fs.readdirSync(path.join(node.paths.state, "staging"))).toEqual([]);
     expect(node.metrics().ephemery_reset_failures_total).toBe(failures + 1);
+  });
+
+  test("a run stuck on a trickling mirror gives the lock up within its download bound: ensure gets it", async () => {
+    publish(I + 1);
+    misbehave = "slow";
+    node.forgetBackoff();
+    const at = elGenesisTime(I + 1) - HOUR;
+    const run = node.run("run", at);
+    await waitFor(() => src.count(`/download/${releaseTag(I + 1)}/testnet-all.tar.gz`) > 0, 10_000, "the run downloading");
+    // This node's ensure waits 10 s for the lock (LOCK_WAIT_SEC), longer than one 3 s download, far shorter than an unbounded one.
+    const ensure = await node.run("ensure", at + 1);
+    misbehave = "none";
+    expect((await run).stderr).toMatch(/no complete answer within 3s/);
+    expect(ensure.stderr).not.toMatch(/another reset run holds/);
+    expect(ensure.code).toBe(0);
   });
 
   /** Runs once a minute from `from` to `to` (inclusive) and returns how often the release source was asked. */
