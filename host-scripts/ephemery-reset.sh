@@ -21,6 +21,11 @@ readonly RELEASES_DIR="$TESTNET_DIR/releases"
 readonly STAGING_DIR="$STATE_DIR/staging"
 readonly JOURNAL="$STATE_DIR/switch.journal"
 readonly MARKER="$STATE_DIR/iteration"
+readonly BACKOFF_FILE="$STATE_DIR/query-backoff"
+# Read by every consensus client at start: one provider URL, or empty for genesis sync (chosen here, never at `pulumi up`).
+readonly CHECKPOINT_FILE="$TESTNET_DIR/checkpoint-sync-url"
+# What a checkpoint URL may look like before it is written where a client reads it.
+readonly SAFE_URL='^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$'
 readonly SAFE_NAME='^(\./)?[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/?$'
 readonly ROLES="execution consensus validator"
 
@@ -29,6 +34,9 @@ NOW=0
 INSTALLED=""
 STAGED=""
 QUERY_FAILED=0
+FAILURES=""          # the failure count of this run, kept in memory so the metric is right even when state/ is full
+RATE_LIMITED_FOR=""  # seconds the release source asked us to wait (403/429), set by latest_tag
+CHECKPOINT_CHOSEN=0  # this run already wrote $CHECKPOINT_FILE
 
 log() { printf '%s ephemery-reset[%s]: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$NODE" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -56,24 +64,40 @@ tag_of() { echo "ephemery-$1"; }
 
 # --- small state files, written atomically ---
 
-write_file() { # path content
+# Replaces path with exactly content, or leaves the old file as it was: every step is checked before the mv, so a
+# full or read-only disk never leaves an empty file where the failure count, a metric or the journal was.
+write_atomic() { # path content
   local tmp
-  tmp=$(mktemp "$1.XXXXXX")
-  printf '%s\n' "$2" > "$tmp"
-  chmod 0644 "$tmp"
-  mv -f "$tmp" "$1"
+  if ! tmp=$(mktemp "$(dirname "$1")/.${1##*/}.XXXXXX" 2>/dev/null); then
+    log "could not create a file next to $1 (disk full or read-only?); kept the old one"
+    return 1
+  fi
+  if printf '%s' "$2" 2>/dev/null > "$tmp" && cmp -s "$tmp" <(printf '%s' "$2") && sync -- "$tmp" 2>/dev/null &&
+     chmod 0644 "$tmp" && mv -f "$tmp" "$1"; then
+    return 0
+  fi
+  rm -f -- "$tmp"
+  log "could not write $1 (disk full or read-only?); kept the old one"
+  return 1
 }
-read_file() { if [ -f "$1" ]; then tr -d '[:space:]' < "$1"; fi; }
+write_file() { write_atomic "$1" "$2"$'\n'; }
+read_file() { if [ -f "$1" ]; then head -c 4096 "$1" | tr -d '[:space:]'; fi; }
 
-failures() { local n; n=$(read_file "$STATE_DIR/failures"); is_uint "${n:-x}" && echo "$n" || echo 0; }
+failures() {
+  local n
+  if [ -n "$FAILURES" ]; then echo "$FAILURES"; return; fi
+  n=$(read_file "$STATE_DIR/failures"); is_uint "${n:-x}" && echo "$n" || echo 0
+}
+count_failure() {
+  FAILURES=$(( $(failures) + 1 ))
+  write_file "$STATE_DIR/failures" "$FAILURES" || log "the failure is counted in the metric only: $STATE_DIR/failures could not be written"
+}
 
-write_metrics() {
-  local it="${INSTALLED:-0}" staged=0 last ts=0 dur=0 tmp
+metrics_text() {
+  local it="${INSTALLED:-0}" staged=0 last ts=0 dur=0
   [ -n "$STAGED" ] && staged=1
-  last=$(cat "$STATE_DIR/last-reset" 2>/dev/null || true)
+  last=$(head -c 4096 "$STATE_DIR/last-reset" 2>/dev/null || true)
   if [[ "$last" =~ ^([0-9]+)\ ([0-9]+)$ ]]; then ts=${BASH_REMATCH[1]}; dur=${BASH_REMATCH[2]}; fi
-  mkdir -p "$TEXTFILE_DIR"
-  tmp=$(mktemp "$TEXTFILE_DIR/.ephemery.prom.XXXXXX")
   {
     echo "# HELP ephemery_iteration Ephemery iteration installed on this node."
     echo "# TYPE ephemery_iteration gauge"
@@ -96,19 +120,23 @@ write_metrics() {
     echo "# HELP ephemery_reset_failures_total Runs of the reset program that failed (release source down, bad archive, failed check)."
     echo "# TYPE ephemery_reset_failures_total counter"
     echo "ephemery_reset_failures_total{node=\"$NODE\"} $(failures)"
-  } > "$tmp"
-  chmod 0644 "$tmp"
-  mv -f "$tmp" "$TEXTFILE_DIR/ephemery.prom"
+  }
+}
+write_metrics() {
+  local text
+  mkdir -p "$TEXTFILE_DIR" || return 1
+  text=$(metrics_text) || return 1
+  write_file "$TEXTFILE_DIR/ephemery.prom" "$text"
 }
 
 on_exit() {
   local rc=$?
   [ -n "$MODE" ] || return 0
   if [ "$rc" -ne 0 ]; then
-    write_file "$STATE_DIR/failures" "$(( $(failures) + 1 ))" || true
+    count_failure
     log "failed (exit $rc); failures so far: $(failures)"
   fi
-  write_metrics || log "could not write metrics to $TEXTFILE_DIR"
+  write_metrics || log "could not write metrics to $TEXTFILE_DIR; the old ones stay"
 }
 
 # --- installed and staged releases ---
@@ -136,37 +164,116 @@ staged_iteration() {
   echo "$best"
 }
 
-# --- HTTP (curl on Debian hosts, busybox wget elsewhere) ---
+# --- HTTP (curl on Debian hosts, busybox wget elsewhere), every transfer bounded in size and time ---
 
-http_get() { # url [outfile]
-  local max=30
-  [ -n "${2:-}" ] && max=900   # an archive may take a while on a slow link
+HTTP_STATUS=000
+HTTP_ERROR=""
+
+# GET url into out: at most max_bytes (ulimit -f stops a body without Content-Length too) and max_sec overall.
+# Sets HTTP_STATUS (000 when nothing answered) and HTTP_ERROR; succeeds only on a 2xx within both bounds.
+http_fetch() { # url out max_bytes max_sec [headers-file]
+  local url=$1 out=$2 max=$3 secs=$4 hdr=${5:-/dev/null} rc=0 size
+  HTTP_STATUS=000; HTTP_ERROR=""
   if command -v curl >/dev/null 2>&1; then
-    curl -fsSL --connect-timeout 10 --max-time "$max" --retry 2 --retry-delay 2 -o "${2:-/dev/stdout}" "$1"
+    HTTP_STATUS=$(ulimit -f $(( max / 1024 + 1 )); timeout -k 5 "$(( secs + 5 ))" curl -sSL --proto =http,https --proto-redir =http,https \
+      --max-redirs 5 --connect-timeout 10 --max-time "$secs" --max-filesize "$max" -D "$hdr" -o "$out" -w '%{http_code}' -- "$url" 2>/dev/null) || rc=$?
   else
-    wget -q -T 30 -O "${2:--}" "$1"
+    (ulimit -f $(( max / 1024 + 1 )); timeout -k 5 "$secs" wget -q -T "$secs" -O "$out" "$url" 2>/dev/null) || rc=$?
+    [ "$rc" = 0 ] && HTTP_STATUS=200
   fi
+  [[ "$HTTP_STATUS" =~ ^[0-9]{3}$ ]] || HTTP_STATUS=000
+  size=$(stat -c %s -- "$out" 2>/dev/null || echo 0)
+  if [ "$rc" = 63 ] || [ "$size" -gt "$max" ]; then HTTP_ERROR="the answer is larger than $max bytes"
+  elif [ "$rc" = 28 ] || [ "$rc" = 124 ] || [ "$rc" = 137 ]; then HTTP_ERROR="no complete answer within ${secs}s"
+  elif [ "$rc" != 0 ]; then HTTP_ERROR="no answer (exit $rc)"
+  elif [[ ! "$HTTP_STATUS" =~ ^2 ]]; then HTTP_ERROR="HTTP $HTTP_STATUS"
+  else return 0
+  fi
+  return 1
+}
+
+# http_get url outfile: an archive download; http_get url: a small JSON answer on stdout.
+http_get() { # url [outfile]
+  if [ -n "${2:-}" ]; then
+    http_fetch "$1" "$2" "$ARCHIVE_MAX_BYTES" "$ARCHIVE_MAX_TIME_SEC" || { log "download of $1: $HTTP_ERROR"; return 1; }
+    return 0
+  fi
+  probe_get "$1" || return 1
+  printf '%s' "$PROBE_BODY"
 }
 http_post_json() { # url body
   if command -v curl >/dev/null 2>&1; then
-    curl -fsS --connect-timeout 2 --max-time 5 -H 'Content-Type: application/json' --data "$2" "$1"
+    curl -fsS --connect-timeout 2 --max-time 5 --max-filesize "$PROBE_MAX_BYTES" -H 'Content-Type: application/json' --data "$2" -- "$1" | head -c "$PROBE_MAX_BYTES"
   else
-    wget -q -T 5 -O - --header 'Content-Type: application/json' --post-data "$2" "$1"
+    timeout 5 wget -q -T 5 -O - --header 'Content-Type: application/json' --post-data "$2" "$1" | head -c "$PROBE_MAX_BYTES"
   fi
 }
 
+# The one value of a JSON string field matching value_re; fails when the key is absent, repeated or malformed.
+json_field() { # body key value_re
+  local hits
+  hits=$(printf '%s' "$1" | grep -oE "\"$2\"[[:space:]]*:[[:space:]]*\"[^\"]{0,100}\"" | head -n 3 || true)
+  [ -n "$hits" ] && [ "$(printf '%s\n' "$hits" | wc -l)" = 1 ] || return 1
+  hits=${hits#*:}; hits=${hits#"${hits%%[![:space:]]*}"}; hits=${hits#\"}; hits=${hits%\"}
+  [[ "$hits" =~ ^($3)$ ]] || return 1
+  printf '%s' "$hits"
+}
+
+# A header's value from a curl -D file (the last response's, after redirects), digits only.
+header_uint() { # file name
+  local v
+  v=$(tr -d '\r' < "$1" | grep -i "^$2:" | tail -n 1 | sed 's/^[^:]*:[[:space:]]*//' || true)
+  [[ "$v" =~ ^[0-9]{1,12}$ ]] && echo "$((10#$v))"
+}
+
+# Sets LATEST_TAG (and RATE_LIMITED_FOR on a 403/429); run it in this shell, not in $(...).
+LATEST_TAG=""
 latest_tag() {
-  local body tag
-  if ! body=$(http_get "$RELEASE_LATEST_URL"); then
-    log "release source $RELEASE_LATEST_URL did not answer"
+  local body hdr tag wait_sec reset rc=0
+  RATE_LIMITED_FOR=""; LATEST_TAG=""
+  body=$(mktemp "$STATE_DIR/.latest.XXXXXX") && hdr=$(mktemp "$STATE_DIR/.latest-headers.XXXXXX") || return 1
+  http_fetch "$RELEASE_LATEST_URL" "$body" "$API_MAX_BYTES" "$API_MAX_TIME_SEC" "$hdr" || rc=1
+  if [ "$rc" = 1 ]; then
+    if [ "$HTTP_STATUS" = 403 ] || [ "$HTTP_STATUS" = 429 ]; then
+      wait_sec=$(header_uint "$hdr" retry-after || true)
+      if [ -z "$wait_sec" ]; then
+        reset=$(header_uint "$hdr" x-ratelimit-reset || true)
+        if [ -n "$reset" ] && [ "$reset" -gt "$NOW" ]; then wait_sec=$(( reset - NOW )); fi
+      fi
+      wait_sec=${wait_sec:-$RATE_LIMIT_WAIT_SEC}
+      [ "$wait_sec" -le "$RATE_LIMIT_MAX_WAIT_SEC" ] || wait_sec=$RATE_LIMIT_MAX_WAIT_SEC
+      RATE_LIMITED_FOR=$wait_sec
+      log "release source $RELEASE_LATEST_URL is rate limiting us (HTTP $HTTP_STATUS); not asking again for ${wait_sec}s"
+    else
+      log "release source $RELEASE_LATEST_URL did not answer properly: $HTTP_ERROR"
+    fi
+    rm -f -- "$body" "$hdr"
     return 1
   fi
-  tag=$(printf '%s' "$body" | grep -o '"tag_name"[[:space:]]*:[[:space:]]*"[^"]*"' | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/' || true)
-  if [[ ! "$tag" =~ ^ephemery-[0-9]+$ ]]; then
-    log "release source $RELEASE_LATEST_URL answered without a tag_name of the form ephemery-<iteration> (got \"$tag\")"
+  tag=$(json_field "$(cat -- "$body")" tag_name '[A-Za-z0-9._-]+' || true)
+  rm -f -- "$body" "$hdr"
+  if [[ ! "$tag" =~ ^ephemery-[0-9]{1,9}$ ]]; then
+    log "release source $RELEASE_LATEST_URL answered without one tag_name of the form ephemery-<iteration> (got \"$tag\")"
     return 1
   fi
-  echo "$tag"
+  LATEST_TAG=$tag
+}
+
+# Back-off of the release query, in $BACKOFF_FILE as "<not before> <failed or unchanged answers in a row>".
+backoff_get() { # field (1 not-before, 2 streak)
+  local v; v=$(head -c 100 "$BACKOFF_FILE" 2>/dev/null | tr -s '[:space:]' ' ' || true)
+  if [[ "$v" =~ ^([0-9]{1,12})\ ([0-9]{1,4})\ ?$ ]]; then echo "${BASH_REMATCH[$1]}"; else echo 0; fi
+}
+backoff_clear() { if [ -f "$BACKOFF_FILE" ]; then rm -f -- "$BACKOFF_FILE"; fi; }
+backoff_more() { # [at-least-seconds]
+  local streak delay i
+  streak=$(( $(backoff_get 2) + 1 ))
+  delay=$OVERDUE_RETRY_MIN_SEC
+  for (( i = 1; i < streak && delay < OVERDUE_RETRY_MAX_SEC; i++ )); do delay=$(( delay * 2 )); done
+  [ "$delay" -gt "$OVERDUE_RETRY_MAX_SEC" ] && delay=$OVERDUE_RETRY_MAX_SEC
+  [ -n "${1:-}" ] && [ "$1" -gt "$delay" ] && delay=$1
+  write_file "$BACKOFF_FILE" "$(( NOW + delay )) $streak" || true
+  log "next query of the release source not before $(( NOW + delay )) (in ${delay}s)"
 }
 
 # --- verification of a downloaded archive ---
@@ -282,15 +389,58 @@ start_role() {
 }
 
 # --- wiping chain data, keeping node identity ---
+#
+# The volumes belong to containers that run as root and can write anything into them, links included. Nothing
+# here follows a link: a volume's own path is resolved and must be Docker's, every directory the wipe walks into
+# must be a real directory, and entries are removed with rm, which removes a link itself, never what it names.
 
-# Deletes everything in dir except the given paths (relative to dir) and the directories leading to them.
-wipe_tree() { # dir keep...
-  local dir=$1 entry name k keep_it
-  shift
-  [ -d "$dir" ] || return 0
-  local keeps=("$@") sub
-  shopt -s nullglob dotglob
-  for entry in "$dir"/*; do
+VOLUME_ROOT=""
+docker_volume_root() {
+  local root
+  if [ -z "$VOLUME_ROOT" ]; then
+    root=$(docker info -f '{{.DockerRootDir}}' 2>/dev/null || true)
+    [ -n "$root" ] && VOLUME_ROOT=$(realpath -e -- "$root/volumes" 2>/dev/null || true)
+  fi
+  echo "$VOLUME_ROOT"
+}
+
+# The volume's mountpoint when it is the real directory Docker keeps for it, nothing (exit 0) when the volume does
+# not exist, and a logged refusal (exit 1) when the mountpoint is anything else.
+volume_dir() { # volume
+  local mp root real
+  mp=$(docker volume inspect -f '{{.Mountpoint}}' -- "$1" 2>/dev/null || true)
+  [ -n "$mp" ] || return 0
+  root=$(docker_volume_root)
+  real=$(realpath -e -- "$mp" 2>/dev/null || true)
+  if [ -z "$root" ] || [ "$real" != "$root/$1/_data" ] || [ "$mp" != "$real" ] || [ -L "$mp" ] || [ ! -d "$mp" ]; then
+    log "REFUSED: volume $1 is at \"$mp\" (resolves to \"${real:-nothing}\"), not at Docker's own $root/$1/_data; not touching it"
+    return 1
+  fi
+  echo "$mp"
+}
+
+# Fails when rel (under mp) passes through a link or something that is not a directory.
+check_real_path() { # mp rel
+  local p=$1 part parts
+  IFS=/ read -ra parts <<< "$2"
+  for part in "${parts[@]}"; do
+    [ -z "$part" ] || [ "$part" = . ] && continue
+    p="$p/$part"
+    if [ -L "$p" ]; then log "REFUSED: $p is a link (to \"$(readlink -- "$p")\"), where the client keeps a directory"; return 1; fi
+    if [ -e "$p" ] && [ ! -d "$p" ]; then log "REFUSED: $p is not a directory"; return 1; fi
+  done
+}
+
+# walk_tree wipe dir keep...: deletes everything in dir except the given paths (relative to dir) and the
+# directories leading to them. walk_tree probe dir keep...: succeeds when the wipe would delete something.
+walk_tree() { # action dir keep...
+  local action=$1 dir=$2 entry name k keep_it sub found=1
+  shift 2
+  if [ -L "$dir" ]; then log "REFUSED: $dir is a link (to \"$(readlink -- "$dir")\"), not following it"; return 2; fi
+  [ -d "$dir" ] || return 1
+  local keeps=("$@")
+  for entry in "$dir"/* "$dir"/.[!.]* "$dir"/..?*; do
+    [ -e "$entry" ] || [ -L "$entry" ] || continue
     name=${entry##*/}
     keep_it=0; sub=()
     for k in "${keeps[@]}"; do
@@ -300,39 +450,92 @@ wipe_tree() { # dir keep...
     done
     [ "$keep_it" = 1 ] && continue
     if [ "${#sub[@]}" -gt 0 ] && [ -d "$entry" ] && [ ! -L "$entry" ]; then
-      wipe_tree "$entry" "${sub[@]}"
+      walk_tree "$action" "$entry" "${sub[@]}" && found=0
+    elif [ "$action" = probe ]; then
+      return 0
     else
-      rm -rf -- "$entry"
+      rm -rf --one-file-system -- "$entry"
     fi
   done
-  shopt -u nullglob dotglob
+  [ "$action" = probe ] && return "$found"
+  return 0
 }
 
-volume_dir() { docker volume inspect -f '{{.Mountpoint}}' "$1" 2>/dev/null || true; }
+# The keep paths of one wipe dir, relative to it.
+keeps_under() { # wipe-dir "keep paths"
+  local k
+  for k in $2; do
+    if [ "$1" = . ]; then echo "$k"; elif [ "${k#"$1"/}" != "$k" ]; then echo "${k#"$1"/}"; fi
+  done
+}
+
+# Refuses (exit 1) unless the volume and each of its wipe dirs are what they should be; prints the mountpoint.
+checked_volume() { # role volume "wipe dirs"
+  local mp w
+  mp=$(volume_dir "$2") || return 1
+  [ -n "$mp" ] || return 0
+  for w in $3; do check_real_path "$mp" "$w" || return 1; done
+  echo "$mp"
+}
+
+# Whether a client's volume holds chain data (anything its reset would wipe); refusals count as data.
+has_chain_data() { # volume "wipe dirs" "keep paths"
+  local mp w kept rc
+  [ -n "$1" ] || return 1
+  mp=$(checked_volume "" "$1" "$2" 2>/dev/null) || return 0
+  [ -n "$mp" ] || return 1
+  for w in $2; do
+    mapfile -t kept < <(keeps_under "$w" "$3")
+    rc=0; walk_tree probe "$mp/$w" "${kept[@]}" || rc=$?
+    [ "$rc" = 1 ] || return 0
+  done
+  return 1
+}
 
 wipe_volume() { # role volume "wipe dirs" "keep paths"
-  local role=$1 vol=$2 mp w k kept
+  local role=$1 vol=$2 mp w kept
   [ -n "$vol" ] || return 0
-  mp=$(volume_dir "$vol")
+  if ! mp=$(checked_volume "$role" "$vol" "$3"); then
+    die "$role: refusing to wipe volume $vol: it is not the plain directory tree Docker made (see above). Inspect it (docker run --rm -v $vol:/v busybox ls -la /v), remove the link, then run ephemery-reset run again"
+  fi
   if [ -z "$mp" ]; then log "$role: no volume $vol yet, nothing to wipe"; return 0; fi
-  if [ ! -d "$mp" ] || [ ! -w "$mp" ] || [ ! -x "$mp" ]; then
+  if [ ! -w "$mp" ] || [ ! -x "$mp" ]; then
     die "$role: cannot write volume $vol at $mp; run the reset program as root (or with rootless Docker)"
   fi
   for w in $3; do
-    kept=()
-    for k in $4; do
-      if [ "$w" = . ]; then kept+=("$k"); elif [ "${k#"$w"/}" != "$k" ]; then kept+=("${k#"$w"/}"); fi
-    done
-    wipe_tree "$mp/$w" "${kept[@]}"
+    mapfile -t kept < <(keeps_under "$w" "$4")
+    walk_tree wipe "$mp/$w" "${kept[@]}" || [ $? = 1 ] || die "$role: refusing to wipe $mp/$w (see above); nothing else of it was removed"
   done
   log "$role: wiped [$3] in volume $vol, kept [${4:-nothing}]"
+}
+
+# Before anything stops: every volume a switch will touch must be sound, or the node keeps running as it is.
+precheck_volumes() {
+  if ! checked_volume execution "$EL_VOLUME" "$EL_WIPE" >/dev/null || ! checked_volume consensus "$CL_VOLUME" "$CL_WIPE" >/dev/null ||
+     { [ -n "$VC_VOLUME" ] && ! checked_slashing_volume >/dev/null; }; then
+    die "refusing to switch: a client volume is not the plain directory tree Docker made (see above); the node keeps running on iteration ${INSTALLED:-unknown}. Remove the link, then run ephemery-reset run again"
+  fi
+}
+
+# The validator volume's mountpoint when it and every slashing-protection path in it are real files and dirs.
+checked_slashing_volume() {
+  local mp p src
+  mp=$(volume_dir "$VC_VOLUME") || return 1
+  [ -n "$mp" ] || return 0
+  for p in $VC_SLASHING_PATHS; do
+    check_real_path "$mp" "$(dirname -- "$p")" || return 1
+    for src in "$mp/$p" "$mp/$p-wal" "$mp/$p-shm" "$mp/$p-journal"; do
+      if [ -L "$src" ]; then log "REFUSED: $src is a link (to \"$(readlink -- "$src")\"), where the validator keeps its slashing protection"; return 1; fi
+    done
+  done
+  echo "$mp"
 }
 
 # The old chain's slashing-protection database is archived under the old iteration, never deleted.
 archive_slashing_protection() { # old-iteration-label
   local label=$1 mp p src dest base s
   [ -n "$VC_VOLUME" ] && [ -n "$VC_SLASHING_PATHS" ] || return 0
-  mp=$(volume_dir "$VC_VOLUME")
+  mp=$(checked_slashing_volume) || die "validator: refusing to archive slashing protection from volume $VC_VOLUME (see above); nothing was moved. Remove the link, then run ephemery-reset run again"
   [ -n "$mp" ] || return 0
   base="$ARCHIVE_DIR/$label/$VC_CLIENT-slashing-protection"
   for p in $VC_SLASHING_PATHS; do
@@ -374,20 +577,177 @@ journal_phase() { # phase
   if [ "${EPHEMERY_RESET_PAUSE_AT:-}" = "$1" ]; then log "paused at $1 (EPHEMERY_RESET_PAUSE_AT)"; sleep 600 9>&-; fi
 }
 
+# --- what the clients answer (values matched with strict patterns, never evaluated) ---
+
+el_chain_id() {
+  local body v
+  body=$(http_post_json "$EL_RPC_URL" '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' 2>/dev/null) || return 1
+  v=$(json_field "$body" result '0x[0-9a-fA-F]{1,12}') || return 1
+  echo $(( 16#${v#0x} ))
+}
+
+PROBE_BODY=""
+probe_get() { # url: a beacon API answer into PROBE_BODY, bounded like every probe
+  local tmp rc=0
+  PROBE_BODY=""
+  tmp=$(mktemp "$STATE_DIR/.probe.XXXXXX") || return 1
+  if http_fetch "$1" "$tmp" "$PROBE_MAX_BYTES" "$PROBE_MAX_TIME_SEC"; then PROBE_BODY=$(cat -- "$tmp"); else rc=1; fi
+  rm -f -- "$tmp"
+  return "$rc"
+}
+
+GENESIS_TIME_ANSWER=""
+GENESIS_ROOT_ANSWER=""
+beacon_genesis() { # beacon-api-url: sets GENESIS_TIME_ANSWER and GENESIS_ROOT_ANSWER (lower case) from /eth/v1/beacon/genesis
+  GENESIS_TIME_ANSWER=""; GENESIS_ROOT_ANSWER=""
+  probe_get "$1/eth/v1/beacon/genesis" || return 1
+  GENESIS_TIME_ANSWER=$(json_field "$PROBE_BODY" genesis_time '[0-9]{1,12}' || true)
+  GENESIS_ROOT_ANSWER=$(json_field "$PROBE_BODY" genesis_validators_root '0x[0-9a-fA-F]{64}' || true)
+  GENESIS_ROOT_ANSWER=${GENESIS_ROOT_ANSWER,,}
+  [ -n "$GENESIS_TIME_ANSWER" ]
+}
+
+# The finalized epoch a beacon API reports for its head state.
+finalized_epoch() { # beacon-api-url
+  local obj
+  probe_get "$1/eth/v1/beacon/states/head/finality_checkpoints" || return 1
+  obj=$(printf '%s' "$PROBE_BODY" | grep -oE '"finalized"[[:space:]]*:[[:space:]]*\{[^{}]{0,300}\}' | head -n 2 || true)
+  [ -n "$obj" ] && [ "$(printf '%s\n' "$obj" | wc -l)" = 1 ] || return 1
+  json_field "$obj" epoch '[0-9]{1,18}'
+}
+
+# The release's genesis_validators_root.txt, lower case, when it is one 32-byte hex value.
+release_root() { # release dir
+  local r
+  r=$(head -c 200 "$1/genesis_validators_root.txt" 2>/dev/null | tr -d '[:space:]' || true)
+  r=${r,,}
+  [[ "$r" =~ ^0x[0-9a-f]{64}$ ]] && echo "$r"
+}
+
+# --- checkpoint sync: where a consensus client with an empty database starts ---
+
+set_checkpoint() { # url-or-empty reason
+  local content=""
+  [ -n "$1" ] && content="$1"$'\n'
+  write_atomic "$CHECKPOINT_FILE" "$content" || die "could not write $CHECKPOINT_FILE, which the consensus client reads at start; free space in $TESTNET_DIR and run again"
+  CHECKPOINT_CHOSEN=1
+  log "checkpoint sync: ${1:-none, the consensus client starts from genesis.ssz} ($2)"
+}
+
+# The first provider that serves this iteration's chain (genesis time and validators root of the installed
+# release) and has finality; else genesis sync.
+choose_checkpoint() {
+  local want_time want_root url epoch
+  write_file "$STATE_DIR/checkpoint-checked" "$NOW" || true
+  want_time=$(env_value "$TESTNET_DIR/current/nodevars_env.txt" GENESIS_TIME)
+  want_root=$(release_root "$TESTNET_DIR/current" || true)
+  if [[ ! "$want_time" =~ ^[0-9]{1,12}$ ]] || [ -z "$want_root" ]; then
+    set_checkpoint "" "the installed release has no GENESIS_TIME or genesis_validators_root.txt to check providers against"
+    return
+  fi
+  for url in $CHECKPOINT_URLS; do
+    while [ "${url%/}" != "$url" ]; do url=${url%/}; done
+    if [[ ! "$url" =~ $SAFE_URL ]]; then
+      log "checkpoint provider \"$url\" skipped: only http(s)://host[:port][/path] of letters, digits and . _ ~ / - is used"
+      continue
+    fi
+    if ! beacon_genesis "$url"; then log "checkpoint provider $url skipped: /eth/v1/beacon/genesis: ${HTTP_ERROR:-no single well-formed genesis_time in the answer}"; continue; fi
+    if [ "$GENESIS_TIME_ANSWER" != "$want_time" ] || [ "$GENESIS_ROOT_ANSWER" != "$want_root" ]; then
+      log "checkpoint provider $url skipped: it serves genesis_time \"$GENESIS_TIME_ANSWER\", genesis_validators_root \"$GENESIS_ROOT_ANSWER\"; this iteration's are $want_time, $want_root"
+      continue
+    fi
+    if ! epoch=$(finalized_epoch "$url"); then log "checkpoint provider $url skipped: no finalized epoch in /eth/v1/beacon/states/head/finality_checkpoints"; continue; fi
+    if [ "$(( 10#$epoch ))" -le 0 ]; then log "checkpoint provider $url skipped: nothing finalized yet (epoch 0)"; continue; fi
+    set_checkpoint "$url" "it serves this iteration's chain, finalized epoch $epoch"
+    return
+  done
+  set_checkpoint "" "no provider serves this iteration's chain with finality"
+}
+
+# A node whose consensus volume is empty joins mid-iteration: look for a provider (again every few minutes).
+maybe_choose_checkpoint() {
+  local last
+  [ "$CHECKPOINT_CHOSEN" = 0 ] && [ -n "$INSTALLED" ] && [ ! -f "$JOURNAL" ] || return 0
+  if has_chain_data "$CL_VOLUME" "$CL_WIPE" "$CL_KEEP"; then
+    [ -f "$CHECKPOINT_FILE" ] || set_checkpoint "" "the consensus client has its own chain data"
+    return 0
+  fi
+  last=$(read_file "$STATE_DIR/checkpoint-checked"); is_uint "${last:-x}" || last=0
+  if [ "$MODE" = ensure ] || [ ! -f "$CHECKPOINT_FILE" ] || [ $(( NOW - last )) -ge "$CHECKPOINT_RECHECK_SEC" ] || [ "$NOW" -lt "$last" ]; then
+    choose_checkpoint
+  fi
+}
+
+# --- a node without a marker: decide from what its running clients answer, never guess ---
+
+refuse_adoption() { # evidence why
+  die "there is no $MARKER, and $2 ($1). Refusing to guess which chain this node's data belongs to: nothing was stopped, archived or wiped. If the node is on iteration N, write it with: echo N > $MARKER; to start it fresh, stop its clients and remove their volumes; then run ephemery-reset again"
+}
+
+has_validator_data() {
+  local mp
+  [ -n "$VC_VOLUME" ] || return 1
+  mp=$(volume_dir "$VC_VOLUME" 2>/dev/null) || return 0
+  [ -n "$mp" ] && [ -n "$(ls -A -- "$mp")" ]
+}
+
+# Marks the node as on iteration n without touching its data, once the CL's genesis_validators_root is the release's.
+adopt() { # iteration evidence
+  local n=$1 tag want_root
+  tag=$(tag_of "$n")
+  want_root=$(release_root "$RELEASES_DIR/$tag" || true)
+  [ -n "$want_root" ] || refuse_adoption "$2" "release $tag has no genesis_validators_root.txt to check the consensus client's answer against"
+  [ "$GENESIS_ROOT_ANSWER" = "$want_root" ] || refuse_adoption "$2" "the consensus client's genesis_validators_root is not release $tag's ($want_root)"
+  swap_current "$tag"
+  write_file "$MARKER" "$n"
+  INSTALLED=$n
+  log "adopted: the running clients are on iteration $n ($2); wrote $MARKER, wiped nothing, slashing protection untouched"
+}
+
+adopt_or_install() { # the newest staged iteration
+  local n=$1 el_up=0 cl_up=0 cid="" k evidence
+  is_running "$EL_CONTAINER" && el_up=1
+  is_running "$CL_CONTAINER" && cl_up=1
+  if [ "$el_up" = 0 ] && [ "$cl_up" = 0 ] && ! has_chain_data "$EL_VOLUME" "$EL_WIPE" "$EL_KEEP" &&
+     ! has_chain_data "$CL_VOLUME" "$CL_WIPE" "$CL_KEEP" && ! has_validator_data; then
+    switch_to "$n"   # a new node: nothing to keep
+    return
+  fi
+  [ "$el_up" = 1 ] && cid=$(el_chain_id || true)
+  GENESIS_TIME_ANSWER=""; GENESIS_ROOT_ANSWER=""
+  [ "$cl_up" = 1 ] && { beacon_genesis "$CL_API_URL" || true; }
+  evidence="EL eth_chainId ${cid:-no answer}, CL genesis_time ${GENESIS_TIME_ANSWER:-no answer}, genesis_validators_root ${GENESIS_ROOT_ANSWER:-no answer}"
+  if [ -z "$cid" ] || [ -z "$GENESIS_TIME_ANSWER" ]; then
+    refuse_adoption "$evidence" "the node has client data but its execution and consensus clients are not both running and answering"
+  fi
+  k=$(( cid - CHAIN_ID_BASE ))
+  if [ "$k" -lt 0 ] || [ "$k" -gt "$n" ] || [ "$GENESIS_TIME_ANSWER" != "$(cl_genesis "$k")" ]; then
+    refuse_adoption "$evidence" "its clients do not agree on one Ephemery iteration at or below the latest release ($n)"
+  fi
+  if [ "$k" = "$n" ]; then
+    adopt "$n" "$evidence"
+  elif [ "$NOW" -ge "$(el_genesis "$n")" ]; then
+    log "no $MARKER; the running clients are on iteration $k ($evidence), which is over: switching to $n"
+    INSTALLED=$k
+    switch_to "$n"
+  else
+    stage_release "$k" || refuse_adoption "$evidence" "release $(tag_of "$k"), which the clients are on, could not be staged to check them against"
+    adopt "$k" "$evidence"
+  fi
+}
+
 check_node() { # iteration "roles started"
-  local n=$1 started=$2 want_cid want_cl deadline got_el="" got_cl="" el_ok=1 cl_ok=1 body
+  local n=$1 started=$2 want_cid want_cl deadline got_el="" got_cl="" el_ok=1 cl_ok=1
   want_cid=$(chain_id "$n"); want_cl=$(cl_genesis "$n")
   [[ " $started " == *" execution "* ]] && el_ok=0
   [[ " $started " == *" consensus "* ]] && cl_ok=0
   deadline=$(( $(date +%s) + ${EPHEMERY_CHECK_TIMEOUT_SEC:-$CHECK_TIMEOUT_SEC} ))
   while :; do
-    if [ "$el_ok" = 0 ] && body=$(http_post_json "$EL_RPC_URL" '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' 2>/dev/null); then
-      got_el=$(printf '%s' "$body" | grep -o '"result"[[:space:]]*:[[:space:]]*"0x[0-9a-fA-F]*"' | grep -o '0x[0-9a-fA-F]*' || true)
-      [ -n "$got_el" ] && got_el=$(( 16#${got_el#0x} ))
+    if [ "$el_ok" = 0 ] && got_el=$(el_chain_id); then
       [ "$got_el" = "$want_cid" ] && el_ok=1
     fi
-    if [ "$cl_ok" = 0 ] && body=$(http_get "$CL_API_URL/eth/v1/beacon/genesis" 2>/dev/null); then
-      got_cl=$(printf '%s' "$body" | grep -o '"genesis_time"[[:space:]]*:[[:space:]]*"[0-9]*"' | grep -o '[0-9]*"$' | tr -d '"' || true)
+    if [ "$cl_ok" = 0 ] && beacon_genesis "$CL_API_URL"; then
+      got_cl=$GENESIS_TIME_ANSWER
       [ "$got_cl" = "$want_cl" ] && cl_ok=1
     fi
     if [ "$el_ok" = 1 ] && [ "$cl_ok" = 1 ]; then
@@ -406,6 +766,7 @@ check_node() { # iteration "roles started"
 switch_to() { # iteration
   local n=$1 tag running="" role
   tag=$(tag_of "$n")
+  precheck_volumes
   for role in $ROLES; do is_running "$(container_of "$role")" && running="$running $role"; done
   write_file "$JOURNAL" "TARGET=$n"$'\n'"FROM=${INSTALLED:-none}"$'\n'"STARTED=$(date +%s)"$'\n'"RUNNING=${running# }"$'\n'"PHASE=begun"
   log "switching from iteration ${INSTALLED:-none} to $n (running before: ${running:-nothing})"
@@ -440,6 +801,9 @@ finish_switch() {
       # geth and erigon run `init` themselves at start when their chaindata dir is missing (the wipe removed it),
       # from the genesis.json of the release `current` points at: the same code path as a first start.
       swap_current "$tag"
+      # A reset starts the new chain from its genesis.ssz (every provider still serves the old one); a first
+      # install joins a chain that may be weeks old, so a provider proven to serve it is worth using.
+      if [ "$from" = none ]; then choose_checkpoint; else set_checkpoint "" "iteration $n starts from its genesis state"; fi
       write_file "$MARKER" "$n"
       sync "$MARKER" 2>/dev/null || true
       INSTALLED=$n
@@ -487,9 +851,12 @@ prune_releases() {
 
 # Whether to ask the release source now: every run when a switch is due, every POLL_INTERVAL_SEC in the
 # pre-stage window, every IDLE_CHECK_INTERVAL_SEC otherwise (GitHub allows 60 anonymous API calls an hour).
+# A back-off (an overdue release, a failing source, a rate limit) holds for every run but `ensure`.
 should_query() {
-  local last since next best
+  local last since next best not_before
   [ "$MODE" = ensure ] && return 0
+  not_before=$(backoff_get 1)
+  if [ "$NOW" -lt "$not_before" ]; then log "not asking the release source before $not_before (backing off)"; return 1; fi
   [ -n "$INSTALLED" ] || return 0
   best=${STAGED:-$INSTALLED}
   [ "$best" -lt "$(iteration_at "$NOW")" ] && return 0
@@ -510,15 +877,20 @@ is_due() { # iteration
   [ "$(iteration_at "$NOW")" -gt "$INSTALLED" ]
 }
 
+# Whether the installed chain is over and no newer release is staged (the source is late, or failing).
+is_overdue() { [ -n "$INSTALLED" ] && [ -z "$STAGED" ] && [ "$NOW" -ge "$(el_genesis $((INSTALLED + 1)))" ]; }
+
 # Sets QUERY_FAILED when the release source failed or served a bad release; exits on anything worse.
 converge() {
-  local tag latest="" query_failed=0 target
+  local tag latest="" query_failed=0 target queried=0
   if [ -f "$JOURNAL" ]; then finish_switch; fi
   INSTALLED=$(installed_iteration)
   STAGED=$(staged_iteration)
   if should_query; then
+    queried=1
     write_file "$STATE_DIR/last-check" "$NOW"
-    if tag=$(latest_tag); then
+    if latest_tag; then
+      tag=$LATEST_TAG
       latest=${tag#ephemery-}
       if [ -n "$INSTALLED" ] && [ "$latest" -lt "$INSTALLED" ]; then
         log "the release source names $tag, older than the installed ephemery-$INSTALLED; ignoring it"
@@ -530,8 +902,17 @@ converge() {
       query_failed=1
     fi
   fi
+  if [ "$queried" = 1 ]; then
+    if [ -n "$RATE_LIMITED_FOR" ]; then backoff_more "$RATE_LIMITED_FOR"
+    elif [ "$query_failed" = 1 ] || is_overdue; then backoff_more
+    else backoff_clear
+    fi
+  fi
   target=$STAGED
-  if [ -n "$target" ] && is_due "$target"; then
+  if [ -n "$target" ] && [ -z "$INSTALLED" ] && [ ! -f "$JOURNAL" ]; then
+    adopt_or_install "$target"
+    STAGED=$(staged_iteration)
+  elif [ -n "$target" ] && is_due "$target"; then
     switch_to "$target"
     STAGED=$(staged_iteration)
   elif [ -z "$INSTALLED" ]; then
@@ -541,6 +922,7 @@ converge() {
   elif [ "$NOW" -ge "$(el_genesis $((INSTALLED + 1)))" ] && [ "$query_failed" = 0 ]; then
     log "iteration $((INSTALLED + 1)) should have begun but the release source still names ephemery-$INSTALLED; waiting"
   fi
+  maybe_choose_checkpoint
   prune_releases
   QUERY_FAILED=$query_failed
 }
@@ -566,7 +948,7 @@ main() {
   mkdir -p "$STATE_DIR" "$TESTNET_DIR" "$RELEASES_DIR"
   exec 9>>"$STATE_DIR/reset.lock"
   if [ "$1" = ensure ]; then
-    flock -w 900 9 || die "another reset run holds $STATE_DIR/reset.lock"
+    flock -w "$LOCK_WAIT_SEC" 9 || die "another reset run holds $STATE_DIR/reset.lock"
   elif ! flock -n 9; then
     log "another run holds the lock; leaving it to finish"
     return 0
@@ -579,7 +961,7 @@ main() {
   if [ "$MODE" = ensure ]; then
     # An installed release keeps `pulumi up` going when the source is down; cron retries within the minute.
     if [ "$QUERY_FAILED" = 1 ]; then
-      write_file "$STATE_DIR/failures" "$(( $(failures) + 1 ))"
+      count_failure
       log "could not check for a newer release; keeping ephemery-$INSTALLED"
     fi
     echo "iteration=$INSTALLED"

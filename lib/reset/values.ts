@@ -28,11 +28,52 @@ export const RESET_TIMING = {
   idleCheckIntervalSec: 6 * 3600,
   /** How long the EL/CL checks may take after the switch: the new chain's first slot is 600 s after it. */
   checkTimeoutSec: GENESIS_DELAY_SEC - 60,
+  /** An overdue release (its genesis has come, the source still names the old one): first retry after this... */
+  overdueRetryMinSec: 120,
+  /** ...doubling on every unchanged answer or failure, up to this. */
+  overdueRetryMaxSec: 1800,
+  /** After a 403/429 without Retry-After or x-ratelimit-reset, wait this long (GitHub's window is an hour). */
+  rateLimitWaitSec: 900,
+  /** Never wait longer than this for a rate limit, whatever the server says. */
+  rateLimitMaxWaitSec: 6 * 3600,
+  /** How often a node with an empty consensus volume looks for a checkpoint provider again. */
+  checkpointRecheckSec: 300,
 } as const;
+
+/** Size and time bounds of everything the host program downloads. */
+export const DOWNLOAD_LIMITS = {
+  /** testnet-all.tar.gz: real ones are a few MiB (genesis.ssz dominates). */
+  archiveMaxBytes: 256 * 1024 * 1024,
+  archiveMaxTimeSec: 300,
+  /** The release source's "latest" JSON (GitHub's, with its asset list, is tens of KiB). */
+  apiMaxBytes: 1024 * 1024,
+  apiMaxTimeSec: 20,
+  /** One answer of a beacon API (genesis, finality checkpoints, the node's own checks). */
+  probeMaxBytes: 64 * 1024,
+  probeMaxTimeSec: 5,
+} as const;
+
+/** Time for `docker stop` of the three clients during a switch, all together. */
+const STOP_BUDGET_SEC = 180;
+
+/**
+ * How long `ensure` waits for a cron run to release the lock: longer than the longest run can hold it (one API
+ * query, one archive download, the stops, the post-switch checks, two beacon-API probes per checkpoint provider).
+ */
+export function lockWaitSec(checkpointProviders: number): number {
+  const d = DOWNLOAD_LIMITS;
+  return d.apiMaxTimeSec + d.archiveMaxTimeSec + STOP_BUDGET_SEC + RESET_TIMING.checkTimeoutSec + 2 * checkpointProviders * d.probeMaxTimeSec + 60;
+}
+
+/** The checkpoint providers the reset program may pick from: the host's list, else the network's. */
+export function checkpointProviders(host: HostConfig, network: NetworkConfig): string[] {
+  return host.consensus.checkpointSyncUrls ?? network.checkpointSyncUrls;
+}
 
 export function resetScriptValues(host: HostConfig, network: NetworkConfig, specs: NodeSpecs): ScriptValues {
   const paths = hostPaths(host.dataDir, host.name);
   const vc = specs.validator;
+  const checkpoints = checkpointProviders(host, network);
   return {
     NODE: host.name,
     NODE_DIR: paths.root,
@@ -52,6 +93,19 @@ export function resetScriptValues(host: HostConfig, network: NetworkConfig, spec
     POLL_INTERVAL_SEC: RESET_TIMING.pollIntervalSec,
     IDLE_CHECK_INTERVAL_SEC: RESET_TIMING.idleCheckIntervalSec,
     CHECK_TIMEOUT_SEC: RESET_TIMING.checkTimeoutSec,
+    OVERDUE_RETRY_MIN_SEC: RESET_TIMING.overdueRetryMinSec,
+    OVERDUE_RETRY_MAX_SEC: RESET_TIMING.overdueRetryMaxSec,
+    RATE_LIMIT_WAIT_SEC: RESET_TIMING.rateLimitWaitSec,
+    RATE_LIMIT_MAX_WAIT_SEC: RESET_TIMING.rateLimitMaxWaitSec,
+    CHECKPOINT_RECHECK_SEC: RESET_TIMING.checkpointRecheckSec,
+    ARCHIVE_MAX_BYTES: DOWNLOAD_LIMITS.archiveMaxBytes,
+    ARCHIVE_MAX_TIME_SEC: DOWNLOAD_LIMITS.archiveMaxTimeSec,
+    API_MAX_BYTES: DOWNLOAD_LIMITS.apiMaxBytes,
+    API_MAX_TIME_SEC: DOWNLOAD_LIMITS.apiMaxTimeSec,
+    PROBE_MAX_BYTES: DOWNLOAD_LIMITS.probeMaxBytes,
+    PROBE_MAX_TIME_SEC: DOWNLOAD_LIMITS.probeMaxTimeSec,
+    LOCK_WAIT_SEC: lockWaitSec(checkpoints.length),
+    CHECKPOINT_URLS: checkpoints,
     RUNTIME: host.runtime,
     COMPOSE: host.runtime === "compose" ? composeCommand(host.name, `${paths.compose}/docker-compose.yml`) : "",
     EL_CLIENT: specs.execution.client,

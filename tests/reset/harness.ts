@@ -47,8 +47,8 @@ case "$ROLE" in
     [ -d "$D/$CHAIN" ] || { mkdir -p "$D/$CHAIN"; echo "$CHAIN_ID" > "$D/$CHAIN/chainid"; }
     echo "$D/$CHAIN/chainid" > /tmp/chainfile ;;
   consensus)
-    [ -d "$D/$CHAIN" ] || { mkdir -p "$D/$CHAIN"; echo "$GENESIS_TIME" > "$D/$CHAIN/genesis_time"; }
-    printf '{"data":{"genesis_time":"%s","genesis_validators_root":"0x00","genesis_fork_version":"0x1000101b"}}' "$(cat "$D/$CHAIN/genesis_time")" > /www/eth/v1/beacon/genesis ;;
+    [ -d "$D/$CHAIN" ] || { mkdir -p "$D/$CHAIN"; echo "$GENESIS_TIME" > "$D/$CHAIN/genesis_time"; tr -d ' \n' < "$T/genesis_validators_root.txt" > "$D/$CHAIN/genesis_validators_root"; }
+    printf '{"data":{"genesis_time":"%s","genesis_validators_root":"%s","genesis_fork_version":"0x1000101b"}}' "$(cat "$D/$CHAIN/genesis_time")" "$(cat "$D/$CHAIN/genesis_validators_root")" > /www/eth/v1/beacon/genesis ;;
   validator)
     mkdir -p "$(dirname "$D/$SLASHING")"
     [ -f "$D/$SLASHING" ] || echo "slashing protection for genesis $GENESIS_TIME" > "$D/$SLASHING"
@@ -95,6 +95,10 @@ export interface NodeOptions {
   consensus?: string;
   validator?: boolean;
   runtime?: "docker" | "compose";
+  /** The host's checkpoint providers (default none: tests never reach public providers). */
+  checkpointSyncUrls?: string[];
+  /** Rendered values to replace (small download limits for the bound tests). */
+  values?: Record<string, string | number>;
 }
 
 let counter = 0;
@@ -107,7 +111,7 @@ export class TestNode {
   readonly paths: ReturnType<typeof hostPaths>;
   readonly script: string;
 
-  private constructor(readonly dataDir: string, config: HostConfig, network: NetworkConfig) {
+  private constructor(readonly dataDir: string, config: HostConfig, network: NetworkConfig, values: Record<string, string | number> = {}) {
     this.config = config;
     this.name = config.name;
     this.root = dataDir;
@@ -115,10 +119,10 @@ export class TestNode {
     this.paths = hostPaths(config.dataDir, config.name);
     for (const d of ["bin", "state", "testnet", "node-exporter", "archive", "jwt", "compose"]) fs.mkdirSync(path.join(this.paths.root, d), { recursive: true });
     this.script = path.join(this.paths.scripts, "ephemery-reset");
-    fs.writeFileSync(this.script, renderHostScript(RESET_SCRIPT, resetScriptValues(config, network, this.specs)), { mode: 0o755 });
+    fs.writeFileSync(this.script, renderHostScript(RESET_SCRIPT, { ...resetScriptValues(config, network, this.specs), ...values }), { mode: 0o755 });
   }
 
-  static async create(server: ReleaseServer, opts: NodeOptions = {}): Promise<TestNode> {
+  static async create(server: { network: NetworkConfig }, opts: NodeOptions = {}): Promise<TestNode> {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ephemery-reset-node-"));
     const name = `rt${process.pid.toString(36)}${(counter++).toString(36)}${crypto.randomBytes(2).toString("hex")}`;
     const config = hostSchema.parse({
@@ -127,10 +131,10 @@ export class TestNode {
       dataDir,
       runtime: opts.runtime ?? "docker",
       execution: { client: opts.execution ?? "geth", rpcPort: await freePort() },
-      consensus: { client: opts.consensus ?? "lighthouse", beaconApiPort: await freePort() },
+      consensus: { client: opts.consensus ?? "lighthouse", beaconApiPort: await freePort(), checkpointSyncUrls: opts.checkpointSyncUrls ?? [] },
       ...(opts.validator === false ? {} : { validator: { feeRecipient: `0x${"11".repeat(20)}` } }),
     });
-    return new TestNode(dataDir, config, server.network);
+    return new TestNode(dataDir, config, server.network, opts.values);
   }
 
   get allSpecs(): ContainerSpec[] {
@@ -232,6 +236,16 @@ export class TestNode {
     return Object.fromEntries(names.map((n, i) => [n, lines[i]]));
   }
 
+  /** Forgets the release query's back-off, for tests that move the clock backwards. */
+  forgetBackoff(): void {
+    fs.rmSync(path.join(this.paths.state, "query-backoff"), { force: true });
+  }
+
+  /** What the program chose for the consensus client's checkpoint sync ("" for genesis sync). */
+  checkpointUrl(): string {
+    return fs.readFileSync(path.join(this.paths.testnetRoot, "checkpoint-sync-url"), "utf8");
+  }
+
   current(): string {
     return fs.readlinkSync(path.join(this.paths.testnetRoot, "current"));
   }
@@ -322,4 +336,66 @@ export async function nodeAnswers(node: TestNode): Promise<{ chainId: number; ge
   const el = JSON.parse(await httpGet(`http://127.0.0.1:${node.config.execution.rpcPort}`, '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}'));
   const cl = JSON.parse(await httpGet(`http://127.0.0.1:${node.config.consensus.beaconApiPort}/eth/v1/beacon/genesis`));
   return { chainId: Number.parseInt(el.result, 16), genesisTime: Number(cl.data.genesis_time) };
+}
+
+// --- hostile or odd HTTP servers on loopback ---
+
+export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+/** A loopback HTTP server whose behaviour the test sets per request path; counts requests by path. */
+export class ScriptedServer {
+  handler: Handler = (_req, res) => { res.writeHead(404); res.end(); };
+  readonly hits = new Map<string, number>();
+  private server?: http.Server;
+  port = 0;
+
+  async start(): Promise<this> {
+    this.server = http.createServer((req, res) => {
+      const p = (req.url ?? "").split("?")[0];
+      this.hits.set(p, (this.hits.get(p) ?? 0) + 1);
+      this.handler(req, res);
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    this.port = (this.server!.address() as import("net").AddressInfo).port;
+    return this;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** This server as a node's release source (GitHub's paths). */
+  get network(): NetworkConfig {
+    return networkSchema.parse({ release: { latestUrl: `${this.url}/releases/latest`, archiveUrl: `${this.url}/download/{tag}/testnet-all.tar.gz` } });
+  }
+
+  count(p: string): number {
+    return this.hits.get(p) ?? 0;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+}
+
+/** A beacon API that answers genesis and finality as a checkpoint provider would. */
+export function beaconProvider(server: ScriptedServer, answer: { genesisTime: number; root: string; finalizedEpoch: number; raw?: string }): void {
+  server.handler = (req, res) => {
+    const json = (body: string) => { res.writeHead(200, { "content-type": "application/json" }); res.end(body); };
+    if (req.url === "/eth/v1/beacon/genesis") {
+      json(answer.raw ?? JSON.stringify({ data: { genesis_time: String(answer.genesisTime), genesis_validators_root: answer.root, genesis_fork_version: "0x1000101b" } }));
+    } else if (req.url === "/eth/v1/beacon/states/head/finality_checkpoints") {
+      const cp = (epoch: number) => ({ epoch: String(epoch), root: `0x${"ab".repeat(32)}` });
+      json(JSON.stringify({ execution_optimistic: false, finalized: false, data: { previous_justified: cp(answer.finalizedEpoch + 1), current_justified: cp(answer.finalizedEpoch + 1), finalized: cp(answer.finalizedEpoch) } }));
+    } else {
+      res.writeHead(404); res.end();
+    }
+  };
+}
+
+/** The genesis_validators_root of a release as the test releases carry it. */
+export function releaseRoot(iteration: number): string {
+  return releaseFiles(iteration)["genesis_validators_root.txt"].trim();
 }
