@@ -45,7 +45,11 @@ export function renderValues(values: ScriptValues): string {
 export function renderScriptText(text: string, values: ScriptValues, file = "script"): string {
   const count = text.split(MARKER).length - 1;
   if (count !== 1) throw new Error(`${file} must contain the line "${MARKER}" exactly once (found ${count})`);
-  return text.replace(MARKER, `# Values rendered by pulumi-ephemery.\n${renderValues(values)}`);
+  const arrays = Object.entries(values).filter(([, v]) => typeof v === "object" && !Array.isArray(v)).map(([k]) => k);
+  if (arrays.length > 0 && !/^#!.*\bbash\b/.test(text)) throw new Error(`${file} is not a bash script, so it cannot take the list value(s) ${arrays.join(", ")}`);
+  // A replacer function: a replacement string would expand $' $& $` in the values into parts of the script.
+  const block = `# Values rendered by pulumi-ephemery.\n${renderValues(values)}`;
+  return text.replace(MARKER, () => block);
 }
 
 /** Reads host-scripts/<name> and renders it. */
