@@ -111,7 +111,8 @@ describe("host scripts rendered with hostile values", () => {
     const shell = name === "ephemery-status.sh" ? "sh" : "bash";
     execFileSync(shell, ["-n", file]);
     try {
-      execFileSync("shellcheck", ["--severity=info", file], { encoding: "utf8" });
+      // SC2016 and SC1003 say "this stays literal inside single quotes", which is the point of the values here.
+      execFileSync("shellcheck", ["--severity=info", "--exclude=SC2016,SC1003", file], { encoding: "utf8" });
     } catch (e) {
       throw new Error(`shellcheck ${name}:\n${(e as { stdout?: string }).stdout}`);
     }
