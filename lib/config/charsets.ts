@@ -42,9 +42,9 @@ export function describeChar(char: string): string {
   return JSON.stringify(char);
 }
 
-/** The problem with `value` under `rule`, or undefined when it is fine. */
-export function charsetProblem(value: string, rule: CharsetRule): string | undefined {
-  const shown = JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+/** The problem with `value` under `rule`, or undefined when it is fine; `label` replaces the value (secrets). */
+export function charsetProblem(value: string, rule: CharsetRule, label?: string): string | undefined {
+  const shown = label ?? JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
   if (value.length > rule.maxLength) return `${shown} is too long: ${rule.mustBe}, at most ${rule.maxLength} characters`;
   const bad = firstDisallowed(value, rule.allowed);
   if (bad) {
@@ -77,6 +77,17 @@ export const URL_RULE: CharsetRule = {
 };
 
 /** Like URL_RULE, plus exactly the placeholder {tag} (the braces are allowed only there). */
+/**
+ * Alert receiver URLs (secrets) reach only alertmanager.yml, written as YAML data and never into a shell line:
+ * & and ; stay allowed there, so a webhook with a query string (a Discord thread_id) can still be given.
+ */
+export const RECEIVER_URL_RULE: CharsetRule = {
+  ...URL_RULE,
+  allowed: /[A-Za-z0-9\-._~:/?#[\]@%+=,&;]/,
+  allowedText: `${URL_CHARS_TEXT} & and semicolons`,
+  hint: "quotes, $, ` and spaces are refused: percent-encode them",
+};
+
 export const TAG_URL_RULE: CharsetRule = {
   allowed: /[A-Za-z0-9\-._~:/?#[\]@%+=,{}]/,
   allowedText: `${URL_CHARS_TEXT} and the placeholder {tag}`,

@@ -179,6 +179,20 @@ describe("settings rendered into shell and cron lines use a safe character set",
     expect(problems).toEqual([{ path: setting, message: expect.stringContaining(message) }]);
   });
 
+  test("alert receiver URLs (secrets) are checked too, and the message never shows the value", () => {
+    const withHook = (url: string) => problemsOf({
+      "ephemery:hosts": [{ name: "n1", kind: "local", monitoring: { receivers: [{ name: "ops", type: "webhook", urlSecret: "hook" }, { name: "chat", type: "discord", webhookUrlSecret: "disc" }] } }],
+      "ephemery:alertmanagerSecrets": { hook: url, disc: "https://discord.example/api/webhooks/1/tok?wait=true&thread_id=7" },
+    }, ["ephemery:alertmanagerSecrets"]);
+    const problems = withHook("https://hooks.example/T0KEN-s3cret path'x");
+    expect(problems).toEqual([{ path: "hosts[0].monitoring.receivers[0].urlSecret", message: expect.stringContaining("the secret ephemery:alertmanagerSecrets.hook (value not shown) must be an http(s) URL using only") }]);
+    expect(problems[0].message).toContain("U+0020 (a space) at position 35 is not allowed");
+    expect(JSON.stringify(problems)).not.toContain("T0KEN-s3cret");
+    expect(withHook("ftp://hooks.example/x")).toEqual([{ path: "hosts[0].monitoring.receivers[0].urlSecret", message: "the secret ephemery:alertmanagerSecrets.hook (value not shown) must be an http(s) URL" }]);
+    // A query string stays expressible: these reach only alertmanager.yml, never a shell line.
+    expect(withHook("https://hooks.example/x?a=1&b=2;c")).toEqual([]);
+  });
+
   test("values at the edge of each set are accepted unchanged", () => {
     const edge = {
       "ephemery:network": {
