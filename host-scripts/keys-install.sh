@@ -15,6 +15,7 @@ umask 077
 SETS="$KEYS_ROOT/sets"
 BACKUPS="$BACKUPS_DIR"
 MOVE_WAIT_SEC="${KEYS_MOVE_WAIT_SEC:-0}"
+[[ "$MOVE_WAIT_SEC" =~ ^[0-9]{1,7}$ ]] || { echo "ephemery-keys: KEYS_MOVE_WAIT_SEC must be a number of seconds, got \"$MOVE_WAIT_SEC\"" >&2; exit 1; }
 
 # This run's own staging dir and interchange copy, removed however the run ends; another run's are never touched.
 OWN_STAGE=""
@@ -162,7 +163,12 @@ rotate_backups() {
 api_token() {
   local token
   token=$(docker exec "$CONTAINER" cat "$API_TOKEN_PATH" 2>/dev/null | head -c 4096 | head -n1 || true)
-  [[ "$token" =~ ^[A-Za-z0-9._~+/=-]{1,1024}$ ]] && printf '%s' "$token"
+  [ -n "$token" ] || return 1
+  if [[ ! "$token" =~ ^[A-Za-z0-9._~+/=-]{1,1024}$ ]]; then
+    log "the keymanager token in $CONTAINER:$API_TOKEN_PATH is not a plain token (letters, digits, . _ ~ + / = -, 1024 at most): not sent"
+    return 1
+  fi
+  printf '%s' "$token"
 }
 
 # The pubkeys the running client reports through its keymanager API (lower-case hex, no 0x), sorted.
@@ -344,6 +350,7 @@ cmd_restore() {
 # One run at a time per node (pulumi up, the CLI's restore, a second workstation): a run swaps links and
 # drops sets that another run may be about to activate. Waits KEYS_LOCK_WAIT_SEC (default 600) at most.
 take_lock() {
+  [[ "${KEYS_LOCK_WAIT_SEC:-600}" =~ ^[0-9]{1,6}$ ]] || die "KEYS_LOCK_WAIT_SEC must be a number of seconds, got \"${KEYS_LOCK_WAIT_SEC}\""
   install -d -m 0700 "$KEYS_ROOT"
   exec 9>"$KEYS_ROOT/.lock"
   if ! flock -w "${KEYS_LOCK_WAIT_SEC:-600}" 9; then
