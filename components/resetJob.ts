@@ -47,7 +47,7 @@ export class ResetJob extends pulumi.ComponentResource {
     const release = hostCommand(
       `${name}-release`,
       host.connection,
-      { create: `${this.scriptPath} ensure`, triggers: [script] },
+      { create: `${shellQuote(this.scriptPath)} ensure`, triggers: [script] },
       { parent: this, dependsOn: [install] },
     );
     this.releaseReady = release;

@@ -90,6 +90,7 @@ export class ValidatorKeys extends pulumi.ComponentResource {
     const host = args.host;
     this.scriptPath = keysScriptPath(cfg.dataDir, cfg.name);
     const script = renderHostScript(KEYS_SCRIPT, keysScriptValues(cfg, args.validatorClient, args.spec));
+    const quotedProgram = shellQuote(this.scriptPath);
     const program = hostFile(`${name}-program`, host.connection, { path: this.scriptPath, mode: "0700", content: script }, { parent: this, dependsOn: args.dependsOn ?? [] });
 
     // Keys leaving this host: stop the client and export their slashing protection before anyone installs.
@@ -98,7 +99,7 @@ export class ValidatorKeys extends pulumi.ComponentResource {
       `${name}-release`,
       host.connection,
       // A changed key list is an update, never a replacement: a replacement would run `remove` on the old one.
-      { create: `${this.scriptPath} release`, update: `${this.scriptPath} release`, stdin: keep, delete: `${this.scriptPath} remove && rm -rf ${shellQuote(`${host.paths.keysRoot}/current`)} ${shellQuote(`${host.paths.keysRoot}/sets`)}` },
+      { create: `${quotedProgram} release`, update: `${quotedProgram} release`, stdin: keep, delete: `${quotedProgram} remove && rm -rf ${shellQuote(`${host.paths.keysRoot}/current`)} ${shellQuote(`${host.paths.keysRoot}/sets`)}` },
       { parent: this, dependsOn: [program] },
     );
     const everyRelease = registerRelease({ node: cfg.name, stdout: release.stdout, resource: release });
@@ -117,7 +118,7 @@ export class ValidatorKeys extends pulumi.ComponentResource {
       }),
     );
     const waitSec = movedIn.apply((m) => (m && interchangePubkeys(m).length > 0 ? moveWaitEpochs * EPOCH_SEC : 0));
-    const installCmd = pulumi.interpolate`KEYS_MOVE_WAIT_SEC=${waitSec} ${this.scriptPath} install`;
+    const installCmd = pulumi.interpolate`KEYS_MOVE_WAIT_SEC=${waitSec} ${quotedProgram} install`;
     this.installed = hostCommand(
       `${name}-install`,
       host.connection,

@@ -10,8 +10,8 @@
 # the next run finishes an interrupted switch. Nothing is wiped before the new release is downloaded and verified.
 # Time is injectable for tests: EPHEMERY_NOW=<unix seconds>, or EPHEMERY_CLOCK_FILE=<file holding unix seconds>.
 
-# Values are rendered in at the marker below (lib/reset/values.ts), single-quoted on purpose: COMPOSE holds a
-# command substitution that runs when used. shellcheck cannot see them in the source file.
+# Values are rendered in at the marker below (lib/reset/values.ts), each single-quoted (lists as bash arrays):
+# they are data, never code. shellcheck cannot see them in the source file.
 # shellcheck disable=SC2153,SC2016
 set -euo pipefail
 
@@ -373,7 +373,10 @@ stage_release() { # iteration
 
 container_of() { case "$1" in execution) echo "$EL_CONTAINER" ;; consensus) echo "$CL_CONTAINER" ;; validator) echo "$VC_CONTAINER" ;; esac; }
 is_running() { [ -n "$1" ] && [ "$(docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null || true)" = true ]; }
-compose() { eval "$COMPOSE \"\$@\""; }
+# COMPOSE_ARGS selects the node's project (-p node -f file): passed as argv, never evaluated.
+compose() {
+  if docker compose version >/dev/null 2>&1; then docker compose "${COMPOSE_ARGS[@]}" "$@"; else docker-compose "${COMPOSE_ARGS[@]}" "$@"; fi
+}
 
 stop_role() {
   local c; c=$(container_of "$1")

@@ -15,6 +15,16 @@ umask 077
 SETS="$KEYS_ROOT/sets"
 BACKUPS="$BACKUPS_DIR"
 MOVE_WAIT_SEC="${KEYS_MOVE_WAIT_SEC:-0}"
+[[ "$MOVE_WAIT_SEC" =~ ^[0-9]{1,7}$ ]] || { echo "ephemery-keys: KEYS_MOVE_WAIT_SEC must be a number of seconds, got \"$MOVE_WAIT_SEC\"" >&2; exit 1; }
+
+# This run's own staging dir and interchange copy, removed however the run ends; another run's are never touched.
+OWN_STAGE=""
+OWN_IMPORT=""
+cleanup_own() {
+  if [ -n "$OWN_STAGE" ]; then rm -rf "$OWN_STAGE"; fi
+  if [ -n "$OWN_IMPORT" ]; then rm -f "$OWN_IMPORT"; fi
+}
+trap cleanup_own EXIT
 
 log() { printf '%s ephemery-keys[%s]: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$NODE" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -87,6 +97,33 @@ import_slashing_protection() {
   client_tool "$SP_IMPORT" < "$file" >/dev/null || die "importing slashing protection failed; the keys were not changed"
 }
 
+# Each set lists the digests of the interchanges imported for it, so the same file is imported once.
+IMPORTED_LIST="imported-interchanges.txt"
+interchange_digest() { sha256sum < "$1" | cut -d' ' -f1; }
+already_imported() { # set-dir file
+  [ -f "$1/$IMPORTED_LIST" ] && grep -qxF "$(interchange_digest "$2")" "$1/$IMPORTED_LIST"
+}
+record_import() { # set-dir file
+  interchange_digest "$2" >> "$1/$IMPORTED_LIST"
+  chmod 0600 "$1/$IMPORTED_LIST"
+}
+
+# Keys unchanged but a new interchange in the upload (keys moved back, or a file added to the key source):
+# the client stops while it is imported, then must load the same keys again.
+import_for_current() {
+  local cur="$1" file="$2" id reason had_client=false
+  check_interchange_root "$file"
+  id=$(new_id)
+  container_exists && had_client=true
+  stop_client
+  backup_current "$id"
+  import_slashing_protection "$file"
+  record_import "$KEYS_ROOT/$cur" "$file"
+  [ "$had_client" = true ] || return 0
+  start_client
+  reason=$(verify_loaded "$KEYS_ROOT/$cur/pubkeys.txt") || die "slashing protection imported, but after the restart: $reason"
+}
+
 # The interchange must belong to the chain the node runs (the pubkeys were checked on the workstation).
 check_interchange_root() {
   local file="$1" want have
@@ -122,12 +159,25 @@ rotate_backups() {
     while read -r old; do rm -rf "${BACKUPS:?}/$old"; log "rotated out backup $old"; done
 }
 
+# The keymanager token the client wrote into its volume: data from the container, so bounded and checked.
+api_token() {
+  local token
+  token=$(docker exec "$CONTAINER" cat "$API_TOKEN_PATH" 2>/dev/null | head -c 4096 | head -n1 || true)
+  [ -n "$token" ] || return 1
+  if [[ ! "$token" =~ ^[A-Za-z0-9._~+/=-]{1,1024}$ ]]; then
+    log "the keymanager token in $CONTAINER:$API_TOKEN_PATH is not a plain token (letters, digits, . _ ~ + / = -, 1024 at most): not sent"
+    return 1
+  fi
+  printf '%s' "$token"
+}
+
 # The pubkeys the running client reports through its keymanager API (lower-case hex, no 0x), sorted.
+# The token reaches curl as a config file on stdin (printf is a builtin), never on a command line `ps` shows.
 loaded_pubkeys() {
-  local token auth=()
-  token=$(docker exec "$CONTAINER" cat "$API_TOKEN_PATH" 2>/dev/null | head -n1 || true)
-  [ -n "$token" ] && auth=(-H "Authorization: Bearer $token")
-  curl -fsS --max-time 5 "${auth[@]}" "http://127.0.0.1:$KEYMANAGER_PORT/eth/v1/keystores" |
+  local token
+  token=$(api_token || true)
+  { [ -z "$token" ] || printf 'header = "Authorization: Bearer %s"\n' "$token"; } |
+    curl -fsS --max-time 5 --max-filesize 1048576 -K - "http://127.0.0.1:$KEYMANAGER_PORT/eth/v1/keystores" |
     grep -o '"validating_pubkey"[[:space:]]*:[[:space:]]*"0x[0-9a-fA-F]*"' | grep -o '0x[0-9a-fA-F]*' | sed 's/^0x//' | tr 'A-F' 'a-f' | sort
 }
 
@@ -163,7 +213,10 @@ activate() {
   container_exists && had_client=true
   stop_client
   backup_current "$id"
-  [ -n "$import_file" ] && import_slashing_protection "$import_file"
+  if [ -n "$import_file" ]; then
+    import_slashing_protection "$import_file"
+    record_import "$SETS/$new" "$import_file"
+  fi
   if [ "$(cat "$SETS/$new/client.txt")" = "prysm" ] && volume_exists; then
     log "importing keystores into the prysm wallet"
     client_tool "rm -rf /data/wallet && $PRYSM_WALLET_IMPORT" >/dev/null || { rm -rf "${SETS:?}/$new"; die "prysm wallet import failed; keys unchanged"; }
@@ -201,7 +254,6 @@ cleanup_sets() {
     [ -e "$s" ] || continue
     [ "sets/$(basename "$s")" = "$cur" ] || rm -rf "$s"
   done
-  rm -rf "$KEYS_ROOT"/staging.*
 }
 
 cmd_install() {
@@ -210,7 +262,7 @@ cmd_install() {
   id=$(new_id)
   stage="$KEYS_ROOT/staging.$id"
   install -d -m 0700 "$stage"
-  trap 'rm -rf "$stage"' EXIT
+  OWN_STAGE="$stage"
   base64 -d > "$stage/bundle.tar" || die "the upload is not valid base64; run pulumi up again"
   tar -xf "$stage/bundle.tar" -C "$stage" --no-same-owner --no-same-permissions || die "the upload is not a valid tar; run pulumi up again"
   rm -f "$stage/bundle.tar"
@@ -219,6 +271,11 @@ cmd_install() {
   cur=$(current_set)
   if [ -n "$cur" ] && [ -f "$KEYS_ROOT/$cur/SHA256SUMS" ] && cmp -s "$KEYS_ROOT/$cur/SHA256SUMS" <(grep ' keys/' "$stage/SHA256SUMS"); then
     log "keys unchanged ($(grep -c . "$KEYS_ROOT/$cur/pubkeys.txt" || true) key(s))"
+    if [ -f "$stage/slashing-protection.json" ] && ! already_imported "$KEYS_ROOT/$cur" "$stage/slashing-protection.json"; then
+      import_for_current "$cur" "$stage/slashing-protection.json"
+      echo "unchanged; imported slashing protection"
+      return 0
+    fi
     echo "unchanged"
     return 0
   fi
@@ -227,14 +284,13 @@ cmd_install() {
   local import_file=""
   if [ -f "$stage/slashing-protection.json" ]; then
     import_file="$KEYS_ROOT/import.$id.json"
+    OWN_IMPORT="$import_file"
     mv "$stage/slashing-protection.json" "$import_file"
     check_interchange_root "$import_file"
   fi
   mv -T "$stage/keys" "$SETS/$id"
   rm -rf "$stage"
-  trap - EXIT
   activate "$id" "$import_file"
-  rm -f "$import_file"
   echo "installed $id"
 }
 
@@ -283,14 +339,28 @@ cmd_restore() {
   local import_file=""
   if [ -s "$BACKUPS/$id/slashing-protection.json" ]; then
     import_file="$KEYS_ROOT/import.$new.json"
+    OWN_IMPORT="$import_file"
     cp "$BACKUPS/$id/slashing-protection.json" "$import_file"
     check_interchange_root "$import_file"
   fi
   activate "$new" "$import_file"
-  rm -f "$import_file"
   echo "restored $id"
 }
 
+# One run at a time per node (pulumi up, the CLI's restore, a second workstation): a run swaps links and
+# drops sets that another run may be about to activate. Waits KEYS_LOCK_WAIT_SEC (default 600) at most.
+take_lock() {
+  [[ "${KEYS_LOCK_WAIT_SEC:-600}" =~ ^[0-9]{1,6}$ ]] || die "KEYS_LOCK_WAIT_SEC must be a number of seconds, got \"${KEYS_LOCK_WAIT_SEC}\""
+  install -d -m 0700 "$KEYS_ROOT"
+  exec 9>"$KEYS_ROOT/.lock"
+  if ! flock -w "${KEYS_LOCK_WAIT_SEC:-600}" 9; then
+    die "another ephemery-keys run (install, release, restore or remove) has held $KEYS_ROOT/.lock for ${KEYS_LOCK_WAIT_SEC:-600}s; let it finish (see its log), then run again"
+  fi
+}
+
+case "${1:-}" in
+  install | release | remove | restore) take_lock ;;
+esac
 case "${1:-}" in
   install) cmd_install ;;
   release) cmd_release ;;

@@ -22,12 +22,20 @@ export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-export type ScriptValues = Record<string, string | number | boolean | string[]>;
+/** A list rendered as a bash array, one quoted element per entry: `"${NAME[@]}"` gives back exactly these argv words. */
+export interface ShellArray {
+  readonly array: readonly string[];
+}
+export const shellArray = (array: readonly string[]): ShellArray => ({ array });
+
+/** A plain list is joined with spaces into one string (word lists of safe names); a ShellArray stays a list. */
+export type ScriptValues = Record<string, string | number | boolean | string[] | ShellArray>;
 
 export function renderValues(values: ScriptValues): string {
   return Object.entries(values)
     .map(([k, v]) => {
       if (!/^[A-Z][A-Z0-9_]*$/.test(k)) throw new Error(`script value name "${k}" must be UPPER_SNAKE_CASE`);
+      if (typeof v === "object" && !Array.isArray(v)) return `readonly -a ${k}=(${v.array.map(shellQuote).join(" ")})`;
       const text = Array.isArray(v) ? v.join(" ") : String(v);
       return `readonly ${k}=${shellQuote(text)}`;
     })
@@ -37,7 +45,11 @@ export function renderValues(values: ScriptValues): string {
 export function renderScriptText(text: string, values: ScriptValues, file = "script"): string {
   const count = text.split(MARKER).length - 1;
   if (count !== 1) throw new Error(`${file} must contain the line "${MARKER}" exactly once (found ${count})`);
-  return text.replace(MARKER, `# Values rendered by pulumi-ephemery.\n${renderValues(values)}`);
+  const arrays = Object.entries(values).filter(([, v]) => typeof v === "object" && !Array.isArray(v)).map(([k]) => k);
+  if (arrays.length > 0 && !/^#!.*\bbash\b/.test(text)) throw new Error(`${file} is not a bash script, so it cannot take the list value(s) ${arrays.join(", ")}`);
+  // A replacer function: a replacement string would expand $' $& $` in the values into parts of the script.
+  const block = `# Values rendered by pulumi-ephemery.\n${renderValues(values)}`;
+  return text.replace(MARKER, () => block);
 }
 
 /** Reads host-scripts/<name> and renders it. */

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { PROVIDER_SECRET_KEYS, SECRET_SETTING_NAMES, secretSetCommand, secretSettingsSchema, SecretSettings } from "./secrets";
 import { hostListProblems, resolveHostKind, stackConfigSchema, StackConfig } from "./schema";
-import { missingReceiverSecrets } from "./monitoring";
+import { missingReceiverSecrets, receiverUrlProblems } from "./monitoring";
 import { keysConfigProblems } from "../keys/configChecks";
 
 export const NAMESPACE = "ephemery";
@@ -87,6 +87,7 @@ function crossChecks(cfg: StackConfig, secrets: SecretSettings): Problem[] {
     }
   });
   cfg.hosts.forEach((h, i) => problems.push(...missingReceiverSecrets(h.monitoring, secrets.alertmanagerSecrets, `hosts[${i}].monitoring`)));
+  cfg.hosts.forEach((h, i) => problems.push(...receiverUrlProblems(h.monitoring, secrets.alertmanagerSecrets, `hosts[${i}].monitoring`)));
   problems.push(...keysConfigProblems(cfg, secrets));
   for (const name of Object.keys(secrets.sshPrivateKeys ?? {})) {
     if (!cfg.hosts.some((h) => h.name === name)) {

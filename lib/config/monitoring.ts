@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { charsetProblem, RECEIVER_URL_RULE } from "./charsets";
 
 const port = z.number().int().min(1).max(65535);
 const secretName = z.string().regex(/^[A-Za-z0-9_.-]+$/, "must name an entry of ephemery:alertmanagerSecrets (letters, digits, _ . -)");
@@ -125,6 +126,18 @@ export function receiverSecretNames(m: MonitoringConfig): string[] {
     else if (r.authPasswordSecret) out.push(r.authPasswordSecret);
   }
   return out;
+}
+
+/** Receiver secrets that hold a URL (webhook, Slack, Discord): checked like every other URL, never echoed. */
+export function receiverUrlProblems(m: MonitoringConfig, secrets: Record<string, string> | undefined, at: string): { path: string; message: string }[] {
+  return m.receivers.flatMap((r, i) => {
+    const field = r.type === "webhook" ? "urlSecret" : r.type === "slack" || r.type === "discord" ? "webhookUrlSecret" : undefined;
+    const name = field ? (r as Record<string, string>)[field] : undefined;
+    const value = name === undefined ? undefined : secrets?.[name];
+    if (field === undefined || value === undefined) return [];
+    const problem = charsetProblem(value, RECEIVER_URL_RULE, `the secret ephemery:alertmanagerSecrets.${name} (value not shown)`);
+    return problem ? [{ path: `${at}.receivers[${i}].${field}`, message: problem }] : [];
+  });
 }
 
 /** Receivers naming a secret that ephemery:alertmanagerSecrets does not hold; `at` is the host's config path. */

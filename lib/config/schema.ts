@@ -3,6 +3,7 @@
  * Pure: used by the Pulumi program, the `ephemery` CLI and the tests alike.
  */
 import { z } from "zod";
+import { ADDRESS_RULE, charsetString, CLOUD_ID_RULE, DATA_DIR_RULE, EXTRA_ARG_RULE, GRAFFITI_RULE, TAG_URL_RULE, URL_RULE } from "./charsets";
 import { CONSENSUS_CLIENTS, EXECUTION_CLIENTS, VALIDATOR_CLIENTS } from "./clients";
 import { isImageRef } from "./images";
 import { keySourceSchema } from "./keys";
@@ -29,15 +30,17 @@ export const DEFAULT_RELEASE = {
 
 const port = z.number().int().min(1).max(65535);
 const image = z.string().refine(isImageRef, { message: "must be an image reference such as repository:tag or repository:tag@sha256:<digest>" });
-const httpUrl = z.string().regex(/^https?:\/\/[^\s/$.?#].[^\s]*$/, "must be an http(s) URL");
-const extraArgs = z.array(z.string()).default([]).describe("Extra command-line flags appended to the client's own.");
+// URLs reach client command lines and the reset program: a safe character set, not only a shape.
+const httpUrl = charsetString(URL_RULE);
+const cloudId = charsetString(CLOUD_ID_RULE);
+const extraArgs = z.array(charsetString(EXTRA_ARG_RULE)).max(64).default([]).describe("Extra command-line flags appended to the client's own.");
 const memoryMiB = z.number().int().min(256).optional().describe("Container memory limit in MiB (default: the client's recommendation).");
 
 export const releaseSchema = z
   .strictObject({
     latestUrl: httpUrl.default(DEFAULT_RELEASE.latestUrl)
       .describe("URL answering like GitHub's releases/latest (JSON with tag_name)."),
-    archiveUrl: z.string().regex(/^https?:\/\/\S*\{tag\}\S*$/, "must be an http(s) URL containing {tag}")
+    archiveUrl: charsetString(TAG_URL_RULE)
       .default(DEFAULT_RELEASE.archiveUrl)
       .describe("URL of testnet-all.tar.gz; {tag} is replaced by the release tag."),
   })
@@ -90,7 +93,7 @@ export const validatorSchema = z.strictObject({
   memoryMiB,
   feeRecipient: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte hex address")
     .describe("Address that receives priority fees of proposed blocks."),
-  graffiti: z.string().max(32).regex(/^[^'\x00-\x1f]*$/, "must not contain ' or control characters").default("pulumi-ephemery").describe("Graffiti in proposed blocks (32 bytes at most)."),
+  graffiti: charsetString(GRAFFITI_RULE).default("pulumi-ephemery").describe("Graffiti in proposed blocks (32 bytes at most)."),
   doppelganger: z.boolean().default(true).describe("Doppelganger protection: wait and watch before signing."),
   keymanagerPort: port.default(5062).describe("Keymanager API port, on loopback."),
   metricsPort: port.optional().describe("Metrics port on loopback (default: the client's own)."),
@@ -109,18 +112,18 @@ const sshSchema = z
 const cidr = z.string().regex(/^([0-9.]+\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/, "must be a CIDR such as 203.0.113.4/32");
 
 const awsSchema = z.strictObject({
-  region: z.string().min(1).describe("AWS region."),
-  instanceType: z.string().default("m6i.xlarge").describe("EC2 instance type."),
-  ami: z.string().optional().describe("AMI id (default: the newest Debian 12 image)."),
+  region: cloudId.describe("AWS region."),
+  instanceType: cloudId.default("m6i.xlarge").describe("EC2 instance type."),
+  ami: cloudId.optional().describe("AMI id (default: the newest Debian 12 image)."),
   dataVolumeGiB: z.number().int().min(20).optional().describe("Data volume size (default: sized for the clients)."),
   sshAllowedCidrs: z.array(cidr).default(["0.0.0.0/0"]).describe("Who may reach SSH."),
-  subnetId: z.string().optional().describe("Subnet to launch into (default: the default VPC)."),
+  subnetId: cloudId.optional().describe("Subnet to launch into (default: the default VPC)."),
 });
 
 const hcloudSchema = z.strictObject({
-  location: z.string().default("fsn1").describe("Hetzner location."),
-  serverType: z.string().default("cpx41").describe("Hetzner server type."),
-  image: z.string().default("debian-12").describe("Hetzner OS image."),
+  location: cloudId.default("fsn1").describe("Hetzner location."),
+  serverType: cloudId.default("cpx41").describe("Hetzner server type."),
+  image: cloudId.default("debian-12").describe("Hetzner OS image."),
   volumeGiB: z.number().int().min(10).optional().describe("Data volume size (default: sized for the clients)."),
   sshAllowedCidrs: z.array(cidr).default(["0.0.0.0/0", "::/0"]).describe("Who may reach SSH."),
 });
@@ -129,12 +132,12 @@ export const hostSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9-]{0,29}$/, "must start with a letter and use only a-z, 0-9 and -, at most 30 characters")
     .describe("Host name; names containers, volumes and resources."),
   kind: z.enum(HOST_KINDS).optional().describe("local, ssh, aws or hcloud (default: ssh when address is set, else local)."),
-  address: z.string().min(1).optional().describe("Address of an existing machine (kind ssh)."),
+  address: charsetString(ADDRESS_RULE).optional().describe("Address of an existing machine (kind ssh)."),
   ssh: sshSchema.describe("How to reach the machine over SSH."),
   aws: awsSchema.optional().describe("EC2 settings (kind aws)."),
   hcloud: hcloudSchema.optional().describe("Hetzner Cloud settings (kind hcloud)."),
   runtime: z.enum(RUNTIMES).default("docker").describe("docker: Pulumi manages each container; compose: one compose project per node."),
-  dataDir: z.string().regex(/^(\/|~\/)/, "must be an absolute path (or ~/... on a local host)").default("/var/lib/ephemery")
+  dataDir: charsetString(DATA_DIR_RULE).default("/var/lib/ephemery")
     .describe("Host directory for testnet files, JWT, scripts and backups; ~/ is allowed for local hosts."),
   execution: executionSchema,
   consensus: consensusSchema,

@@ -2,6 +2,7 @@
  * How the reset program gets scheduled on a host: an /etc/cron.d file where the deploying user may write one
  * (root, or sudo), else the user's own crontab (a `local` host run by a non-root workstation user). Pure.
  */
+import { charsetProblem, CRON_RULE } from "../config/charsets";
 import { shellQuote } from "../hostScripts";
 
 export interface CronArgs {
@@ -21,8 +22,24 @@ export function crontabTag(node: string): string {
   return `# ephemery-reset:${node}`;
 }
 
+/** The command part of the entry: quoted for the shell cron hands it to. */
+export function cronCommand(a: CronArgs): string {
+  for (const [what, v] of [["program", a.program], ["log file", a.logFile]] as const) {
+    // cron itself turns % into a newline and ends the entry at one, before any shell quoting applies.
+    if (/[%\r\n]/.test(v)) throw new Error(`the reset job's ${what} path ${JSON.stringify(v)} cannot go into a cron line: it holds % or a line break; choose a dataDir without them`);
+  }
+  return `${shellQuote(a.program)} run >> ${shellQuote(a.logFile)} 2>&1`;
+}
+
+/** The schedule itself is validated by the config schema (five fields or a keyword); checked here again. */
+function cronSchedule(a: CronArgs): string {
+  const problem = charsetProblem(a.schedule, CRON_RULE);
+  if (problem) throw new Error(`hosts.reset.schedule of node ${a.node}: ${problem}`);
+  return a.schedule;
+}
+
 export function cronLine(a: CronArgs): string {
-  return `${a.schedule} ${a.program} run >> ${a.logFile} 2>&1`;
+  return `${cronSchedule(a)} ${cronCommand(a)}`;
 }
 
 /** The /etc/cron.d file (it has a user field, and its own SHELL and PATH). */
@@ -31,7 +48,7 @@ export function cronFileContent(a: CronArgs): string {
     `# Written by pulumi-ephemery: carries node ${a.node} across Ephemery resets.`,
     "SHELL=/bin/bash",
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    `${a.schedule} root ${a.program} run >> ${a.logFile} 2>&1`,
+    `${cronSchedule(a)} root ${cronCommand(a)}`,
     "",
   ].join("\n");
 }

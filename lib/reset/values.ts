@@ -2,9 +2,9 @@
 import { NodeSpecs } from "../clients";
 import { hostPaths } from "../clients/types";
 import { HostConfig, NetworkConfig } from "../config/schema";
-import { composeCommand } from "../composeCommand";
+import { composeArgs } from "../composeCommand";
 import { BASE_TIME, CHAIN_ID_BASE, GENESIS_DELAY_SEC, PERIOD_SEC } from "../ephemery";
-import { ScriptValues } from "../hostScripts";
+import { ScriptValues, shellArray } from "../hostScripts";
 
 export const RESET_SCRIPT = "ephemery-reset.sh";
 
@@ -107,7 +107,8 @@ export function resetScriptValues(host: HostConfig, network: NetworkConfig, spec
     LOCK_WAIT_SEC: lockWaitSec(checkpoints.length),
     CHECKPOINT_URLS: checkpoints,
     RUNTIME: host.runtime,
-    COMPOSE: host.runtime === "compose" ? composeCommand(host.name, `${paths.compose}/docker-compose.yml`) : "",
+    // An array, never a command string: the script passes it as argv (no eval).
+    COMPOSE_ARGS: shellArray(host.runtime === "compose" ? composeArgs(host.name, `${paths.compose}/docker-compose.yml`) : []),
     EL_CLIENT: specs.execution.client,
     EL_CONTAINER: specs.execution.name,
     EL_VOLUME: specs.execution.data.volume,

@@ -86,7 +86,7 @@ describe("two hosts with keys", () => {
     expect(names).toEqual(["SHA256SUMS", "keys/client.txt", `keys/keystores/0x${keys[2].pubkey}.json`, "keys/pubkeys.txt", `keys/secrets/0x${keys[2].pubkey}.txt`, "slashing-protection.json"].sort());
     expect(JSON.parse(files.find((f) => f.name === "slashing-protection.json")!.data.toString()).data[0].signed_blocks).toEqual([{ slot: "12" }]);
     expect(files.find((f) => f.name.startsWith("keys/secrets/"))!.data.toString()).toBe(PASSWORD);
-    expect(install.inputs.create).toBe(`bash -c 'KEYS_MOVE_WAIT_SEC=0 /var/lib/ephemery/beta/bin/ephemery-keys install'`);
+    expect(install.inputs.create).toBe(`bash -c 'KEYS_MOVE_WAIT_SEC=0 '\\''/var/lib/ephemery/beta/bin/ephemery-keys'\\'' install'`);
   });
 
   test("no password or keystore appears in plain inputs or in stack outputs", () => {

@@ -2,14 +2,16 @@
  * The host installer (host-scripts/keys-install.sh) run for real: over a real sshd, against the real Docker
  * engine and a stand-in validator client, on a real filesystem.
  */
+import { ChildProcess, execFile, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
+import * as http from "http";
 import * as path from "path";
 import { buildNodeSpecs } from "../../lib/clients";
 import { hostSchema } from "../../lib/config/schema";
 import { keysScriptPath, keysScriptValues } from "../../lib/keys/hostValues";
 import { installBundle, InstallKey } from "../../lib/keys/layout";
 import { writeFileCommand } from "../../components/hostCommand";
-import { renderHostScript } from "../../lib/hostScripts";
+import { renderHostScript, ScriptValues } from "../../lib/hostScripts";
 import { docker } from "../support/dockerd";
 import { freePort, startSshHost, TestSshHost } from "../support/sshd";
 import { makeKeys, TestKey, tempDir } from "./fixtures";
@@ -22,13 +24,14 @@ let dataDir: string;
 let node: string;
 let port: number;
 let script: string;
+let scriptValues: () => ScriptValues;
 const ik = (k: TestKey): InstallKey => ({ pubkey: k.pubkey, keystore: k.json, password: k.password });
 
-function run(args: string, input?: string): { ok: boolean; out: string; err: string } {
+// The test engine may listen elsewhere than the default socket (DOCKER_HOST); the SSH session needs it too.
+const dockerEnv = () => (process.env.DOCKER_HOST ? `DOCKER_HOST=${process.env.DOCKER_HOST} ` : "");
+function run(args: string, input?: string, env = ""): { ok: boolean; out: string; err: string } {
   try {
-    // The test engine may listen elsewhere than the default socket (DOCKER_HOST); the SSH session needs it too.
-    const env = process.env.DOCKER_HOST ? `DOCKER_HOST=${process.env.DOCKER_HOST} ` : "";
-    return { ok: true, out: ssh.ssh(`${env}${script} ${args}`, input), err: "" };
+    return { ok: true, out: ssh.ssh(`${dockerEnv()}${env}${script} ${args}`, input), err: "" };
   } catch (e) {
     const x = e as { stdout?: string; stderr?: string };
     return { ok: false, out: x.stdout ?? "", err: x.stderr ?? "" };
@@ -55,6 +58,7 @@ beforeAll(async () => {
   const spec = buildNodeSpecs({ node, host, checkpointSyncUrls: [] }).validator!;
   const image = standinImage();
   const values = { ...keysScriptValues(host, "lighthouse", spec), ...standinTools(GVR), IMAGE: image, VERIFY_TIMEOUT_SEC: 8, STOP_GRACE_SEC: 1 };
+  scriptValues = () => values;
   script = keysScriptPath(dataDir, node);
   ssh.ssh(writeFileCommand(script, "0755"), renderHostScript("keys-install.sh", values));
   fs.mkdirSync(path.join(dataDir, node, "testnet", "current"), { recursive: true });
@@ -86,7 +90,7 @@ describe("staged install over SSH", () => {
     }
     expect(fs.readFileSync(path.join(set, "lighthouse/secrets", `0x${keys[0].pubkey}`), "utf8")).toBe("pw-0");
     expect(r.err + r.out).not.toContain("pw-0"); // passwords never reach the logs
-    expect(fs.readdirSync(keysRoot()).sort()).toEqual(["current", "sets"]);
+    expect(fs.readdirSync(keysRoot()).sort()).toEqual([".lock", "current", "sets"]);
   });
 
   test("the same keys again change nothing", () => {
@@ -170,3 +174,138 @@ describe("staged install over SSH", () => {
     expect(run("release", `${keys[0].pubkey}\n`).out.trim()).toBe("released 0");
   });
 });
+
+describe("one run at a time, its own files only, the token off command lines", () => {
+  const importedCount = () => Number(docker(["run", "--rm", "-v", `${node}-validator-data:/data`, standinImage(), "sh", "-c", "ls /data | grep -c '^imported-' || true"]).trim());
+  const interchangeFor = (k: TestKey, slot: string) => JSON.stringify({ metadata: { interchange_format_version: "5", genesis_validators_root: GVR }, data: [{ pubkey: `0x${k.pubkey}`, signed_blocks: [{ slot }], signed_attestations: [] }] });
+
+  test("an interchange that arrives while the keys are unchanged is imported, once", () => {
+    expect(run("install", installBundle("lighthouse", keys.slice(0, 2).map(ik))).out).toMatch(/^installed /m);
+    const before = importedCount();
+    const link = fs.readlinkSync(path.join(keysRoot(), "current"));
+    const r = run("install", installBundle("lighthouse", keys.slice(0, 2).map(ik), interchangeFor(keys[1], "95")));
+    expect(r).toMatchObject({ ok: true, out: "unchanged; imported slashing protection\n" });
+    expect(importedCount()).toBe(before + 1);
+    expect(fs.readlinkSync(path.join(keysRoot(), "current"))).toBe(link);
+    expect(loaded()).toEqual(sorted(keys.slice(0, 2)));
+    expect(run("install", installBundle("lighthouse", keys.slice(0, 2).map(ik), interchangeFor(keys[1], "95"))).out).toBe("unchanged\n");
+    expect(importedCount()).toBe(before + 1);
+    // A different file for the same keys is new evidence: imported too.
+    expect(run("install", installBundle("lighthouse", keys.slice(0, 2).map(ik), interchangeFor(keys[1], "96"))).out).toBe("unchanged; imported slashing protection\n");
+    expect(importedCount()).toBe(before + 2);
+  });
+
+  test("a run waits for the node's lock and gives up with the reason; nothing changes meanwhile", async () => {
+    const lock = path.join(keysRoot(), ".lock");
+    // Holds the lock until its stdin closes (cat exits, then flock).
+    const holder = spawn("flock", [lock, "cat"], { stdio: ["pipe", "ignore", "ignore"] });
+    try {
+      await waitFor(() => lockHeld(lock));
+      const link = fs.readlinkSync(path.join(keysRoot(), "current"));
+      const r = run("install", installBundle("lighthouse", keys.slice(0, 3).map(ik)), "KEYS_LOCK_WAIT_SEC=1 ");
+      expect(r.ok).toBe(false);
+      expect(r.err).toMatch(/another ephemery-keys run \(install, release, restore or remove\) has held .*validator-keys\/\.lock for 1s; let it finish/);
+      expect(fs.readlinkSync(path.join(keysRoot(), "current"))).toBe(link);
+      expect(fs.readdirSync(keysRoot()).filter((f) => f.startsWith("staging."))).toEqual([]);
+    } finally {
+      await release(holder);
+    }
+    expect(run("install", installBundle("lighthouse", keys.slice(0, 3).map(ik)), "KEYS_LOCK_WAIT_SEC=1 ").out).toMatch(/^installed /m);
+    expect(loaded()).toEqual(sorted(keys.slice(0, 3)));
+  });
+
+  test("a run removes only its own staging and interchange copy, never another run's", () => {
+    const other = path.join(keysRoot(), "staging.20260101T000000Z-abcdef");
+    fs.mkdirSync(path.join(other, "keys"), { recursive: true });
+    fs.writeFileSync(path.join(other, "keys", "inflight.json"), "{}");
+    const otherImport = path.join(keysRoot(), "import.20260101T000000Z-abcdef.json");
+    fs.writeFileSync(otherImport, "{}");
+    try {
+      const r = run("install", installBundle("lighthouse", keys.slice(0, 2).map(ik), interchangeFor(keys[0], "97")));
+      expect(r.out).toMatch(/^installed /m);
+      expect(fs.readFileSync(path.join(other, "keys", "inflight.json"), "utf8")).toBe("{}");
+      expect(fs.existsSync(otherImport)).toBe(true);
+      // Its own are gone: only the other run's files and the active layout remain.
+      expect(fs.readdirSync(keysRoot()).sort()).toEqual([".lock", "current", path.basename(otherImport), path.basename(other), "sets"].sort());
+      const failed = run("install", "not base64 !!");
+      expect(failed.ok).toBe(false);
+      expect(fs.readdirSync(keysRoot()).sort()).toEqual([".lock", "current", path.basename(otherImport), path.basename(other), "sets"].sort());
+    } finally {
+      fs.rmSync(other, { recursive: true, force: true });
+      fs.rmSync(otherImport, { force: true });
+    }
+  });
+
+  test("the keymanager token reaches the API in a header but never a command line (ps) while curl runs", async () => {
+    const token = `tok-${process.pid}-${"x".repeat(20)}`;
+    docker(["exec", `${node}-validator`, "sh", "-c", `printf '%s\\n' ${token} > /data/api-token.txt`]);
+    const want = keys.slice(0, 4);
+    const seenAuth: string[] = [];
+    // A slow keymanager on loopback: each answer takes 1.5 s, long enough for ps to catch curl running.
+    const server = http.createServer((req, res) => {
+      seenAuth.push(String(req.headers.authorization ?? ""));
+      setTimeout(() => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ data: want.map((k) => ({ validating_pubkey: `0x${k.pubkey}` })) }));
+      }, 1500);
+    });
+    const slowPort = await freePort();
+    await new Promise<void>((ok) => server.listen(slowPort, "127.0.0.1", ok));
+    const slowScript = `${script}-slowkm`;
+    try {
+      ssh.ssh(writeFileCommand(slowScript, "0755"), renderHostScript("keys-install.sh", { ...scriptValues(), KEYMANAGER_PORT: slowPort }));
+      const child = spawn("ssh", [...sshArgs(), `${dockerEnv()}${slowScript} install`], { stdio: ["pipe", "pipe", "pipe"] });
+      let out = "";
+      child.stdout!.on("data", (d) => (out += d));
+      child.stdin!.end(installBundle("lighthouse", want.map(ik)));
+      const exited = new Promise<number>((ok) => child.on("exit", (code) => ok(code ?? -1)));
+      let done = false;
+      void exited.then(() => (done = true));
+      const samples: string[] = [];
+      while (!done) {
+        samples.push(await new Promise<string>((ok) => execFile("ps", ["-eo", "args"], (_e, stdout) => ok(stdout))));
+        await new Promise((ok) => setTimeout(ok, 100));
+      }
+      expect(await exited).toBe(0);
+      expect(out).toMatch(/^installed /m);
+      const curlLines = samples.flatMap((s) => s.split("\n")).filter((l) => /^curl /.test(l));
+      expect(curlLines.length).toBeGreaterThan(0); // ps did see curl running
+      expect(curlLines.some((l) => l.includes(`127.0.0.1:${slowPort}`))).toBe(true);
+      expect(samples.filter((s) => s.includes(token))).toEqual([]);
+      expect(seenAuth.length).toBeGreaterThan(0);
+      expect(seenAuth.every((a) => a === `Bearer ${token}`)).toBe(true);
+    } finally {
+      server.close();
+      fs.rmSync(slowScript, { force: true });
+      docker(["exec", `${node}-validator`, "rm", "-f", "/data/api-token.txt"]);
+    }
+  }, 120_000);
+});
+
+function sshArgs(): string[] {
+  return ["-i", ssh.privateKeyFile, "-p", String(ssh.port), "-o", "StrictHostKeyChecking=no", "-o", `UserKnownHostsFile=${path.join(ssh.dir, "known_hosts")}`, "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", `${ssh.user}@${ssh.host}`];
+}
+
+function lockHeld(lock: string): boolean {
+  try {
+    execFileSync("flock", ["-n", lock, "true"], { stdio: "ignore" });
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+async function waitFor(cond: () => boolean, tries = 100): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (cond()) return;
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+  throw new Error("condition not reached");
+}
+
+async function release(holder: ChildProcess): Promise<void> {
+  if (holder.exitCode !== null) return;
+  const exited = new Promise((ok) => holder.on("exit", ok));
+  holder.stdin!.end();
+  await exited;
+}

@@ -35,11 +35,11 @@ describe("ResetJob (mocks)", () => {
     expect(script).toContain("readonly VC_SLASHING_PATHS='validators/slashing_protection.sqlite'");
     expect(script).not.toContain("@@VALUES@@");
     const [release] = byName(resources, "solo-reset-release");
-    expect(release.inputs.create).toBe("/srv/eph/solo/bin/ephemery-reset ensure");
+    expect(release.inputs.create).toBe("'/srv/eph/solo/bin/ephemery-reset' ensure");
     expect(release.dependsOn).toContain("solo-reset-program");
     const [schedule] = byName(resources, "solo-reset-schedule");
     expect(schedule.dependsOn).toContain("solo-reset-release");
-    expect(schedule.inputs.stdin).toContain("*/2 * * * * root /srv/eph/solo/bin/ephemery-reset run >> /srv/eph/solo/state/reset.log 2>&1");
+    expect(schedule.inputs.stdin).toContain("*/2 * * * * root '/srv/eph/solo/bin/ephemery-reset' run >> '/srv/eph/solo/state/reset.log' 2>&1");
     expect(schedule.inputs.create).toContain("crontab -");
     expect(schedule.inputs.delete).toContain("/etc/cron.d/ephemery-solo");
   });

@@ -98,7 +98,7 @@ describe("stack config", () => {
       config: { "ephemery:hosts": [{ name: "n1", kind: "local", validator: { feeRecipient: "0x12", graffiti: "it's" } }] },
       expected: [
         { path: "hosts[0].validator.feeRecipient", message: '"0x12" must be a 0x-prefixed 20-byte hex address' },
-        { path: "hosts[0].validator.graffiti", message: `"it's" must not contain ' or control characters` },
+        { path: "hosts[0].validator.graffiti", message: `"it's" must be graffiti text (32 characters at most) using only printable ASCII other than ' " \` $ \\ & ; | < >; "'" at position 3 is not allowed` },
       ],
     },
     {
@@ -142,6 +142,75 @@ describe("stack config", () => {
 
   test("formatPath renders list indexes and fields", () => {
     expect(formatPath(["hosts", 1, "consensus", "client"])).toBe("hosts[1].consensus.client");
+  });
+});
+
+describe("settings rendered into shell and cron lines use a safe character set", () => {
+  const host = (extra: Record<string, unknown>) => ({ "ephemery:hosts": [{ name: "n1", kind: "local", ...extra }] });
+  const validator = (extra: Record<string, unknown>) => host({ validator: { feeRecipient: `0x${"11".repeat(20)}`, ...extra } });
+  const refused: { setting: string; config: Record<string, unknown>; message: string }[] = [
+    { setting: "hosts[0].consensus.checkpointSyncUrls[0]", config: host({ consensus: { checkpointSyncUrls: ["https://cp.example/?a=1&b=2"] } }), message: '"&" at position 24 is not allowed (shell characters such as & ; $ ( ) ` \' and spaces are refused: percent-encode them (& is %26))' },
+    { setting: "hosts[0].consensus.checkpointSyncUrls[0]", config: host({ consensus: { checkpointSyncUrls: ["https://cp.example/$(touch /tmp/x)"] } }), message: '"$" at position 20 is not allowed' },
+    { setting: "network.checkpointSyncUrls[0]", config: { ...host({}), "ephemery:network": { checkpointSyncUrls: ["https://cp.example/`id`"] } }, message: '"`" at position 20 is not allowed' },
+    { setting: "network.checkpointSyncUrls[0]", config: { ...host({}), "ephemery:network": { checkpointSyncUrls: ["https://cp.example/a;b"] } }, message: '";" at position 21 is not allowed' },
+    { setting: "network.release.latestUrl", config: { ...host({}), "ephemery:network": { release: { latestUrl: "https://m.example/latest\nX=1" } } }, message: "U+000A (a newline) at position 25 is not allowed" },
+    { setting: "network.release.archiveUrl", config: { ...host({}), "ephemery:network": { release: { archiveUrl: "https://m.example/{tag}/a b.tar.gz" } } }, message: "U+0020 (a space) at position 26 is not allowed" },
+    { setting: "network.release.archiveUrl", config: { ...host({}), "ephemery:network": { release: { archiveUrl: "https://m.example/{tag}/{x}.tar.gz" } } }, message: '"https://m.example/{tag}/{x}.tar.gz" must be an http(s) URL containing {tag}' },
+    { setting: "hosts[0].dataDir", config: host({ dataDir: "/srv/eph $(reboot)" }), message: "U+0020 (a space) at position 9 is not allowed" },
+    { setting: "hosts[0].dataDir", config: host({ dataDir: "/srv/eph;id" }), message: '";" at position 9 is not allowed' },
+    { setting: "hosts[0].dataDir", config: host({ dataDir: "/srv/eph%d" }), message: '"%" at position 9 is not allowed' },
+    { setting: "hosts[0].dataDir", config: host({ dataDir: "/srv/../etc" }), message: '"/srv/../etc" must be an absolute path (or ~/... on a local host)' },
+    { setting: "hosts[0].dataDir", config: host({ dataDir: "/srv/~x" }), message: '"/srv/~x" must be an absolute path (or ~/... on a local host)' },
+    { setting: "hosts[0].address", config: { "ephemery:hosts": [{ name: "n1", address: "-oProxyCommand=id", ssh: { useAgent: true } }] }, message: '"=" at position 15 is not allowed' },
+    { setting: "hosts[0].address", config: { "ephemery:hosts": [{ name: "n1", address: "-o", ssh: { useAgent: true } }] }, message: '"-o" must be a DNS name or an IP address' },
+    { setting: "hosts[0].validator.graffiti", config: validator({ graffiti: "gm $(id)" }), message: '"$" at position 4 is not allowed' },
+    { setting: "hosts[0].validator.graffiti", config: validator({ graffiti: "a".repeat(33) }), message: "is too long: must be graffiti text (32 characters at most), at most 32 characters" },
+    { setting: "hosts[0].validator.graffiti", config: validator({ graffiti: "caf\u00e9" }), message: '"\u00e9" at position 4 is not allowed' },
+    { setting: "hosts[0].execution.extraArgs[1]", config: host({ execution: { extraArgs: ["--a", "--b\nrm -rf /"] } }), message: "U+000A (a newline) at position 4 is not allowed" },
+    { setting: "hosts[0].reset.schedule", config: host({ reset: { schedule: "* * * * *\nFOO=bar" } }), message: "U+000A (a newline) at position 10 is not allowed" },
+    { setting: "hosts[0].reset.schedule", config: host({ reset: { schedule: "* * * * * /bin/id" } }), message: '"* * * * * /bin/id" must be a cron schedule such as "* * * * *"' },
+    { setting: "hosts[0].reset.schedule", config: host({ reset: { schedule: "* * * *" } }), message: '"* * * *" must be a cron schedule such as "* * * * *"' },
+    { setting: "hosts[0].reset.schedule", config: host({ reset: { schedule: "@reboot" } }), message: '"@reboot" must be a cron schedule such as "* * * * *"' },
+    { setting: "hosts[0].reset.schedule", config: host({ reset: { schedule: "*  * * * *" } }), message: '"*  * * * *" must be a cron schedule such as "* * * * *"' },
+    { setting: "hosts[0].aws.region", config: { "ephemery:hosts": [{ name: "n1", kind: "aws", aws: { region: "eu-west-1;id" } }] }, message: '";" at position 10 is not allowed' },
+  ];
+  test.each(refused)("$setting: $message", ({ setting, config, message }) => {
+    const problems = problemsOf(config).filter((p) => !p.path.endsWith(".ssh") && p.path !== "ephemery:sshPrivateKey");
+    expect(problems).toEqual([{ path: setting, message: expect.stringContaining(message) }]);
+  });
+
+  test("alert receiver URLs (secrets) are checked too, and the message never shows the value", () => {
+    const withHook = (url: string) => problemsOf({
+      "ephemery:hosts": [{ name: "n1", kind: "local", monitoring: { receivers: [{ name: "ops", type: "webhook", urlSecret: "hook" }, { name: "chat", type: "discord", webhookUrlSecret: "disc" }] } }],
+      "ephemery:alertmanagerSecrets": { hook: url, disc: "https://discord.example/api/webhooks/1/tok?wait=true&thread_id=7" },
+    }, ["ephemery:alertmanagerSecrets"]);
+    const problems = withHook("https://hooks.example/T0KEN-s3cret path'x");
+    expect(problems).toEqual([{ path: "hosts[0].monitoring.receivers[0].urlSecret", message: expect.stringContaining("the secret ephemery:alertmanagerSecrets.hook (value not shown) must be an http(s) URL using only") }]);
+    expect(problems[0].message).toContain("U+0020 (a space) at position 35 is not allowed");
+    expect(JSON.stringify(problems)).not.toContain("T0KEN-s3cret");
+    expect(withHook("ftp://hooks.example/x")).toEqual([{ path: "hosts[0].monitoring.receivers[0].urlSecret", message: "the secret ephemery:alertmanagerSecrets.hook (value not shown) must be an http(s) URL" }]);
+    // A query string stays expressible: these reach only alertmanager.yml, never a shell line.
+    expect(withHook("https://hooks.example/x?a=1&b=2;c")).toEqual([]);
+  });
+
+  test("values at the edge of each set are accepted unchanged", () => {
+    const edge = {
+      "ephemery:network": {
+        checkpointSyncUrls: ["https://user@[::1]:8443/a-b_c.d~e/f?x=%26y+z,w#frag"],
+        release: { latestUrl: "http://127.0.0.1:8080/latest", archiveUrl: "http://m.example/{tag}/testnet-{tag}.tar.gz?v=1" },
+      },
+      "ephemery:hosts": [{
+        name: "n1", kind: "local", dataDir: "~/.eph_data/v-1.2",
+        execution: { extraArgs: ["--x=a b 'c' $(d) `e` ; & | >"] },
+        validator: { feeRecipient: `0x${"ab".repeat(20)}`, graffiti: "gm! (#1) *?[]{}~^=+,.:/@% 2026" },
+        reset: { schedule: "*/5 1-3,7 * * 0" },
+      }],
+    };
+    const r = loadStackConfig(entries(edge));
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    expect(r.config.network.checkpointSyncUrls).toEqual(edge["ephemery:network"].checkpointSyncUrls);
+    expect(r.config.hosts[0]).toMatchObject({ dataDir: "~/.eph_data/v-1.2", execution: { extraArgs: ["--x=a b 'c' $(d) `e` ; & | >"] }, validator: { graffiti: "gm! (#1) *?[]{}~^=+,.:/@% 2026" }, reset: { schedule: "*/5 1-3,7 * * 0" } });
+    for (const schedule of ["@hourly", "@daily", "0 0 1 1 *"]) expect(problemsOf(host({ reset: { schedule } }))).toEqual([]);
   });
 });
 
