@@ -57,7 +57,7 @@ export function loadStackConfig(entries: Map<string, ConfigEntry>): LoadResult {
     } else if (plainNames.includes(name)) {
       plain[name] = entry.value;
     } else {
-      problems.push({ path: key, message: `is not a setting; known settings: ${[...plainNames, ...SECRET_SETTING_NAMES].map((n) => `${NAMESPACE}:${n}`).join(", ")}` });
+      problems.push({ path: printableName(key), message: `is not a setting; known settings: ${[...plainNames, ...SECRET_SETTING_NAMES].map((n) => `${NAMESPACE}:${n}`).join(", ")}` });
     }
   }
 
@@ -179,7 +179,7 @@ export function zodProblems(error: z.ZodError, skipPaths: string[] = [], opts: {
         message = input === undefined ? `is required (${issue.expected})` : `must be ${article(issue.expected)}, got ${got(input)}`;
         break;
       case "unrecognized_keys":
-        out.push(...issue.keys.map((k) => ({ path: path ? `${path}.${k}` : k, message: `is not a setting here; check the spelling (see the config reference in README.md)` })));
+        out.push(...issue.keys.map((k) => ({ path: path ? `${path}.${printableName(k)}` : printableName(k), message: `is not a setting here; check the spelling (see the config reference in README.md)` })));
         continue;
       case "too_small":
         message = issue.origin === "array" ? (issue.message.startsWith("Too small") ? `needs at least ${issue.minimum} entries` : issue.message) : input !== undefined ? `${show(input)} is too small: ${minimumText(issue)}` : issue.message;
