@@ -76,17 +76,17 @@ export function readKeySource(source: string): SourceFile[] {
  * The bytes of a regular file, refusing FIFOs, devices and sockets without blocking on them: the file is
  * opened non-blocking and checked on the open descriptor, so a swap after the check changes nothing.
  */
-function readRegularFile(file: string): Buffer {
+function readRegularFile(file: string, name = file, maxBytes = LIMITS.archiveBytes): Buffer {
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
   } catch (e) {
-    throw new ArchiveError(file, `cannot be opened (${(e as NodeJS.ErrnoException).code}); give a directory of keystores or an archive file`);
+    throw new ArchiveError(name, `cannot be opened (${(e as NodeJS.ErrnoException).code}); give a directory of keystores or an archive file`);
   }
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw new ArchiveError(file, `is ${fileKind(st)}, not a regular file; give the archive file itself`);
-    if (st.size > LIMITS.archiveBytes) throw new ArchiveError(file, `is ${st.size} bytes, over the ${LIMITS.archiveBytes}-byte limit for a key archive`);
+    if (!st.isFile()) throw new ArchiveError(name, `is ${fileKind(st)}, not a regular file; give the file itself`);
+    if (st.size > maxBytes) throw new ArchiveError(name, `is ${st.size} bytes, over the ${maxBytes}-byte limit`);
     const data = Buffer.alloc(st.size);
     let got = 0;
     while (got < data.length) {
@@ -94,7 +94,7 @@ function readRegularFile(file: string): Buffer {
       if (n === 0) break;
       got += n;
     }
-    if (got !== st.size) throw new ArchiveError(file, `changed while it was read (${got} of ${st.size} bytes); copy it again`);
+    if (got !== st.size) throw new ArchiveError(name, `changed while it was read (${got} of ${st.size} bytes); copy it again`);
     return data;
   } finally {
     fs.closeSync(fd);
@@ -139,7 +139,8 @@ function readDirectory(root: string): SourceFile[] {
       if (!ent.isFile()) throw new ArchiveError(name, "is not a regular file");
       const size = fs.statSync(full).size;
       checkSize(name, size, (total += size));
-      out.push({ name, data: fs.readFileSync(full) });
+      // Opened like an archive (non-blocking, checked on the descriptor): a file swapped for a FIFO cannot block.
+      out.push({ name, data: readRegularFile(full, name, LIMITS.entryBytes) });
     }
   };
   walk(root);
