@@ -176,7 +176,12 @@ export function mergeReleased(outputs: (string | undefined)[], pubkeys: string[]
   for (const out of outputs) {
     const m = /-----BEGIN SLASHING PROTECTION-----\n([\s\S]*?)\n-----END SLASHING PROTECTION-----/.exec(out ?? "");
     if (!m || !m[1].trim()) continue;
-    const exported: unknown = JSON.parse(m[1]);
+    let exported: unknown;
+    try {
+      exported = JSON.parse(m[1]);
+    } catch (e) {
+      throw new Error(`the slashing protection exported for moved keys is not JSON (${(e as Error).message.slice(0, 200)}); check the releasing host's validator client (docker logs)`);
+    }
     const problems = interchangeProblems(exported);
     if (problems.length) throw new Error(`the slashing protection exported for moved keys is unusable: ${problems.join("; ")}`);
     parts.push(filterInterchange(exported as Interchange, pubkeys));
@@ -193,6 +198,8 @@ export function mergeInterchanges(parts: (Interchange | undefined)[]): Interchan
   if (nonEmpty.length === 0) return undefined;
   const merged = mergeInterchangeFiles(nonEmpty.map((value, i) => ({ file: `slashing-protection file ${i + 1} of ${nonEmpty.length}`, value })));
   if (merged.problems.length) throw new Error(`slashing protection cannot be imported: ${merged.problems.join("; ")}`);
+  // Slashable records cannot lower a watermark, so they are imported; the operator should still know.
+  if (merged.slashable.length) pulumi.log.warn(`slashing protection holds slashable data (kept, it only raises the watermarks): ${merged.slashable.slice(0, 5).join("; ")}${merged.slashable.length > 5 ? `; and ${merged.slashable.length - 5} more` : ""}`);
   return merged.interchange;
 }
 

@@ -10,7 +10,7 @@ import {
   emptyDb, exportInterchange, importInterchange, ProtectionDb, recordAttestation, recordBlock, refusesAttestation, refusesBlock,
 } from "../../lib/keys/slashingProtection";
 import { Interchange, interchangeProblems } from "../../lib/keys/interchange";
-import { mergeInterchanges } from "../../components/validatorKeys";
+import { mergeInterchanges, mergeReleased } from "../../components/validatorKeys";
 
 const DIR = path.join(__dirname, "..", "..", "..", "..", "shared", "vectors", "eip3076");
 const VECTORS = fs.existsSync(DIR) ? fs.readdirSync(DIR).filter((f) => f.endsWith(".json") && f !== "schema.json").sort() : [];
@@ -113,6 +113,13 @@ describe("what the suite does not spell out, on the workstation's checks and mer
     const file = ic([rec([{ slot: "10" }], [{ source_epoch: "0", target_epoch: "2" }]), rec([{ slot: "13" }], [{ source_epoch: "1", target_epoch: "3" }])]);
     expect(interchangeProblems(file, { allowedPubkeys: [PK] })).toEqual([]);
     expect(mergeInterchanges([file as Interchange])).toEqual(ic([rec([{ slot: "13" }], [{ source_epoch: "1", target_epoch: "3" }])]));
+  });
+
+  test("a releasing host's export that is not JSON, or not a valid interchange, stops the move with the reason", () => {
+    const block = (body: string) => `released 1\n-----BEGIN SLASHING PROTECTION-----\n${body}\n-----END SLASHING PROTECTION-----\n`;
+    expect(() => mergeReleased([block("{oops")], [PK])).toThrow(/exported for moved keys is not JSON .*docker logs/);
+    expect(() => mergeReleased([block(JSON.stringify(ic([rec([{ slot: "-1" }])])))], [PK])).toThrow(/exported for moved keys is unusable: data\[0\]\.signed_blocks\[0\]\.slot is "-1"/);
+    expect(mergeReleased([block(JSON.stringify(ic([rec([{ slot: "7" }])])))], [PK])).toEqual(ic([rec([{ slot: "7" }])]));
   });
 
   test("merging two hosts' exports keeps each key's highest slot and epochs whatever the order; different chains are refused", () => {
