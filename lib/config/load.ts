@@ -36,12 +36,15 @@ export function loadStackConfig(entries: Map<string, ConfigEntry>): LoadResult {
   const secrets: Record<string, unknown> = {};
   const plainNames = stackSettingNames();
 
-  for (const [key, entry] of entries) {
+  for (const [key, given] of entries) {
+    let entry = given;
     const [ns, name] = splitKey(key);
     const reserved = reservedKeyPaths(entry.value, ns === NAMESPACE ? name : key);
     if (reserved.length) {
       problems.push(...reserved.map((path) => ({ path, message: `is a reserved JavaScript name (${RESERVED_KEYS.join(", ")}), never a setting; remove it` })));
-      continue;
+      if (RESERVED_KEYS.includes(name)) continue;
+      // The rest of the value is still checked, so every other problem is listed too.
+      entry = { ...entry, value: withoutReservedKeys(entry.value) };
     }
     if (ns !== NAMESPACE) {
       if (PROVIDER_SECRET_KEYS.includes(key) && !entry.secret) {
@@ -140,6 +143,15 @@ export function reservedKeyPaths(value: unknown, root: string): string[] {
   };
   if (RESERVED_KEYS.includes(root)) return [formatPath([root])];
   walk(value, [root], 0);
+  return out;
+}
+
+/** A copy of `value` without reserved keys at any depth (only called once they have been reported). */
+function withoutReservedKeys(value: unknown, depth = 0): unknown {
+  if (typeof value !== "object" || value === null || depth > 100) return value;
+  if (Array.isArray(value)) return value.map((x) => withoutReservedKeys(x, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value)) if (!RESERVED_KEYS.includes(k)) out[k] = withoutReservedKeys((value as Record<string, unknown>)[k], depth + 1);
   return out;
 }
 
