@@ -12,6 +12,7 @@ import { readKeySource, SourceFile } from "../lib/keys/archive";
 import { KEYS_SCRIPT, keysScriptPath, keysScriptValues } from "../lib/keys/hostValues";
 import { filterInterchange, Interchange, interchangeProblems, interchangePubkeys } from "../lib/keys/interchange";
 import { installBundle, ValidatorClientName } from "../lib/keys/layout";
+import { mergeInterchangeFiles } from "../lib/keys/slashingProtection";
 import { LoadedKey, scanSource, ScannedSource, validateFiles } from "../lib/keys/validate";
 import { normalizePubkey } from "../lib/keys/keystore";
 import { Host } from "./host";
@@ -176,7 +177,12 @@ export function mergeReleased(outputs: (string | undefined)[], pubkeys: string[]
   for (const out of outputs) {
     const m = /-----BEGIN SLASHING PROTECTION-----\n([\s\S]*?)\n-----END SLASHING PROTECTION-----/.exec(out ?? "");
     if (!m || !m[1].trim()) continue;
-    const exported: unknown = JSON.parse(m[1]);
+    let exported: unknown;
+    try {
+      exported = JSON.parse(m[1]);
+    } catch (e) {
+      throw new Error(`the slashing protection exported for moved keys is not JSON (${(e as Error).message.slice(0, 200)}); check the releasing host's validator client (docker logs)`);
+    }
     const problems = interchangeProblems(exported);
     if (problems.length) throw new Error(`the slashing protection exported for moved keys is unusable: ${problems.join("; ")}`);
     parts.push(filterInterchange(exported as Interchange, pubkeys));
@@ -184,13 +190,18 @@ export function mergeReleased(outputs: (string | undefined)[], pubkeys: string[]
   return mergeInterchanges(parts);
 }
 
-/** One interchange from several of the same chain (the host checks the chain); undefined when empty. */
+/**
+ * One minimal EIP-3076 interchange from several of the same chain (lib/keys/slashingProtection: duplicate
+ * pubkeys merged, watermarks only rise); the host checks the chain against the release. Undefined when empty.
+ */
 export function mergeInterchanges(parts: (Interchange | undefined)[]): Interchange | undefined {
   const nonEmpty = parts.filter((p): p is Interchange => p !== undefined && p.data.length > 0);
   if (nonEmpty.length === 0) return undefined;
-  const roots = new Set(nonEmpty.map((p) => p.metadata.genesis_validators_root.toLowerCase()));
-  if (roots.size > 1) throw new Error(`slashing-protection files of different chains (${[...roots].join(", ")}) cannot be imported together; remove the stale one`);
-  return { metadata: nonEmpty[0].metadata, data: nonEmpty.flatMap((p) => p.data) };
+  const merged = mergeInterchangeFiles(nonEmpty.map((value, i) => ({ file: `slashing-protection file ${i + 1} of ${nonEmpty.length}`, value })));
+  if (merged.problems.length) throw new Error(`slashing protection cannot be imported: ${merged.problems.join("; ")}`);
+  // Slashable records cannot lower a watermark, so they are imported; the operator should still know.
+  if (merged.slashable.length) pulumi.log.warn(`slashing protection holds slashable data (kept, it only raises the watermarks): ${merged.slashable.slice(0, 5).join("; ")}${merged.slashable.length > 5 ? `; and ${merged.slashable.length - 5} more` : ""}`);
+  return merged.interchange;
 }
 
 /** Passwords for one host from the secret settings: its own (keystorePasswords.<host>), else keystorePassword. */

@@ -131,7 +131,9 @@ check_interchange_root() {
   have=$(grep -o '"genesis_validators_root"[[:space:]]*:[[:space:]]*"0x[0-9a-fA-F]*"' "$file" | head -n1 | grep -o '0x[0-9a-fA-F]*' || true)
   grep -q '"interchange_format_version"[[:space:]]*:[[:space:]]*"5"' "$file" || die "$(basename "$file") is not an EIP-3076 version 5 interchange"
   [ -n "$have" ] || die "$(basename "$file") has no genesis_validators_root"
-  if [ -n "$want" ] && [ "${have,,}" != "${want,,}" ]; then
+  # The chain comes from the installed release, never from the file: without it nothing is imported.
+  [[ "$want" =~ ^0x[0-9a-fA-F]{64}$ ]] || die "the release's genesis_validators_root.txt ($TESTNET_ROOT/current) is missing or malformed, so the chain of $(basename "$file") cannot be checked; run the reset job (ephemery-reset ensure) to install the release, then retry"
+  if [ "${have,,}" != "${want,,}" ]; then
     die "$(basename "$file") is for genesis_validators_root $have but this node runs $want (another Ephemery iteration); refusing to import"
   fi
 }

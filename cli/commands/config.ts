@@ -1,4 +1,6 @@
-import { Command, json } from "../command";
+import { Problem } from "../../lib/config/load";
+import { StackFileError } from "../../lib/config/stackFile";
+import { Command, json, UsageError } from "../command";
 import { loadStackFile, STACK_OPTIONS, stackFilePath } from "../stack";
 
 export const configCommands: Command[] = [
@@ -8,17 +10,32 @@ export const configCommands: Command[] = [
     usage: "ephemery config check [--stack NAME | --file PATH] [--json]",
     options: { ...STACK_OPTIONS, json: { type: "boolean" } },
     async run({ values }, io) {
-      const file = stackFilePath(values, io.cwd);
-      const { result } = loadStackFile(file);
-      if (values.json) {
-        io.out(json({ file, ok: result.ok, problems: result.problems }));
-      } else if (result.ok) {
-        io.out(`${file}: ok (${result.config.hosts.length} host${result.config.hosts.length === 1 ? "" : "s"})\n`);
-      } else {
-        io.err(`${file}: ${result.problems.length} problem${result.problems.length === 1 ? "" : "s"}\n`);
-        for (const p of result.problems) io.err(`  ${p.path}: ${p.message}\n`);
+      // Every outcome, a file that cannot be found or parsed too, is reported the same way (and as JSON with --json).
+      let file: string | undefined;
+      let problems: Problem[];
+      let hosts = 0;
+      let code: number;
+      try {
+        file = stackFilePath(values, io.cwd);
+        const { result } = loadStackFile(file);
+        problems = result.problems;
+        hosts = result.ok ? result.config.hosts.length : 0;
+        code = result.ok ? 0 : 1;
+      } catch (e) {
+        if (e instanceof UsageError && !values.json) throw e;
+        if (!(e instanceof StackFileError) && !(e instanceof UsageError)) throw e;
+        problems = e instanceof StackFileError ? e.problems : [{ path: "(command line)", message: e.message }];
+        code = e instanceof UsageError ? 2 : 1;
       }
-      return result.ok ? 0 : 1;
+      if (values.json) {
+        io.out(json({ file: file ?? null, ok: code === 0, problems }));
+      } else if (code === 0) {
+        io.out(`${file}: ok (${hosts} host${hosts === 1 ? "" : "s"})\n`);
+      } else {
+        io.err(`${file}: ${problems.length} problem${problems.length === 1 ? "" : "s"}\n`);
+        for (const p of problems) io.err(`  ${p.path}: ${p.message}\n`);
+      }
+      return code;
     },
   },
 ];

@@ -7,6 +7,7 @@ import { PROVIDER_SECRET_KEYS, SECRET_SETTING_NAMES, secretSetCommand, secretSet
 import { hostListProblems, resolveHostKind, stackConfigSchema, StackConfig } from "./schema";
 import { missingReceiverSecrets, receiverUrlProblems } from "./monitoring";
 import { keysConfigProblems } from "../keys/configChecks";
+import { printableName } from "../keys/archive";
 
 export const NAMESPACE = "ephemery";
 
@@ -35,8 +36,16 @@ export function loadStackConfig(entries: Map<string, ConfigEntry>): LoadResult {
   const secrets: Record<string, unknown> = {};
   const plainNames = stackSettingNames();
 
-  for (const [key, entry] of entries) {
+  for (const [key, given] of entries) {
+    let entry = given;
     const [ns, name] = splitKey(key);
+    const reserved = reservedKeyPaths(entry.value, ns === NAMESPACE ? name : key);
+    if (reserved.length) {
+      problems.push(...reserved.map((path) => ({ path, message: `is a reserved JavaScript name (${RESERVED_KEYS.join(", ")}), never a setting; remove it` })));
+      if (RESERVED_KEYS.includes(name)) continue;
+      // The rest of the value is still checked, so every other problem is listed too.
+      entry = { ...entry, value: withoutReservedKeys(entry.value) };
+    }
     if (ns !== NAMESPACE) {
       if (PROVIDER_SECRET_KEYS.includes(key) && !entry.secret) {
         problems.push({ path: key, message: `is stored in plain text; run: ${secretSetCommand(key)}` });
@@ -51,7 +60,7 @@ export function loadStackConfig(entries: Map<string, ConfigEntry>): LoadResult {
     } else if (plainNames.includes(name)) {
       plain[name] = entry.value;
     } else {
-      problems.push({ path: key, message: `is not a setting; known settings: ${[...plainNames, ...SECRET_SETTING_NAMES].map((n) => `${NAMESPACE}:${n}`).join(", ")}` });
+      problems.push({ path: printableName(key), message: `is not a setting; known settings: ${[...plainNames, ...SECRET_SETTING_NAMES].map((n) => `${NAMESPACE}:${n}`).join(", ")}` });
     }
   }
 
@@ -64,7 +73,7 @@ export function loadStackConfig(entries: Map<string, ConfigEntry>): LoadResult {
   problems.push(...hostListProblems(plain.hosts));
   const parsedSecrets = secretSettingsSchema.safeParse(secrets, { reportInput: true });
   if (!parsedSecrets.success) {
-    problems.push(...zodProblems(parsedSecrets.error).map((p) => ({ ...p, path: `${NAMESPACE}:${p.path}`, message: redactInput(p.message) })));
+    problems.push(...zodProblems(parsedSecrets.error, [], { redact: true }).map((p) => ({ ...p, path: `${NAMESPACE}:${p.path}` })));
   }
 
   if (parsed.success && parsedSecrets.success) {
@@ -106,18 +115,58 @@ function splitKey(key: string): [string, string] {
   return i < 0 ? [NAMESPACE, key] : [key.slice(0, i), key.slice(i + 1)];
 }
 
-/** `["hosts", 1, "consensus", "client"]` -> `hosts[1].consensus.client`. */
+/** `["hosts", 1, "consensus", "client"]` -> `hosts[1].consensus.client`; control characters escaped. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const seg of path) {
     if (typeof seg === "number") out += `[${seg}]`;
-    else out += out ? `.${String(seg)}` : String(seg);
+    else out += out ? `.${printableName(String(seg))}` : printableName(String(seg));
   }
   return out;
 }
 
-function show(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v);
+/**
+ * Keys that change an object's prototype when copied (`__proto__`) or shadow its machinery: a value under
+ * them would reach the schema through the prototype, past the strict-key checks. Refused everywhere.
+ */
+export const RESERVED_KEYS = ["__proto__", "constructor", "prototype"];
+
+/** Paths (`hosts[0].__proto__`) of every reserved key in `value`; stops at the first 20. */
+export function reservedKeyPaths(value: unknown, root: string): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown, path: (string | number)[], depth: number) => {
+    if (out.length >= 20 || depth > 100 || typeof v !== "object" || v === null) return;
+    if (Array.isArray(v)) { v.forEach((x, i) => walk(x, [...path, i], depth + 1)); return; }
+    for (const k of Object.keys(v)) {
+      if (RESERVED_KEYS.includes(k)) out.push(formatPath([...path, k]));
+      else walk((v as Record<string, unknown>)[k], [...path, k], depth + 1);
+    }
+  };
+  if (RESERVED_KEYS.includes(root)) return [formatPath([root])];
+  walk(value, [root], 0);
+  return out;
+}
+
+/** A copy of `value` without reserved keys at any depth (only called once they have been reported). */
+function withoutReservedKeys(value: unknown, depth = 0): unknown {
+  if (typeof value !== "object" || value === null || depth > 100) return value;
+  if (Array.isArray(value)) return value.map((x) => withoutReservedKeys(x, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value)) if (!RESERVED_KEYS.includes(k)) out[k] = withoutReservedKeys((value as Record<string, unknown>)[k], depth + 1);
+  return out;
+}
+
+/** What a value is, without the value: for secrets. */
+function kindOf(v: unknown): string {
+  if (v === undefined) return "nothing";
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  return article(typeof v === "object" ? "object" : typeof v);
+}
+
+function showValue(v: unknown): string {
+  // A value from the file may be huge: quote at most 80 characters of it.
+  if (typeof v === "string") return v.length > 80 ? `${JSON.stringify(v.slice(0, 60))}... (${v.length} characters)` : JSON.stringify(v);
   if (v === undefined) return "nothing";
   if (Array.isArray(v)) return "a list";
   if (v === null) return "null";
@@ -125,8 +174,11 @@ function show(v: unknown): string {
   return String(v);
 }
 
-export function zodProblems(error: z.ZodError, skipPaths: string[] = []): Problem[] {
+/** With `redact`, messages describe the value's type, never the value (for secrets). */
+export function zodProblems(error: z.ZodError, skipPaths: string[] = [], opts: { redact?: boolean } = {}): Problem[] {
   const out: Problem[] = [];
+  const show = opts.redact ? () => "the value" : showValue;
+  const got = opts.redact ? kindOf : showValue;
   for (const issue of error.issues) {
     const path = formatPath(issue.path);
     if (skipPaths.includes(path)) continue;
@@ -137,10 +189,10 @@ export function zodProblems(error: z.ZodError, skipPaths: string[] = []): Proble
         message = `${show(input)} is not one of ${issue.values.map(String).join(", ")}`;
         break;
       case "invalid_type":
-        message = input === undefined ? `is required (${issue.expected})` : `must be ${article(issue.expected)}, got ${show(input)}`;
+        message = input === undefined ? `is required (${issue.expected})` : `must be ${article(issue.expected)}, got ${got(input)}`;
         break;
       case "unrecognized_keys":
-        out.push(...issue.keys.map((k) => ({ path: path ? `${path}.${k}` : k, message: `is not a setting here; check the spelling (see the config reference in README.md)` })));
+        out.push(...issue.keys.map((k) => ({ path: path ? `${path}.${printableName(k)}` : printableName(k), message: `is not a setting here; check the spelling (see the config reference in README.md)` })));
         continue;
       case "too_small":
         message = issue.origin === "array" ? (issue.message.startsWith("Too small") ? `needs at least ${issue.minimum} entries` : issue.message) : input !== undefined ? `${show(input)} is too small: ${minimumText(issue)}` : issue.message;
@@ -165,11 +217,6 @@ function minimumText(issue: z.core.$ZodIssueTooSmall): string {
 
 function article(t: string): string {
   return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
-}
-
-/** Never echo a secret's value back in a message. */
-function redactInput(message: string): string {
-  return message.replace(/^".*" (is|must)/, "the value $1");
 }
 
 function dedupe(problems: Problem[]): Problem[] {

@@ -15,9 +15,25 @@ export interface SourceFile {
 }
 
 export class ArchiveError extends Error {
-  constructor(public readonly entry: string, message: string) {
+  /** The entry's name with control characters escaped: safe to print on one line. */
+  public readonly entry: string;
+  constructor(entry: string, message: string) {
     super(message);
+    this.entry = printableName(entry);
   }
+}
+
+/** A name as it can be printed: control characters, DEL and backslashes escaped (`\n`, `\x1b`, `\u2028`). */
+export function printableName(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  return name.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\\]/g, (c) => {
+    if (c === "\\") return "\\\\";
+    if (c === "\n") return "\\n";
+    if (c === "\t") return "\\t";
+    if (c === "\r") return "\\r";
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
 }
 
 export const LIMITS = {
@@ -25,6 +41,10 @@ export const LIMITS = {
   entryBytes: 16 * 1024 * 1024,
   totalBytes: 256 * 1024 * 1024,
   entries: 100_000,
+  /** The archive file itself, before decompression. */
+  archiveBytes: 256 * 1024 * 1024,
+  /** How long xz may take to decompress one archive. */
+  xzTimeoutMs: 60_000,
 };
 
 export const ARCHIVE_SUFFIXES = [".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz"] as const;
@@ -49,14 +69,62 @@ export function readKeySource(source: string): SourceFile[] {
   if (st.isDirectory()) return readDirectory(source);
   const kind = archiveKind(source);
   if (!kind) throw new ArchiveError(source, `is neither a directory nor an archive ending in ${ARCHIVE_SUFFIXES.join(", ")}`);
-  return readArchive(fs.readFileSync(source), kind);
+  return readArchive(readRegularFile(source), kind);
+}
+
+/**
+ * The bytes of a regular file, refusing FIFOs, devices and sockets without blocking on them: the file is
+ * opened non-blocking and checked on the open descriptor, so a swap after the check changes nothing.
+ */
+function readRegularFile(file: string, name = file, maxBytes = LIMITS.archiveBytes): Buffer {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+  } catch (e) {
+    throw new ArchiveError(name, `cannot be opened (${(e as NodeJS.ErrnoException).code}); give a directory of keystores or an archive file`);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new ArchiveError(name, `is ${fileKind(st)}, not a regular file; give the file itself`);
+    if (st.size > maxBytes) throw new ArchiveError(name, `is ${st.size} bytes, over the ${maxBytes}-byte limit`);
+    const data = Buffer.alloc(st.size);
+    let got = 0;
+    while (got < data.length) {
+      const n = fs.readSync(fd, data, got, data.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    if (got !== st.size) throw new ArchiveError(name, `changed while it was read (${got} of ${st.size} bytes); copy it again`);
+    return data;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function fileKind(st: fs.Stats): string {
+  if (st.isFIFO()) return "a FIFO (named pipe)";
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isSocket()) return "a socket";
+  if (st.isDirectory()) return "a directory";
+  return "a special file";
 }
 
 export function readArchive(data: Buffer, kind: "zip" | "tar" | "tgz" | "txz"): SourceFile[] {
-  if (kind === "zip") return readZip(data);
-  if (kind === "tar") return readTar(data);
-  if (kind === "tgz") return readTar(gunzip(data));
-  return readTar(unxz(data));
+  if (kind === "zip") return uniqueNames(readZip(data));
+  if (kind === "tar") return uniqueNames(readTar(data));
+  if (kind === "tgz") return uniqueNames(readTar(gunzip(data)));
+  return uniqueNames(readTar(unxz(data)));
+}
+
+/** Two entries with one name: which one a tool keeps differs (first, last), so neither is guessed. */
+function uniqueNames(files: SourceFile[]): SourceFile[] {
+  const seen = new Set<string>();
+  for (const f of files) {
+    if (seen.has(f.name)) throw new ArchiveError(f.name, "appears twice in the archive; which copy is meant is ambiguous, so rebuild the archive with each file once");
+    seen.add(f.name);
+  }
+  return files;
 }
 
 function readDirectory(root: string): SourceFile[] {
@@ -71,7 +139,8 @@ function readDirectory(root: string): SourceFile[] {
       if (!ent.isFile()) throw new ArchiveError(name, "is not a regular file");
       const size = fs.statSync(full).size;
       checkSize(name, size, (total += size));
-      out.push({ name, data: fs.readFileSync(full) });
+      // Opened like an archive (non-blocking, checked on the descriptor): a file swapped for a FIFO cannot block.
+      out.push({ name, data: readRegularFile(full, name, LIMITS.entryBytes) });
     }
   };
   walk(root);
@@ -80,6 +149,8 @@ function readDirectory(root: string): SourceFile[] {
 
 /** `./a/b.json` -> `a/b.json`; refuses absolute paths and `..`. */
 export function safeEntryName(raw: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(raw)) throw new ArchiveError(raw, "has control characters (a newline, an escape) in its name; rename the file");
   const name = raw.replace(/\\/g, "/");
   if (name.startsWith("/") || /^[A-Za-z]:/.test(name)) throw new ArchiveError(raw, "has an absolute path; archives must hold relative paths only");
   const parts = name.split("/").filter((p) => p !== "" && p !== ".");
@@ -92,18 +163,28 @@ function checkSize(name: string, size: number, total: number): void {
   if (total > LIMITS.totalBytes) throw new ArchiveError(name, `brings the source over ${LIMITS.totalBytes} bytes in total`);
 }
 
+/** The decompressed tar may hold totalBytes of files plus headers and padding. */
+const decompressedLimit = () => LIMITS.totalBytes + 1024 * 1024;
+const tooLarge = () => `decompresses to more than ${decompressedLimit()} bytes, the limit for a key source (${LIMITS.totalBytes} bytes of files); a key archive is a few KiB, check that this is the right file`;
+
 function gunzip(data: Buffer): Buffer {
   try {
-    return zlib.gunzipSync(data, { maxOutputLength: LIMITS.totalBytes + 1024 * 1024 });
+    return zlib.gunzipSync(data, { maxOutputLength: decompressedLimit() });
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") throw new ArchiveError("(gzip stream)", tooLarge());
     throw new ArchiveError("(gzip stream)", `cannot be decompressed: ${(e as Error).message}; the archive is truncated or corrupt, copy it again`);
   }
 }
 
 function unxz(data: Buffer): Buffer {
-  const r = spawnSync("xz", ["--decompress", "--stdout", "--single-stream"], { input: data, maxBuffer: LIMITS.totalBytes + 1024 * 1024 });
-  if (r.error) throw new ArchiveError("(xz stream)", `cannot be decompressed: ${r.error.message} (is xz installed? apt-get install xz-utils)`);
-  if (r.status !== 0) throw new ArchiveError("(xz stream)", `cannot be decompressed: ${r.stderr.toString().trim()}; the archive is truncated or corrupt, copy it again`);
+  // --memlimit bounds xz's own memory (a crafted header can ask for gigabytes of dictionary).
+  const r = spawnSync("xz", ["--decompress", "--stdout", "--single-stream", "--memlimit=256MiB"], { input: data, maxBuffer: decompressedLimit(), timeout: LIMITS.xzTimeoutMs, killSignal: "SIGKILL" });
+  const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ENOBUFS") throw new ArchiveError("(xz stream)", tooLarge());
+  if (code === "ETIMEDOUT" || r.signal === "SIGKILL") throw new ArchiveError("(xz stream)", `took more than ${LIMITS.xzTimeoutMs} ms to decompress; a key archive takes milliseconds, check that this is the right file`);
+  if (code === "ENOENT") throw new ArchiveError("(xz stream)", "cannot be decompressed: the xz program is not installed (apt-get install xz-utils), or use a .tar.gz or .zip");
+  if (r.error) throw new ArchiveError("(xz stream)", `cannot be decompressed: ${r.error.message}`);
+  if (r.status !== 0) throw new ArchiveError("(xz stream)", `cannot be decompressed: ${printableName(r.stderr.toString().trim().slice(0, 300))}; the archive is truncated or corrupt, copy it again`);
   return r.stdout;
 }
 
@@ -121,12 +202,12 @@ function readTar(data: Buffer): SourceFile[] {
     const header = data.subarray(offset, offset + 512);
     if (header.every((b) => b === 0)) return out;
     if (++entries > LIMITS.entries) throw new ArchiveError("(tar)", `has more than ${LIMITS.entries} entries`);
-    const checksum = octal(header, 148, 8);
+    const rawName = longName ?? paxPath ?? joinUstarName(header);
+    const checksum = octal(header, 148, 8, rawName, "checksum");
     let sum = 0;
     for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : header[i];
-    const rawName = longName ?? paxPath ?? joinUstarName(header);
     if (checksum !== sum) throw new ArchiveError(rawName || "(tar header)", "has a bad tar header checksum; the archive is corrupt, copy it again");
-    const size = octal(header, 124, 12);
+    const size = octal(header, 124, 12, rawName, "size");
     const type = String.fromCharCode(header[156] || 48);
     const start = offset + 512;
     const end = start + size;
@@ -134,7 +215,11 @@ function readTar(data: Buffer): SourceFile[] {
     offset = start + Math.ceil(size / 512) * 512;
     const body = data.subarray(start, end);
     if (type === "L") { longName = body.toString("utf8").replace(/\0.*$/s, ""); continue; }
-    if (type === "x") { paxPath = paxValue(body, "path"); continue; }
+    if (type === "x") {
+      if (paxValue(body, "size") !== undefined) throw new ArchiveError(rawName || "(tar header)", "has a pax size record, which only files over 8 GiB need; the archive is not a key archive");
+      paxPath = paxValue(body, "path");
+      continue;
+    }
     if (type === "g") continue;
     longName = undefined;
     paxPath = undefined;
@@ -159,10 +244,13 @@ function cstr(b: Buffer, start: number, len: number): string {
   return s.subarray(0, z < 0 ? len : z).toString("utf8");
 }
 
-function octal(b: Buffer, start: number, len: number): number {
-  const s = cstr(b, start, len).trim();
-  if (b[start] & 0x80) throw new ArchiveError("(tar header)", "uses base-256 sizes, which no key archive needs");
-  return s === "" ? 0 : parseInt(s, 8);
+/** A tar numeric field: octal digits, padded with spaces or NULs. Anything else is corruption, never 0. */
+function octal(b: Buffer, start: number, len: number, entry: string, field: string): number {
+  if (b[start] & 0x80) throw new ArchiveError(entry || "(tar header)", `uses a base-256 ${field} field, which no key archive needs`);
+  const raw = b.subarray(start, start + len).toString("latin1");
+  const s = raw.replace(/^[ \0]+|[ \0]+$/g, "");
+  if (!/^[0-7]{1,12}$/.test(s)) throw new ArchiveError(entry || "(tar header)", `has a tar ${field} field ${JSON.stringify(printableName(raw))} that is not an octal number; the archive is corrupt, copy it again`);
+  return parseInt(s, 8);
 }
 
 function paxValue(body: Buffer, key: string): string | undefined {
@@ -210,7 +298,8 @@ function readZip(data: Buffer): SourceFile[] {
     if (madeBy === 3 && (mode & 0o170000) === 0o120000) throw new ArchiveError(rawName, "is a symbolic link; links are refused: archive the files themselves");
     const name = safeEntryName(rawName);
     if (rawName.endsWith("/")) continue;
-    if (madeBy === 3 && mode !== 0 && (mode & 0o170000) !== 0o100000) throw new ArchiveError(rawName, "is not a regular file");
+    // Python's zipfile.writestr records permission bits without a file type (0o600): a regular file.
+    if (madeBy === 3 && (mode & 0o170000) !== 0 && (mode & 0o170000) !== 0o100000) throw new ArchiveError(rawName, "is not a regular file");
     if (flags & 1) throw new ArchiveError(rawName, "is encrypted; zip the keystores without a zip password (they are encrypted already)");
     checkSize(name, size, (total += size));
     if (local + 30 > data.length || data.readUInt32LE(local) !== 0x04034b50) throw new ArchiveError(rawName, "has no local header; the zip is truncated or corrupt");

@@ -1,13 +1,11 @@
 /** EIP-3076 slashing-protection interchange files: checked before any import. Pure. */
 import { normalizePubkey } from "./keystore";
+import { parseInterchange } from "./slashingProtection";
 
 export interface Interchange {
   metadata: { interchange_format_version: string; genesis_validators_root: string };
   data: { pubkey: string; signed_blocks: { slot: string; signing_root?: string }[]; signed_attestations: { source_epoch: string; target_epoch: string; signing_root?: string }[] }[];
 }
-
-const ROOT = /^0x[0-9a-fA-F]{64}$/;
-const UINT = /^\d+$/;
 
 export function isInterchangeLike(value: unknown): boolean {
   return typeof value === "object" && value !== null && "metadata" in value && typeof (value as { metadata: unknown }).metadata === "object"
@@ -16,36 +14,18 @@ export function isInterchangeLike(value: unknown): boolean {
 }
 
 /**
- * Problems (each a sentence) with an interchange file: format version 5, a well-formed root equal to
- * `genesisValidatorsRoot` when given, well-formed records, and only pubkeys from `allowedPubkeys` when given.
+ * Problems (each a sentence) with an interchange file: the EIP-3076 checks of ./slashingProtection (format
+ * version 5, roots, uint64 slots and epochs, signing roots, size), the root equal to `genesisValidatorsRoot`
+ * when given, and only pubkeys from `allowedPubkeys` when given. A pubkey may appear in several records:
+ * EIP-3076 merges them.
  */
 export function interchangeProblems(value: unknown, expect: { genesisValidatorsRoot?: string; allowedPubkeys?: string[] } = {}): string[] {
-  const problems: string[] = [];
   if (!isInterchangeLike(value)) return ["is not an EIP-3076 interchange file (no metadata.interchange_format_version)"];
-  const ic = value as Interchange;
-  if (ic.metadata.interchange_format_version !== "5") {
-    problems.push(`has interchange_format_version ${JSON.stringify(ic.metadata.interchange_format_version)}; only "5" (EIP-3076) is supported: export it again with a current client`);
+  const { records, problems } = parseInterchange(value, expect.genesisValidatorsRoot);
+  if (expect.allowedPubkeys) {
+    const allowed = new Set(expect.allowedPubkeys);
+    for (const r of records) if (!allowed.has(r.pubkey)) problems.push(`data[${r.index}] is for 0x${r.pubkey}, which is not one of the keys being installed`);
   }
-  const root = ic.metadata.genesis_validators_root;
-  if (typeof root !== "string" || !ROOT.test(root)) {
-    problems.push(`has genesis_validators_root ${JSON.stringify(root)}; it must be 0x and 32 bytes of hex`);
-  } else if (expect.genesisValidatorsRoot && root.toLowerCase() !== expect.genesisValidatorsRoot.toLowerCase()) {
-    problems.push(`belongs to another chain: genesis_validators_root ${root}, the current iteration's is ${expect.genesisValidatorsRoot}; slashing protection of an old Ephemery iteration cannot be imported`);
-  }
-  if (!Array.isArray(ic.data)) return [...problems, 'has no "data" list'];
-  const allowed = expect.allowedPubkeys ? new Set(expect.allowedPubkeys) : undefined;
-  const seen = new Set<string>();
-  ic.data.forEach((rec, i) => {
-    const pk = normalizePubkey(rec?.pubkey);
-    if (!pk) { problems.push(`data[${i}].pubkey ${JSON.stringify(rec?.pubkey)} is not a 48-byte hex public key`); return; }
-    if (seen.has(pk)) problems.push(`data[${i}] repeats pubkey 0x${pk}`);
-    seen.add(pk);
-    if (allowed && !allowed.has(pk)) problems.push(`data[${i}] is for 0x${pk}, which is not one of the keys being installed`);
-    if (!Array.isArray(rec.signed_blocks) || rec.signed_blocks.some((b) => !UINT.test(String(b?.slot)))) problems.push(`data[${i}].signed_blocks must be a list of { slot: "<decimal>" }`);
-    if (!Array.isArray(rec.signed_attestations) || rec.signed_attestations.some((a) => !UINT.test(String(a?.source_epoch)) || !UINT.test(String(a?.target_epoch)))) {
-      problems.push(`data[${i}].signed_attestations must be a list of { source_epoch, target_epoch } decimal strings`);
-    }
-  });
   return problems;
 }
 

@@ -59,6 +59,17 @@ describe("ephemery keys validate", () => {
     expect(r).toMatchObject({ code: 0, stdout: expect.stringContaining(`0x${keys[0].pubkey}  pbkdf2  password ok`) });
   });
 
+  test("a keystore asking for 3 GiB of scrypt memory is refused with the limit named, before any password check", async () => {
+    const dir = path.join(work, "hostile-kdf");
+    fs.mkdirSync(dir);
+    const ks = JSON.parse(keys[0].json);
+    ks.crypto.kdf = { function: "scrypt", params: { dklen: 32, n: 2 ** 20, r: 24, p: 1, salt: "ab".repeat(32) }, message: "" };
+    fs.writeFileSync(path.join(dir, "keystore-m_12381_3600_0_0_0-1700000000.json"), JSON.stringify(ks));
+    const r = await runCli(["keys", "validate", dir, "--password-env", "KS_PW", "--json", "--threads", "1"], { env: { KS_PW: "secret-1" } });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, count: 0, errors: [{ file: "keystore-m_12381_3600_0_0_0-1700000000.json", message: expect.stringMatching(/needs 3221225472 bytes of memory \(128\*n\*r\), over the limit of 1073741824/) }] });
+  });
+
   test("usage mistakes exit 2", async () => {
     expect((await runCli(["keys", "validate", keyDir, "--password-env", "A", "--password-file", "b"])).code).toBe(2);
     expect((await runCli(["keys", "validate"])).code).toBe(2);

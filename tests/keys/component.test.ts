@@ -130,6 +130,17 @@ describe("bad key settings are config problems (the program stops before any res
     expect(problems).toHaveLength(4);
   });
 
+  test("a keystore over the KDF limits stops `pulumi up`'s config load with the file and the limit named", () => {
+    const dir = path.join(work, "hostile-kdf");
+    fs.mkdirSync(dir);
+    const ks = JSON.parse(keys[0].json);
+    ks.crypto.kdf = { function: "scrypt", params: { dklen: 32, n: 2 ** 18, r: 8, p: 2 ** 20 - 1, salt: "ab".repeat(32) }, message: "" };
+    fs.writeFileSync(path.join(dir, "keystore-m_12381_3600_0_0_0-1700000000.json"), JSON.stringify(ks));
+    expect(load(config([host("alpha", 0, { path: dir })]))).toEqual([
+      expect.stringMatching(/^hosts\[0\]\.validator\.keys\.path: keystore-m_12381_3600_0_0_0-1700000000\.json: crypto\.kdf\.params\.p must be an integer from 1 to 16, got 1048575/),
+    ]);
+  });
+
   test("keys without a path (moving every key away) need no password", () => {
     expect(load(config([host("alpha", 0, {})]))).toEqual([]);
     expect(load(config([host("alpha", 0, { expectedCount: 1 })]))).toEqual([expect.stringMatching(/hosts\[0\]\.validator\.keys\.path: keys are expected but no path is set/)]);

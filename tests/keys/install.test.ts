@@ -120,6 +120,20 @@ describe("staged install over SSH", () => {
     expect(loaded()).toEqual(sorted(keys.slice(0, 2)));
   });
 
+  test("an interchange is refused while the release's genesis_validators_root is unknown: no root given is not a pass", () => {
+    const gvrFile = path.join(dataDir, node, "testnet", "current", "genesis_validators_root.txt");
+    const same = JSON.stringify({ metadata: { interchange_format_version: "5", genesis_validators_root: GVR }, data: [] });
+    fs.renameSync(gvrFile, `${gvrFile}.away`);
+    try {
+      const r = run("install", installBundle("lighthouse", keys.slice(0, 3).map(ik), same));
+      expect(r.ok).toBe(false);
+      expect(r.err).toMatch(/genesis_validators_root\.txt .* is missing or malformed, so the chain of .* cannot be checked/);
+      expect(loaded()).toEqual(sorted(keys.slice(0, 2)));
+    } finally {
+      fs.renameSync(`${gvrFile}.away`, gvrFile);
+    }
+  });
+
   test("a moved-in interchange is imported, the old set backed up with its slashing protection", () => {
     const moved = JSON.stringify({ metadata: { interchange_format_version: "5", genesis_validators_root: GVR }, data: [{ pubkey: `0x${keys[2].pubkey}`, signed_blocks: [{ slot: "81" }], signed_attestations: [] }] });
     const backupsBefore = backupIds().length;

@@ -1,6 +1,6 @@
-import { decryptKeystore, parseKeystore, passwordBytes } from "../../lib/keys/keystore";
+import { decryptKeystore, KDF_LIMITS, parseKeystore, passwordBytes } from "../../lib/keys/keystore";
 import { checkPasswords } from "../../lib/keys/passwords";
-import { validateFiles } from "../../lib/keys/validate";
+import { scanSource, validateFiles } from "../../lib/keys/validate";
 import { makeKeys } from "./fixtures";
 
 // EIP-2335's own test vectors (https://eips.ethereum.org/EIPS/eip-2335#test-cases).
@@ -76,7 +76,7 @@ describe("structural checks name what is wrong", () => {
     ["another cipher", (v: any) => { v.crypto.cipher.function = "aes-256-gcm"; }, /cipher function must be "aes-128-ctr"/],
     ["another checksum", (v: any) => { v.crypto.checksum.function = "sha512"; }, /checksum function must be "sha256"/],
     ["a short pubkey", (v: any) => { v.pubkey = "9612d7"; }, /pubkey "9612d7"; it must be 48 bytes/],
-    ["a non-power-of-2 scrypt n", (v: any) => { v.crypto.kdf = { function: "scrypt", params: { dklen: 32, n: 1000, r: 8, p: 1, salt: SALT }, message: "" }; }, /scrypt n must be a power of 2/],
+    ["a non-power-of-2 scrypt n", (v: any) => { v.crypto.kdf = { function: "scrypt", params: { dklen: 32, n: 1000, r: 8, p: 1, salt: SALT }, message: "" }; }, /crypto\.kdf\.params\.n must be a power of 2/],
     ["a bad iv", (v: any) => { v.crypto.cipher.params.iv = "zz"; }, /crypto.cipher.params.iv must be 16 bytes of hex/],
   ])("%s", (_label, change, message) => {
     expect(() => parseKeystore(variant(change))).toThrow(message);
@@ -84,6 +84,51 @@ describe("structural checks name what is wrong", () => {
   test("not JSON", () => expect(() => parseKeystore("{")).toThrow(/is not valid JSON/));
   test("a 0x-prefixed upper-case pubkey is normalised", () => {
     expect(parseKeystore(variant((v) => { v.pubkey = `0x${SPEC_PUBKEY.toUpperCase()}`; })).pubkey).toBe(SPEC_PUBKEY);
+  });
+});
+
+describe("KDF parameters are bounded to what real tools write, with the limit named", () => {
+  const withKdf = (kdf: Record<string, unknown>) => JSON.stringify({ ...SPEC_VECTORS.pbkdf2, crypto: { ...SPEC_VECTORS.pbkdf2.crypto, kdf: { message: "", ...kdf } } });
+  const scrypt = (params: Record<string, unknown>) => withKdf({ function: "scrypt", params: { dklen: 32, n: 262144, r: 8, p: 1, salt: SALT, ...params } });
+  const pbkdf2 = (params: Record<string, unknown>) => withKdf({ function: "pbkdf2", params: { dklen: 32, c: 262144, prf: "hmac-sha256", salt: SALT, ...params } });
+  test.each([
+    // n=2^20 r=24 took 3.2 GB and 49 s before the bound.
+    ["scrypt n=2^20 r=24 (3 GiB)", scrypt({ n: 2 ** 20, r: 24 }), /needs 3221225472 bytes of memory \(128\*n\*r\), over the limit of 1073741824/],
+    ["scrypt p=2^20-1 (weeks of CPU)", scrypt({ p: 2 ** 20 - 1 }), /crypto\.kdf\.params\.p must be an integer from 1 to 16, got 1048575/],
+    ["scrypt n*r*p over the work limit", scrypt({ n: 2 ** 18, r: 8, p: 16 }), /costs n\*r\*p=33554432, over the limit of 8388608/],
+    ["scrypt n=2^21", scrypt({ n: 2 ** 21 }), /params\.n must be an integer from 2 to 1048576, got 2097152/],
+    ["scrypt r=64", scrypt({ r: 64 }), /params\.r must be an integer from 1 to 32, got 64/],
+    ["scrypt r as a string", scrypt({ r: "8" }), /params\.r must be an integer from 1 to 32, got "8"/],
+    ["scrypt dklen 64", scrypt({ dklen: 64 }), /crypto\.kdf\.params\.dklen must be 32, got 64/],
+    ["pbkdf2 c=2^24", pbkdf2({ c: 2 ** 24 }), /crypto\.kdf\.params\.c must be an integer from 1 to 1048576, got 16777216/],
+    ["pbkdf2 c=0", pbkdf2({ c: 0 }), /params\.c must be an integer from 1 to 1048576, got 0/],
+    ["pbkdf2 prf hmac-sha512", pbkdf2({ prf: "hmac-sha512" }), /prf must be "hmac-sha256"/],
+    ["an empty salt", pbkdf2({ salt: "" }), /salt must be 16 to 64 bytes of hex, got ""/],
+    ["a 1 MiB salt", pbkdf2({ salt: "ab".repeat(512 * 1024) }), /salt must be 16 to 64 bytes of hex, got 1048576 characters/],
+    ["an unknown kdf parameter", scrypt({ maxmem: 1 }), /crypto\.kdf\.params has unknown field\(s\) "maxmem"/],
+    ["no kdf params", withKdf({ function: "scrypt" }), /no "crypto\.kdf\.params" object/],
+  ])("%s is refused", (_label, text, message) => {
+    expect(() => parseKeystore(text)).toThrow(message);
+  });
+  test("an unknown cipher parameter and a short iv are refused", () => {
+    const v = JSON.parse(JSON.stringify(SPEC_VECTORS.pbkdf2));
+    v.crypto.cipher.params.counter = 1;
+    expect(() => parseKeystore(JSON.stringify(v))).toThrow(/crypto\.cipher\.params has unknown field\(s\) "counter"; allowed: iv/);
+    v.crypto.cipher.params = { iv: "00".repeat(8) };
+    expect(() => parseKeystore(JSON.stringify(v))).toThrow(/crypto\.cipher\.params\.iv must be 16 bytes of hex/);
+  });
+  test("the deposit CLI's parameters and the limits themselves pass", () => {
+    expect(parseKeystore(scrypt({})).kdf).toBe("scrypt");
+    expect(parseKeystore(scrypt({ n: KDF_LIMITS.scryptMaxN, r: 8, p: 1 })).kdf).toBe("scrypt");
+    expect(parseKeystore(pbkdf2({ c: KDF_LIMITS.pbkdf2MaxC })).kdf).toBe("pbkdf2");
+  });
+  test("the same check stops `keys validate` and the program's scan: the file is named, nothing is decrypted", async () => {
+    const files = [{ name: "keystore-m_12381_3600_0_0_0-1.json", data: Buffer.from(scrypt({ n: 2 ** 20, r: 24 })) }];
+    const { report } = await validateFiles(files, { passwordFor: () => "x", threads: 1 });
+    expect(report.ok).toBe(false);
+    expect(report.keys).toEqual([]);
+    expect(report.errors).toEqual([expect.objectContaining({ file: files[0].name, message: expect.stringMatching(/over the limit of 1073741824/) })]);
+    expect(scanSource(files).errors[0].message).toMatch(/over the limit of 1073741824/);
   });
 });
 
