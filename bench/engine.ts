@@ -21,17 +21,22 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return Number(process.hrtime.bigint() - t) / 1e9;
 }
 
-async function measure(hostCount: number, image: string, nextImage: string): Promise<Record<Op, number>> {
+/** Where a no-op `up` spends its time: before the first resource event (CLI, plugins, program), across the resource events, after the last. */
+interface NoopSplit { beforeResources: number; resources: number; afterResources: number }
+
+async function measure(hostCount: number, image: string, nextImage: string): Promise<Record<Op, number> & { split: NoopSplit }> {
   const fleet = await startFleet(hostCount, image);
   const stack = await EngineStack.create(`bench-${fleet.runId}`, { stateDir: path.join(fleet.root, "state"), workDir: path.join(fleet.root, "work") });
   try {
     await stack.setSecret("ephemery:sshPrivateKey", fleet.privateKey);
     stack.writeConfig({ "ephemery:network": networkConfig(fleet.server), "ephemery:hosts": fleet.hosts.map((h) => h.config) });
-    const out = {} as Record<Op, number>;
+    const out = {} as Record<Op, number> & { split: NoopSplit };
     out.preview = await timed(() => stack.preview());
     out["up (first)"] = await timed(() => stack.up());
     out["up (no-op)"] = await timed(() => stack.up());
     if (stack.changes().length > 0) throw new Error(`the no-op up changed: ${stack.changes().join(", ")}`);
+    const t = stack.timeline;
+    out.split = { beforeResources: (t.firstResource - t.start) / 1e3, resources: (t.lastResource - t.firstResource) / 1e3, afterResources: (Date.now() - t.lastResource) / 1e3 };
     fleet.hosts[0].config.execution.image = nextImage;
     stack.writeConfig({ "ephemery:hosts": fleet.hosts.map((h) => h.config) });
     out["up (1 image)"] = await timed(() => stack.up());
@@ -64,10 +69,13 @@ async function main(): Promise<void> {
     const image = standinImage("1.0.0");
     const nextImage = standinImage("1.1.0");
     const results = new Map<number, Record<Op, number>>();
+    const splits = new Map<number, NoopSplit>();
     for (const n of counts) {
-      const samples: Record<Op, number>[] = [];
+      const samples: (Record<Op, number> & { split: NoopSplit })[] = [];
       for (let r = 0; r < runs; r++) samples.push(await measure(n, image, nextImage));
       results.set(n, Object.fromEntries(OPS.map((op) => [op, median(samples.map((s) => s[op]))])) as Record<Op, number>);
+      const keys = ["beforeResources", "resources", "afterResources"] as const;
+      splits.set(n, Object.fromEntries(keys.map((k) => [k, median(samples.map((s) => s.split[k]))])) as unknown as NoopSplit);
     }
     const header = ["hosts", ...OPS];
     const rows = counts.map((n) => [String(n), ...OPS.map((op) => `${results.get(n)![op].toFixed(1)} s`)]);
@@ -76,6 +84,12 @@ async function main(): Promise<void> {
     console.log(line(header));
     console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
     for (const r of rows) console.log(line(r));
+    console.log("");
+    console.log("no-op up, split by engine events: before the first resource event (CLI, plugins, program) | resource events | after the last");
+    for (const n of counts) {
+      const sp = splits.get(n)!;
+      console.log(`  ${String(n).padStart(2)} hosts: ${sp.beforeResources.toFixed(1)} s | ${sp.resources.toFixed(1)} s | ${sp.afterResources.toFixed(1)} s`);
+    }
     if (counts.length > 1) {
       const [lo, hi] = [Math.min(...counts), Math.max(...counts)];
       const at = (n: number, op: Op) => results.get(n)![op];
