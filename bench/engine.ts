@@ -1,16 +1,18 @@
 /**
- * `npm run bench:engine`: wall time of `preview`, first `up`, no-op `up` and `destroy` through the real engine
- * (the toolchain's CLI, a file:// backend) for 1 and 3 SSH test hosts, printed as a table, plus how the no-op
- * `up` grows per host. Needs what the engine tier needs: `bash scripts/toolchain.sh`, Docker, sshd.
- * Options: --hosts 1,3 (host counts), --runs 1 (repetitions; the median is printed).
+ * `npm run bench:engine`: wall time of `preview`, first `up`, no-op `up`, an `up` that changes one host's
+ * execution image, and `destroy` through the real engine (the toolchain's CLI, a file:// backend) for 1, 5 and 10
+ * SSH test hosts (loopback sshd, one shared Docker engine), printed as a table with the machine's load, plus how
+ * each grows per host against the goals of issue #14. Needs what the engine tier needs: `bash scripts/toolchain.sh`,
+ * Docker, sshd. Options: --hosts 1,5,10 (host counts, 1..16), --runs 1 (repetitions; the median is printed).
  */
+import * as os from "os";
 import * as path from "path";
 import { parseArgs } from "util";
 import { cleanHost, EngineStack, networkConfig, startFleet } from "../tests/e2e/harness";
 import { standinImage } from "../tests/e2e/standins";
 import { startDockerd, stopDockerdIfStarted } from "../tests/support/dockerd";
 
-const OPS = ["preview", "up (first)", "up (no-op)", "destroy"] as const;
+const OPS = ["preview", "up (first)", "up (no-op)", "up (1 image)", "destroy"] as const;
 type Op = (typeof OPS)[number];
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -19,17 +21,27 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return Number(process.hrtime.bigint() - t) / 1e9;
 }
 
-async function measure(hostCount: number, image: string): Promise<Record<Op, number>> {
+/** Where a no-op `up` spends its time: before the first resource event (CLI, plugins, program), across the resource events, after the last. */
+interface NoopSplit { beforeResources: number; resources: number; afterResources: number }
+
+async function measure(hostCount: number, image: string, nextImage: string): Promise<Record<Op, number> & { split: NoopSplit }> {
   const fleet = await startFleet(hostCount, image);
   const stack = await EngineStack.create(`bench-${fleet.runId}`, { stateDir: path.join(fleet.root, "state"), workDir: path.join(fleet.root, "work") });
   try {
     await stack.setSecret("ephemery:sshPrivateKey", fleet.privateKey);
     stack.writeConfig({ "ephemery:network": networkConfig(fleet.server), "ephemery:hosts": fleet.hosts.map((h) => h.config) });
-    const out = {} as Record<Op, number>;
+    const out = {} as Record<Op, number> & { split: NoopSplit };
     out.preview = await timed(() => stack.preview());
     out["up (first)"] = await timed(() => stack.up());
     out["up (no-op)"] = await timed(() => stack.up());
     if (stack.changes().length > 0) throw new Error(`the no-op up changed: ${stack.changes().join(", ")}`);
+    const t = stack.timeline;
+    out.split = { beforeResources: (t.firstResource - t.start) / 1e3, resources: (t.lastResource - t.firstResource) / 1e3, afterResources: (Date.now() - t.lastResource) / 1e3 };
+    fleet.hosts[0].config.execution.image = nextImage;
+    stack.writeConfig({ "ephemery:hosts": fleet.hosts.map((h) => h.config) });
+    out["up (1 image)"] = await timed(() => stack.up());
+    const touched = stack.changes().filter((c) => !c.includes(fleet.hosts[0].name));
+    if (touched.length > 0) throw new Error(`changing one host's image touched other hosts: ${touched.join(", ")}`);
     out.destroy = await timed(() => stack.destroy());
     return out;
   } finally {
@@ -45,20 +57,25 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { hosts: { type: "string", default: "1,3" }, runs: { type: "string", default: "1" } } });
+  const { values } = parseArgs({ options: { hosts: { type: "string", default: "1,5,10" }, runs: { type: "string", default: "1" } } });
   const counts = values.hosts!.split(",").map(Number);
   const runs = Number(values.runs);
-  if (counts.some((n) => !Number.isInteger(n) || n < 1 || n > 8) || !Number.isInteger(runs) || runs < 1) {
-    throw new Error(`--hosts takes host counts 1..8 separated by commas (got "${values.hosts}"), --runs a positive integer (got "${values.runs}")`);
+  if (counts.some((n) => !Number.isInteger(n) || n < 1 || n > 16) || !Number.isInteger(runs) || runs < 1) {
+    throw new Error(`--hosts takes host counts 1..16 separated by commas (got "${values.hosts}"), --runs a positive integer (got "${values.runs}")`);
   }
+  console.log(`load average (1/5/15 min) at the start: ${os.loadavg().map((l) => l.toFixed(2)).join(" / ")} on ${os.cpus().length} cores`);
   const startedDockerd = await startDockerd();
   try {
     const image = standinImage("1.0.0");
+    const nextImage = standinImage("1.1.0");
     const results = new Map<number, Record<Op, number>>();
+    const splits = new Map<number, NoopSplit>();
     for (const n of counts) {
-      const samples: Record<Op, number>[] = [];
-      for (let r = 0; r < runs; r++) samples.push(await measure(n, image));
+      const samples: (Record<Op, number> & { split: NoopSplit })[] = [];
+      for (let r = 0; r < runs; r++) samples.push(await measure(n, image, nextImage));
       results.set(n, Object.fromEntries(OPS.map((op) => [op, median(samples.map((s) => s[op]))])) as Record<Op, number>);
+      const keys = ["beforeResources", "resources", "afterResources"] as const;
+      splits.set(n, Object.fromEntries(keys.map((k) => [k, median(samples.map((s) => s.split[k]))])) as unknown as NoopSplit);
     }
     const header = ["hosts", ...OPS];
     const rows = counts.map((n) => [String(n), ...OPS.map((op) => `${results.get(n)![op].toFixed(1)} s`)]);
@@ -67,11 +84,21 @@ async function main(): Promise<void> {
     console.log(line(header));
     console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
     for (const r of rows) console.log(line(r));
+    console.log("");
+    console.log("no-op up, split by engine events: before the first resource event (CLI, plugins, program) | resource events | after the last");
+    for (const n of counts) {
+      const sp = splits.get(n)!;
+      console.log(`  ${String(n).padStart(2)} hosts: ${sp.beforeResources.toFixed(1)} s | ${sp.resources.toFixed(1)} s | ${sp.afterResources.toFixed(1)} s`);
+    }
     if (counts.length > 1) {
       const [lo, hi] = [Math.min(...counts), Math.max(...counts)];
-      const perHost = (results.get(hi)!["up (no-op)"] - results.get(lo)!["up (no-op)"]) / (hi - lo);
-      console.log(`no-op up grows by ${perHost.toFixed(1)} s per extra host (${lo} -> ${hi} hosts; median of ${runs} run(s)).`);
+      const at = (n: number, op: Op) => results.get(n)![op];
+      const perHost = (at(hi, "up (no-op)") - at(lo, "up (no-op)")) / (hi - lo);
+      console.log(`no-op up grows by ${perHost.toFixed(2)} s per extra host (${lo} -> ${hi} hosts; median of ${runs} run(s)).`);
+      console.log(`no-op up: ${at(hi, "up (no-op)").toFixed(1)} s at ${hi} hosts (goal < 30 s), ${(at(hi, "up (no-op)") / at(lo, "up (no-op)")).toFixed(2)}x of ${lo} host(s) (goal <= 1.5x)`);
+      console.log(`first up: ${(at(hi, "up (first)") / at(lo, "up (first)")).toFixed(2)}x of ${lo} host(s) at ${hi} hosts (goal < 3x)`);
     }
+    console.log(`load average (1/5/15 min) at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(" / ")} on ${os.cpus().length} cores`);
   } finally {
     if (startedDockerd !== undefined) await stopDockerdIfStarted();
   }

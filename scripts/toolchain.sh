@@ -16,16 +16,20 @@
 #     github.com/pulumi/pulumi-command/provider answer 403 for every version), so this script carries small
 #     stand-ins of its own (Go sources below) built against github.com/pulumi/pulumi/sdk/v3:
 #       * the language host runs programs with node_modules/@pulumi/pulumi/cmd/run and Node.js policy packs
-#         with .../cmd/run-policy-pack (engine RunPlugin), and reports the @pulumi/pulumi version;
+#         with .../cmd/run-policy-pack behind the SDK's PolicyProxy (engine RunPlugin), as the real host does,
+#         and reports the @pulumi/pulumi version;
 #       * the provider implements command:local:Command, command:local:run, command:remote:Command,
-#         command:remote:CopyToRemote (file/text assets, directory archives) and command:remote:CopyFile
-#         after the @pulumi/command 1.x schema (no assetPaths/archivePaths, no log streaming) and reports
-#         the @pulumi/command version from package.json.
+#         command:remote:CopyToRemote and command:remote:CopyFile (over SFTP, github.com/pkg/sftp at the real
+#         provider's version) with the real provider's diff, copy, environment and logging behaviour (no
+#         assetPaths/archivePaths) and reports the @pulumi/command version from package.json.
+#     Their binaries are cached per hash of their Go sources: editing them rebuilds only them (about a minute
+#     with a warm Go build cache), never the CLI.
 #   - pulumi-resource-pulumi-nodejs (dynamic providers) is the shell shim copied from the sdk/v3 module cache.
 #
 # Options (environment): PULUMI_EPHEMERY_CACHE, PULUMI_CLI_VERSION (force a CLI version),
 #   PULUMI_CLI_FALLBACK_VERSION, PULUMI_EPHEMERY_TOOLCHAIN_REBUILD=1 (ignore PATH and cache).
-# Flags: --verify (rerun the end-to-end check), --no-verify.
+# Flags: --verify (rerun the end-to-end check), --no-verify, --test (run the stand-ins' Go tests; needs root and
+#   sshd for the SSH ones).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,9 +40,11 @@ CACHE_ROOT="${PULUMI_EPHEMERY_CACHE:-$HOME/.cache/pulumi-ephemery}/toolchain"
 FALLBACK_CLI="${PULUMI_CLI_FALLBACK_VERSION:-3.259.0}"
 REBUILD="${PULUMI_EPHEMERY_TOOLCHAIN_REBUILD:-0}"
 VERIFY=auto
+GO_TEST=0
 for arg in "$@"; do
   case "$arg" in
     --verify) VERIFY=always ;;
+    --test) GO_TEST=1 ;;
     --no-verify) VERIFY=never ;;
     -h | --help)
       awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
@@ -203,6 +209,7 @@ write_gomod() {
     echo "require ("
     echo "	github.com/pulumi/pulumi/pkg/v3 v$cli_version"
     echo "	github.com/pulumi/pulumi/sdk/v3 v$cli_version"
+    echo "	github.com/pkg/sftp $SFTP_VERSION"
     echo ")"
     echo
     printf '%s\n' "$replaces"
@@ -230,7 +237,7 @@ gobuild() {
 
 tidy_module() {
   local sum
-  sum="$(cat "$BUILD_DIR/go.mod.in" "$BUILD_DIR"/cmd/*/main.go | sha256sum | cut -c1-16)"
+  sum="$(cat "$BUILD_DIR/go.mod.in" "$BUILD_DIR"/cmd/*/*.go | sha256sum | cut -c1-16)"
   if [[ "$(cat "$BUILD_DIR/.tidy" 2>/dev/null)" != "$sum" ]]; then
     (cd "$BUILD_DIR" && go mod tidy)
     echo "$sum" >"$BUILD_DIR/.tidy"
@@ -240,24 +247,32 @@ tidy_module() {
 # ---------------------------------------------------------------------------------------------------------
 # Sources of the two stand-ins live in tools/offline-pulumi/ (written for this project; see the header).
 # ---------------------------------------------------------------------------------------------------------
+# The SFTP library at the version the real provider (pulumi-command v1.2.1 provider/go.mod) builds with.
+SFTP_VERSION=v1.13.6
+STANDINS=(pulumi-language-nodejs pulumi-resource-command)
 write_shim_sources() {
-  local dir=$1
-  mkdir -p "$dir/cmd/pulumi-language-nodejs" "$dir/cmd/pulumi-resource-command"
-  cp "$STANDINS_DIR/pulumi-language-nodejs/main.go" "$dir/cmd/pulumi-language-nodejs/main.go"
-  cp "$STANDINS_DIR/pulumi-resource-command/main.go" "$dir/cmd/pulumi-resource-command/main.go"
+  local dir=$1 s
+  for s in "${STANDINS[@]}"; do
+    rm -rf "$dir/cmd/$s"
+    mkdir -p "$dir/cmd/$s"
+    cp "$STANDINS_DIR/$s"/*.go "$dir/cmd/$s/"
+  done
 }
 
-SRC_DIR="$CACHE_ROOT/src"
+SRC_DIR="$(mktemp -d)"
+trap 'rm -rf "$SRC_DIR"' EXIT
 write_shim_sources "$SRC_DIR"
-SHIM_SUM="$( (cat "$SRC_DIR"/cmd/*/main.go && echo "$SDK_VERSION $CMD_VERSION") | sha256sum | cut -c1-16)"
+SHIM_SUM="$( (cd "$SRC_DIR" && find cmd -name '*.go' | LC_ALL=C sort | xargs cat && echo "$SDK_VERSION $CMD_VERSION $SFTP_VERSION") | sha256sum | cut -c1-16)"
+# One directory per source hash: worktrees with different stand-in sources share the cache without rebuilding
+# each other's binaries.
+SHIMS="$CDIR/shims/$SHIM_SUM"
 need_shims=1
-if [[ "$REBUILD" != 1 && "$(cat "$CDIR/shims.sha256" 2>/dev/null)" == "$SHIM_SUM" &&
-  -x "$CDIR/bin/pulumi-language-nodejs" && -x "$CDIR/bin/pulumi-resource-command" ]]; then
+if [[ "$REBUILD" != 1 && -x "$SHIMS/pulumi-language-nodejs" && -x "$SHIMS/pulumi-resource-command" ]]; then
   need_shims=0
-  log "cached pulumi-language-nodejs ($SDK_VERSION) and pulumi-resource-command ($CMD_VERSION) in $CDIR"
+  log "cached pulumi-language-nodejs ($SDK_VERSION) and pulumi-resource-command ($CMD_VERSION) in $SHIMS"
 fi
 
-if [[ $need_cli == 1 || $need_shims == 1 ]]; then
+if [[ $need_cli == 1 || $need_shims == 1 || $GO_TEST == 1 ]]; then
   log "building into $CDIR (Go $(go env GOVERSION 2>/dev/null || echo '?'), module cache $(go env GOMODCACHE 2>/dev/null || echo '?'))"
   timed "resolve pulumi/pkg/v3 module" setup_module
   log "pulumi CLI version: v$cli_version"
@@ -272,11 +287,14 @@ if [[ $need_cli == 1 || $need_shims == 1 ]]; then
       "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$cli_version" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
   fi
   if [[ $need_shims == 1 ]]; then
-    timed "go build pulumi-language-nodejs" gobuild "$CDIR/bin/pulumi-language-nodejs" \
+    mkdir -p "$SHIMS"
+    timed "go build pulumi-language-nodejs" gobuild "$SHIMS/pulumi-language-nodejs" \
       "-X main.version=$SDK_VERSION" ./cmd/pulumi-language-nodejs
-    timed "go build pulumi-resource-command" gobuild "$CDIR/bin/pulumi-resource-command" \
+    timed "go build pulumi-resource-command" gobuild "$SHIMS/pulumi-resource-command" \
       "-X main.version=$CMD_VERSION" ./cmd/pulumi-resource-command
-    echo "$SHIM_SUM" >"$CDIR/shims.sha256"
+  fi
+  if [[ $GO_TEST == 1 ]]; then
+    timed "go test (stand-ins)" bash -c 'cd "$1" && go test -count=1 ./cmd/...' gotest "$BUILD_DIR"
   fi
   printf 'CLI_VERSION=%s\nSDK_VERSION=%s\nCMD_VERSION=%s\n' "$cli_version" "$SDK_VERSION" "$CMD_VERSION" >"$CDIR/versions.env"
   rm -f "$CDIR/verified"
@@ -313,19 +331,22 @@ flock -u 9
 install_toolchain() {
   mkdir -p "$TC/bin" "$TC/pulumi-home"
   local f
+  local f src
   for f in pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs; do
-    if ! cmp -s "$CDIR/bin/$f" "$TC/bin/$f" 2>/dev/null; then
+    src="$CDIR/bin/$f"
+    [[ $f == pulumi-language-nodejs ]] && src="$SHIMS/$f"
+    if ! cmp -s "$src" "$TC/bin/$f" 2>/dev/null; then
       rm -f "$TC/bin/$f"
-      ln "$CDIR/bin/$f" "$TC/bin/$f" 2>/dev/null || cp "$CDIR/bin/$f" "$TC/bin/$f"
+      ln "$src" "$TC/bin/$f" 2>/dev/null || cp "$src" "$TC/bin/$f"
     fi
   done
   # The provider is registered in PULUMI_HOME rather than put on PATH (a PATH copy draws a warning per run).
   rm -f "$TC/bin/pulumi-resource-command"
   local plugdir="$TC/pulumi-home/plugins/resource-command-v$CMD_VERSION"
-  if ! cmp -s "$CDIR/bin/pulumi-resource-command" "$plugdir/pulumi-resource-command" 2>/dev/null; then
+  if ! cmp -s "$SHIMS/pulumi-resource-command" "$plugdir/pulumi-resource-command" 2>/dev/null; then
     rm -rf "$plugdir" "$plugdir.lock" "$plugdir.partial"
     PULUMI_HOME="$TC/pulumi-home" PULUMI_SKIP_UPDATE_CHECK=true \
-      "$TC/bin/pulumi" plugin install resource command "$CMD_VERSION" --file "$CDIR/bin/pulumi-resource-command" >/dev/null
+      "$TC/bin/pulumi" plugin install resource command "$CMD_VERSION" --file "$SHIMS/pulumi-resource-command" >/dev/null
   fi
 }
 timed "install into $TC" install_toolchain

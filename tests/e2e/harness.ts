@@ -176,6 +176,10 @@ export interface StepRecord { op: OpType; urn: string; type: string }
 export class EngineStack {
   readonly steps: StepRecord[] = [];
   readonly policyEvents: { policyName: string; message: string; enforcementLevel: string; resourceUrn?: string }[] = [];
+  /** Diagnostics of the last operation: `pulumi.log` lines and the command provider's logged output (ephemeral). */
+  readonly diagnostics: { severity: string; message: string; urn?: string; ephemeral: boolean }[] = [];
+  /** When (ms since the epoch) the last operation started, saw its first and last resource event, and ended. */
+  timeline = { start: 0, firstResource: 0, lastResource: 0, end: 0 };
   log = "";
 
   private constructor(readonly stack: Stack, readonly workDir: string, readonly stateDir: string) {}
@@ -224,11 +228,23 @@ export class EngineStack {
   private observe(policy: boolean) {
     this.steps.length = 0;
     this.policyEvents.length = 0;
+    this.diagnostics.length = 0;
     this.log = "";
+    this.timeline = { start: Date.now(), firstResource: 0, lastResource: 0, end: 0 };
     return {
       ...(policy ? { policyPacks: [POLICY_PACK] } : {}),
       onOutput: (s: string) => { this.log += s; },
       onEvent: (e: EngineEvent) => {
+        const now = Date.now();
+        if (e.resourcePreEvent || e.resOutputsEvent) {
+          if (this.timeline.firstResource === 0) this.timeline.firstResource = now;
+          this.timeline.lastResource = now;
+        }
+        if (e.summaryEvent || e.cancelEvent) this.timeline.end = now;
+        if (e.diagnosticEvent) {
+          const d = e.diagnosticEvent;
+          this.diagnostics.push({ severity: d.severity, message: d.message, urn: d.urn, ephemeral: d.ephemeral ?? false });
+        }
         const m = e.resOutputsEvent?.metadata ?? (e.resourcePreEvent?.planning ? e.resourcePreEvent.metadata : undefined);
         if (m && !this.steps.some((s) => s.urn === m.urn && s.op === m.op)) this.steps.push({ op: m.op, urn: m.urn, type: m.type });
         if (e.policyEvent) {

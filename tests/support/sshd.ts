@@ -8,6 +8,9 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 
+/** OpenSSH's sftp server, where Debian's openssh-server installs it. */
+export const SFTP_SERVER = "/usr/lib/openssh/sftp-server";
+
 export interface TestSshHost {
   host: string;
   port: number;
@@ -50,6 +53,7 @@ async function waitForPort(host: string, port: number, timeoutMs: number): Promi
 export async function startSshHost(opts: { host?: string } = {}): Promise<TestSshHost> {
   const sshd = ["/usr/sbin/sshd"].find((p) => fs.existsSync(p));
   if (!sshd) throw new Error("sshd is not installed: apt-get install -y openssh-server (the .ci/run script does)");
+  if (!fs.existsSync(SFTP_SERVER)) throw new Error(`${SFTP_SERVER} is missing: apt-get install -y openssh-sftp-server`);
   const host = opts.host ?? "127.0.0.1";
   const port = await freePort(host);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ephemery-sshd-"));
@@ -76,6 +80,8 @@ export async function startSshHost(opts: { host?: string } = {}): Promise<TestSs
       "AllowTcpForwarding yes",
       "MaxSessions 50",
       "MaxStartups 50",
+      // As stock servers do: the command provider's copies (CopyToRemote, CopyFile) need the sftp subsystem.
+      `Subsystem sftp ${SFTP_SERVER}`,
       "",
     ].join("\n"),
   );

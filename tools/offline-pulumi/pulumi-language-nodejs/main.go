@@ -1,6 +1,7 @@
 // Minimal Node.js language host for offline test toolchains (pulumi-ephemery).
-// Written for this project; implements the subset of pulumirpc.LanguageRuntime
-// that `pulumi up/preview/destroy/refresh` and Node.js policy packs need.
+// Written for this project; implements the subset of pulumirpc.LanguageRuntime that `pulumi up/preview/destroy/
+// refresh` and Node.js policy packs need, with the real host's (pulumi/pulumi sdk/nodejs/cmd/pulumi-language-nodejs,
+// v3.270) config encoding and policy-pack start-up.
 package main
 
 import (
@@ -10,11 +11,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
@@ -166,15 +168,19 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	args = append(args, program)
 	args = append(args, req.GetArgs()...)
 
-	cfg, err := json.Marshal(req.GetConfig())
+	cfg, err := programConfig(req.GetConfig())
 	if err != nil {
-		return nil, err
+		return &pulumirpc.RunResponse{Error: "failed to serialize configuration: " + err.Error()}, nil
 	}
-	secretKeys, err := json.Marshal(req.GetConfigSecretKeys())
-	if err != nil {
-		return nil, err
+	secretKeys := "[]"
+	if keys := req.GetConfigSecretKeys(); keys != nil {
+		b, err := json.Marshal(keys)
+		if err != nil {
+			return nil, err
+		}
+		secretKeys = string(b)
 	}
-	env := append(os.Environ(), "PULUMI_CONFIG="+string(cfg), "PULUMI_CONFIG_SECRET_KEYS="+string(secretKeys))
+	env := append(os.Environ(), "PULUMI_CONFIG="+cfg, "PULUMI_CONFIG_SECRET_KEYS="+secretKeys)
 	if ts := h.option(info, "typescript"); ts != "false" {
 		env = append(env, "PULUMI_NODEJS_TYPESCRIPT=true")
 	}
@@ -199,75 +205,125 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	return &pulumirpc.RunResponse{}, nil
 }
 
-type streamWriter struct {
-	mu     *sync.Mutex
-	srv    pulumirpc.LanguageRuntime_RunPluginServer
-	stderr bool
+// programConfig is PULUMI_CONFIG as the real host writes it (pulumi/pulumi sdk/nodejs/cmd/pulumi-language-nodejs
+// v3.270 constructConfig): "{}" for a stack without config (JSON null would crash the SDK's config parser), keys in
+// the "<namespace>:config:<name>" form older SDKs read and newer ones accept.
+func programConfig(cfg map[string]string) (string, error) {
+	if cfg == nil {
+		return "{}", nil
+	}
+	out := make(map[string]string, len(cfg))
+	for k, v := range cfg {
+		key, err := config.ParseKey(k)
+		if err != nil {
+			return "", err
+		}
+		out[key.Namespace()+":config:"+key.Name()] = v
+	}
+	b, err := json.Marshal(out)
+	return string(b), err
 }
 
-func (w streamWriter) Write(p []byte) (int, error) {
-	b := append([]byte(nil), p...)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var resp pulumirpc.RunPluginResponse
-	if w.stderr {
-		resp.Output = &pulumirpc.RunPluginResponse_Stderr{Stderr: b}
-	} else {
-		resp.Output = &pulumirpc.RunPluginResponse_Stdout{Stdout: b}
+// policyPackEnv is what the real host adds for a policy pack once the engine has configured the stack
+// (ConfigureStack, received through sdk.PolicyProxy): organization, project, stack, dry run and the stack config.
+func policyPackEnv(cfg *pulumirpc.AnalyzerStackConfigureRequest) ([]string, error) {
+	if cfg == nil {
+		return nil, nil
 	}
-	if err := w.srv.Send(&resp); err != nil {
-		return 0, err
+	var env []string
+	add := func(k, v string) {
+		if v != "" {
+			env = append(env, k+"="+v)
+		}
 	}
-	return len(p), nil
+	add("PULUMI_NODEJS_ORGANIZATION", cfg.GetOrganization())
+	add("PULUMI_NODEJS_PROJECT", cfg.GetProject())
+	add("PULUMI_NODEJS_STACK", cfg.GetStack())
+	add("PULUMI_NODEJS_DRY_RUN", strconv.FormatBool(cfg.GetDryRun()))
+	if c := cfg.GetConfig(); c != nil {
+		b, err := json.Marshal(c)
+		if err != nil {
+			return nil, fmt.Errorf("could not marshal stack configuration: %w", err)
+		}
+		add("PULUMI_CONFIG", string(b))
+	}
+	return env, nil
 }
 
-// RunPlugin runs a Node.js policy pack (kind "analyzer") or a Node.js provider plugin.
+// RunPlugin runs a Node.js policy pack (kind "analyzer") or a Node.js provider plugin, as the real host does:
+// the environment is exactly the engine's (req.Env) plus the runtime options; a policy pack runs in its own
+// directory with the engine's arguments before that directory, behind sdk.PolicyProxy, which receives the
+// engine's stack configuration first and hands it to the pack as environment variables.
 func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, srv pulumirpc.LanguageRuntime_RunPluginServer) error {
+	ctx := srv.Context()
 	info := req.GetInfo()
 	dir := info.GetProgramDirectory()
-	if dir == "" {
-		dir = req.GetPwd()
+	closer, stdout, stderr, err := rpcutil.MakeRunPluginStreams(srv, false)
+	if err != nil {
+		return err
 	}
-	entry := info.GetEntryPoint()
-	if entry == "" {
-		entry = "."
+	defer closer.Close()
+
+	env := append([]string(nil), req.GetEnv()...)
+	if h.option(info, "typescript") != "false" {
+		env = append(env, "PULUMI_NODEJS_TYPESCRIPT=true")
 	}
-	program := filepath.Join(dir, entry)
-	var script string
-	var args []string
-	if req.GetKind() == "analyzer" {
+	if tsc := h.option(info, "tsconfig"); tsc != "" {
+		env = append(env, "PULUMI_NODEJS_TSCONFIG_PATH="+tsc)
+	}
+	analyzer := req.GetKind() == "analyzer"
+	script := "@pulumi/pulumi/cmd/run-plugin"
+	if analyzer {
 		script = "@pulumi/pulumi/cmd/run-policy-pack"
-		engine := h.engine
-		if len(req.GetArgs()) > 0 {
-			engine = req.GetArgs()[0]
-		}
-		args = []string{engine, program}
-	} else {
-		script = "@pulumi/pulumi/cmd/run-plugin"
-		args = append([]string{"--pwd", dir, program}, req.GetArgs()...)
 	}
 	path, err := resolve(dir, script)
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(srv.Context(), "node", append([]string{path}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = req.GetEnv()
-	if len(cmd.Env) == 0 {
-		cmd.Env = os.Environ()
+	args := append([]string{path}, strings.Fields(h.option(info, "nodeargs"))...)
+	if analyzer {
+		args = append(append(args, req.GetArgs()...), dir)
+	} else {
+		args = append(append(args, dir), req.GetArgs()...)
 	}
-	mu := &sync.Mutex{}
-	cmd.Stdout = streamWriter{mu: mu, srv: srv}
-	cmd.Stderr = streamWriter{mu: mu, srv: srv, stderr: true}
-	code := int32(0)
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
+
+	var proxy *sdk.PolicyProxy
+	if analyzer {
+		if proxy, stdout, err = sdk.NewPolicyProxy(ctx, stdout); err != nil {
+			return fmt.Errorf("could not start policy pack proxy: %w", err)
+		}
+		cfg, err := proxy.AwaitConfiguration(ctx)
+		if err != nil {
+			return fmt.Errorf("could not get stack configuration: %w", err)
+		}
+		more, err := policyPackEnv(cfg)
+		if err != nil {
 			return err
 		}
-		code = int32(ee.ExitCode())
+		env = append(env, more...)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	return srv.Send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: code}})
+
+	cmd := exec.CommandContext(ctx, "node", args...)
+	cmd.Dir = req.GetPwd()
+	if analyzer {
+		cmd.Dir = dir
+	}
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("Problem executing plugin program (could not run language executor): %w", err)
+	}
+	if proxy != nil {
+		err = proxy.Attach(ctx, cmd)
+	} else {
+		err = cmd.Wait()
+	}
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return fmt.Errorf("Program exited with non-zero exit code: %d", ee.ExitCode())
+		}
+		return err
+	}
+	return closer.Close()
 }

@@ -1,34 +1,25 @@
 // Offline stand-in for the pulumi-command resource provider (pulumi-ephemery test toolchain).
 // Written for this project, after the @pulumi/command 1.x schema: command:local:Command, command:local:run,
 // command:remote:Command, command:remote:CopyToRemote (file/text assets, directory archives) and
-// command:remote:CopyFile. Not supported: assetPaths/archivePaths; stdout/stderr are not streamed to the log.
+// command:remote:CopyFile, with the real provider's (pulumi/pulumi-command v1.2.1) diff, copy, environment and
+// logging behaviour (see diff.go, copy.go, run.go). Not supported: assetPaths/archivePaths.
 package main
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pkg/sftp"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/provider"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/agent"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -41,6 +32,9 @@ const (
 	sigAsset   = "c44067f5952c0a294b673a41bacd8c17"
 	sigArchive = "0def7320c3a5731c473e5ecbe6d01bc7"
 )
+
+// engine receives command output (nil when the provider runs without an engine, as in unit tests).
+var engine engineLog
 
 type prov struct {
 	pulumirpc.UnimplementedResourceProviderServer
@@ -57,6 +51,13 @@ func main() {
 				fmt.Fprintf(os.Stderr, "health check: %v\n", err)
 				os.Exit(1)
 			}
+			// Command output goes to the engine's log as the real provider's does (status lines per resource).
+			host, err := provider.NewHostClient(a)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "connecting to the engine at %s: %v\n", a, err)
+				os.Exit(1)
+			}
+			engine = host
 		}
 	}
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
@@ -97,54 +98,16 @@ func (p *prov) Configure(context.Context, *pulumirpc.ConfigureRequest) (*pulumir
 	return &pulumirpc.ConfigureResponse{SupportsPreview: true}, nil
 }
 
-func (p *prov) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	return &pulumirpc.CheckResponse{Inputs: req.GetNews()}, nil
-}
-
 func (p *prov) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
 	return &emptypb.Empty{}, nil
 }
-
-var outputKeys = map[string]bool{"stdout": true, "stderr": true, "assets": true, "archive": true}
 
 func (p *prov) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
 	olds := req.GetOldInputs()
 	if len(olds.GetFields()) == 0 {
 		olds = req.GetOlds()
 	}
-	news := req.GetNews()
-	t := typeOf(req.GetUrn())
-	keys := map[string]bool{}
-	for k := range olds.GetFields() {
-		keys[k] = true
-	}
-	for k := range news.GetFields() {
-		keys[k] = true
-	}
-	var diffs, replaces []string
-	for k := range keys {
-		if outputKeys[k] {
-			continue
-		}
-		o, n := olds.GetFields()[k], news.GetFields()[k]
-		if (o == nil) == (n == nil) && (o == nil || proto.Equal(o, n)) {
-			continue
-		}
-		diffs = append(diffs, k)
-		switch {
-		case t == "command:remote:CopyToRemote" || t == "command:remote:CopyFile":
-			replaces = append(replaces, k) // copies are replaced on any change
-		case k == "triggers" && str(news, "update") == "":
-			replaces = append(replaces, k) // without an update command, triggers replace
-		}
-	}
-	sort.Strings(diffs)
-	sort.Strings(replaces)
-	changes := pulumirpc.DiffResponse_DIFF_NONE
-	if len(diffs) > 0 {
-		changes = pulumirpc.DiffResponse_DIFF_SOME
-	}
-	return &pulumirpc.DiffResponse{Changes: changes, Diffs: diffs, Replaces: replaces}, nil
+	return diffResponse(typeOf(req.GetUrn()), olds, req.GetNews()), nil
 }
 
 func typeOf(urn string) string {
@@ -200,19 +163,24 @@ func withOutputs(in *structpb.Struct, stdout, stderr string) *structpb.Struct {
 	return out
 }
 
-// execute runs a command ("create", "update" or "delete" text) for a resource or invoke of type t.
-func execute(t, command string, in *structpb.Struct, prev *structpb.Struct) (string, string, error) {
-	if command == "" {
-		return "", "", nil
-	}
+// execute runs a command ("create", "update" or "delete" text) for the resource or invoke urn of type t; prev is
+// the state whose stdout/stderr the real provider passes on as PULUMI_COMMAND_STDOUT/STDERR (nil on create).
+func execute(ctx context.Context, t, urn, command string, in *structpb.Struct, prev *structpb.Struct) (string, string, error) {
 	for _, k := range []string{"assetPaths", "archivePaths"} {
 		if len(in.GetFields()[k].GetListValue().GetValues()) > 0 {
 			return "", "", fmt.Errorf("%s is not supported by the offline test toolchain's command provider", k)
 		}
 	}
-	env := map[string]string{}
-	for k, v := range in.GetFields()["environment"].GetStructValue().GetFields() {
-		env[k] = v.GetStringValue()
+	r := run{
+		command: command,
+		stdin:   str(in, "stdin"),
+		log:     newCommandLog(ctx, engine, urn, str(in, "logging")),
+	}
+	if fields := in.GetFields()["environment"].GetStructValue().GetFields(); len(fields) > 0 {
+		r.env = map[string]string{}
+		for k, v := range fields {
+			r.env[k] = v.GetStringValue()
+		}
 	}
 	addPrev := true
 	if v, ok := in.GetFields()["addPreviousOutputInEnv"]; ok {
@@ -221,252 +189,99 @@ func execute(t, command string, in *structpb.Struct, prev *structpb.Struct) (str
 		}
 	}
 	if prev != nil && addPrev {
-		env["PULUMI_COMMAND_STDOUT"] = str(prev, "stdout")
-		env["PULUMI_COMMAND_STDERR"] = str(prev, "stderr")
+		r.prevStdout, r.prevStderr = str(prev, "stdout"), str(prev, "stderr")
 	}
 	switch t {
 	case "command:local:Command", "command:local:run":
-		return runLocal(command, in, env)
+		return runLocal(r, in)
 	case "command:remote:Command":
-		return runRemote(in.GetFields()["connection"].GetStructValue(), command, strings.NewReader(str(in, "stdin")), env)
+		c, err := dial(in.GetFields()["connection"].GetStructValue())
+		if err != nil {
+			return "", "", err
+		}
+		defer c.Close()
+		return runRemote(c, r)
 	}
 	return "", "", fmt.Errorf("unsupported type %q", t)
 }
 
-func runLocal(command string, in *structpb.Struct, env map[string]string) (string, string, error) {
-	interp := []string{"/bin/sh", "-c"}
-	if l := in.GetFields()["interpreter"].GetListValue().GetValues(); len(l) > 0 {
-		interp = nil
-		for _, v := range l {
-			interp = append(interp, v.GetStringValue())
-		}
-	}
-	cmd := exec.Command(interp[0], append(interp[1:], command)...)
-	cmd.Dir = str(in, "dir")
-	cmd.Env = os.Environ()
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	if s := str(in, "stdin"); s != "" {
-		cmd.Stdin = strings.NewReader(s)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	so, se := strings.TrimSuffix(stdout.String(), "\n"), strings.TrimSuffix(stderr.String(), "\n")
-	if err != nil {
-		return so, se, fmt.Errorf("%w: running %q:\n%s\n%s", err, command, so, se)
-	}
-	return so, se, nil
-}
-
-func sshConfig(conn *structpb.Struct) (*ssh.ClientConfig, error) {
-	user := str(conn, "user")
-	if user == "" {
-		user = "root"
-	}
-	cfg := &ssh.ClientConfig{
-		User:            user,
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), //nolint:gosec // as the real provider without hostKey
-		Timeout:         time.Duration(num(conn, "perDialTimeout", 15)) * time.Second,
-	}
-	if hk := str(conn, "hostKey"); hk != "" {
-		key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(hk))
-		if err != nil {
-			return nil, fmt.Errorf("parsing hostKey: %w", err)
-		}
-		cfg.HostKeyCallback = ssh.FixedHostKey(key)
-	}
-	if key := str(conn, "privateKey"); key != "" {
-		var signer ssh.Signer
-		var err error
-		if pp := str(conn, "privateKeyPassword"); pp != "" {
-			signer, err = ssh.ParsePrivateKeyWithPassphrase([]byte(key), []byte(pp))
-		} else {
-			signer, err = ssh.ParsePrivateKey([]byte(key))
-		}
-		if err != nil {
-			return nil, fmt.Errorf("parsing privateKey: %w", err)
-		}
-		cfg.Auth = append(cfg.Auth, ssh.PublicKeys(signer))
-	}
-	sock := str(conn, "agentSocketPath")
-	if sock == "" {
-		sock = os.Getenv("SSH_AUTH_SOCK")
-	}
-	if sock != "" {
-		if c, err := net.Dial("unix", sock); err == nil {
-			cfg.Auth = append(cfg.Auth, ssh.PublicKeysCallback(agent.NewClient(c).Signers))
-		}
-	}
-	if pw := str(conn, "password"); pw != "" {
-		cfg.Auth = append(cfg.Auth, ssh.Password(pw), ssh.KeyboardInteractive(
-			func(_, _ string, qs []string, _ []bool) ([]string, error) {
-				a := make([]string, len(qs))
-				for i := range a {
-					a[i] = pw
-				}
-				return a, nil
-			}))
-	}
-	return cfg, nil
-}
-
-// dial connects to conn (through conn.proxy when given), retrying up to dialErrorLimit times.
-func dial(conn *structpb.Struct) (*ssh.Client, error) {
-	cfg, err := sshConfig(conn)
-	if err != nil {
-		return nil, err
-	}
-	addr := net.JoinHostPort(str(conn, "host"), strconv.Itoa(num(conn, "port", 22)))
-	var proxy *ssh.Client
-	if pc := conn.GetFields()["proxy"].GetStructValue(); pc != nil && str(pc, "host") != "" {
-		if proxy, err = dial(pc); err != nil {
-			return nil, fmt.Errorf("proxy: %w", err)
-		}
-	}
-	limit := num(conn, "dialErrorLimit", 10)
-	for i := 0; limit < 0 || i < limit || i == 0; i++ {
-		var c *ssh.Client
-		if proxy != nil {
-			var nc net.Conn
-			if nc, err = proxy.Dial("tcp", addr); err == nil {
-				var cc ssh.Conn
-				var chans <-chan ssh.NewChannel
-				var reqs <-chan *ssh.Request
-				if cc, chans, reqs, err = ssh.NewClientConn(nc, addr, cfg); err == nil {
-					return ssh.NewClient(cc, chans, reqs), nil
-				}
-			}
-		} else if c, err = ssh.Dial("tcp", addr, cfg); err == nil {
-			return c, nil
-		}
-		time.Sleep(time.Second)
-	}
-	return nil, fmt.Errorf("dialing %s: %w", addr, err)
-}
-
-func runRemote(conn *structpb.Struct, command string, stdin io.Reader, env map[string]string) (string, string, error) {
+// withSFTP dials conn and opens its sftp subsystem, as the real provider's copies do (no fallback to a shell).
+func withSFTP(conn *structpb.Struct, fn func(*sftp.Client) error) error {
 	c, err := dial(conn)
 	if err != nil {
-		return "", "", err
+		return err
 	}
 	defer c.Close()
-	s, err := c.NewSession()
+	sc, err := sftp.NewClient(c, sftp.UseConcurrentWrites(true))
 	if err != nil {
-		return "", "", err
+		return fmt.Errorf("opening the sftp subsystem on %s (the server needs `Subsystem sftp ...` in sshd_config): %w", str(conn, "host"), err)
 	}
-	defer s.Close()
-	for k, v := range env {
-		_ = s.Setenv(k, v) // only works where the server's AcceptEnv allows it
-	}
-	s.Stdin = stdin
-	var stdout, stderr bytes.Buffer
-	s.Stdout, s.Stderr = &stdout, &stderr
-	err = s.Run(command)
-	so, se := strings.TrimSuffix(stdout.String(), "\n"), strings.TrimSuffix(stderr.String(), "\n")
-	if err != nil {
-		return so, se, fmt.Errorf("%w: running %q:\n%s\n%s", err, command, so, se)
-	}
-	return so, se, nil
+	defer sc.Close()
+	return fn(sc)
 }
 
-func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-// tarDir streams dir as a tar archive into w.
-func tarDir(dir string, w *io.PipeWriter) {
-	tw := tar.NewWriter(w)
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || path == dir {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		hdr, err := tar.FileInfoHeader(info, "")
-		if err != nil {
-			return err
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		if err := tw.WriteHeader(hdr); err != nil || !info.Mode().IsRegular() {
-			return err
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.Copy(tw, f)
-		return err
-	})
-	if err == nil {
-		err = tw.Close()
-	}
-	w.CloseWithError(err)
-}
-
-// copyToRemote copies a file/text asset or a directory archive (source), or localPath (CopyFile).
 func copyToRemote(in *structpb.Struct) error {
-	conn := in.GetFields()["connection"].GetStructValue()
-	remote := str(in, "remotePath")
-	if lp := str(in, "localPath"); lp != "" {
-		f, err := os.Open(lp)
+	src := parseCopySource(in.GetFields()["source"].GetStructValue())
+	return withSFTP(in.GetFields()["connection"].GetStructValue(), func(c *sftp.Client) error {
+		return copySourceTo(c, src, str(in, "remotePath"))
+	})
+}
+
+// copyFileToRemote is CopyFile: one file to exactly remotePath, no parent directories created.
+func copyFileToRemote(in *structpb.Struct) error {
+	local, err := os.Open(str(in, "localPath"))
+	if err != nil {
+		return err
+	}
+	defer local.Close()
+	return withSFTP(in.GetFields()["connection"].GetStructValue(), func(c *sftp.Client) error {
+		dst, err := c.Create(str(in, "remotePath"))
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		_, _, err = runRemote(conn, "cat > "+shq(remote), f, nil)
-		return err
-	}
-	src := in.GetFields()["source"].GetStructValue()
-	switch str(src, sigKey) {
-	case sigAsset:
-		if p := str(src, "path"); p != "" {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			_, _, err = runRemote(conn, "cat > "+shq(remote), f, nil)
+		if _, err := dst.ReadFrom(local); err != nil {
+			dst.Close()
 			return err
 		}
-		if _, ok := src.GetFields()["text"]; ok {
-			_, _, err := runRemote(conn, "cat > "+shq(remote), strings.NewReader(str(src, "text")), nil)
-			return err
-		}
-	case sigArchive:
-		if p := str(src, "path"); p != "" {
-			if st, err := os.Stat(p); err == nil && st.IsDir() {
-				r, w := io.Pipe()
-				go tarDir(p, w)
-				_, _, err := runRemote(conn, "mkdir -p "+shq(remote)+" && tar -x -C "+shq(remote), r, nil)
-				return err
-			}
-		}
-	}
-	return errors.New("CopyToRemote: only file/text assets and directory archives are supported by the offline test toolchain's command provider")
+		return dst.Close()
+	})
 }
 
+// newID returns a random hex id (the real provider uses resource.NewUniqueHex).
 func newID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
 
-func isCopy(t string) bool {
-	return t == "command:remote:CopyToRemote" || t == "command:remote:CopyFile"
+// Check validates CopyToRemote's source as the real provider's CopyToRemote.Check does; others pass through.
+func (p *prov) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
+	news := req.GetNews()
+	if typeOf(req.GetUrn()) != "command:remote:CopyToRemote" {
+		return &pulumirpc.CheckResponse{Inputs: news}, nil
+	}
+	src := news.GetFields()["source"]
+	if src == nil || hasUnknowns(src) {
+		return &pulumirpc.CheckResponse{Inputs: news}, nil
+	}
+	if reason := parseCopySource(src.GetStructValue()).reason; reason != "" {
+		return &pulumirpc.CheckResponse{Inputs: news, Failures: []*pulumirpc.CheckFailure{{Property: "source", Reason: reason}}}, nil
+	}
+	return &pulumirpc.CheckResponse{Inputs: news}, nil
 }
 
-func (p *prov) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
+func (p *prov) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
 	in := req.GetProperties()
 	t := typeOf(req.GetUrn())
-	if isCopy(t) {
+	if t == "command:remote:CopyToRemote" || t == "command:remote:CopyFile" {
 		if req.GetPreview() {
 			return &pulumirpc.CreateResponse{Properties: in}, nil
 		}
-		if err := copyToRemote(in); err != nil {
+		copy := copyToRemote
+		if t == "command:remote:CopyFile" {
+			copy = copyFileToRemote
+		}
+		if err := copy(in); err != nil {
 			return nil, err
 		}
 		return &pulumirpc.CreateResponse{Id: newID(), Properties: in}, nil
@@ -474,18 +289,22 @@ func (p *prov) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulumir
 	if req.GetPreview() {
 		return &pulumirpc.CreateResponse{Properties: withOutputs(in, unknown, unknown)}, nil
 	}
-	so, se, err := execute(t, str(in, "create"), in, nil)
+	so, se, err := execute(ctx, t, req.GetUrn(), str(in, "create"), in, nil)
 	if err != nil {
 		return nil, err
 	}
 	return &pulumirpc.CreateResponse{Id: newID(), Properties: withOutputs(in, so, se)}, nil
 }
 
-func (p *prov) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
+func (p *prov) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
 	in := req.GetNews()
 	t := typeOf(req.GetUrn())
-	if isCopy(t) {
-		if !req.GetPreview() {
+	if t == "command:remote:CopyToRemote" {
+		// The real Update copies again only when the source's hash or the remote path changed.
+		olds := req.GetOlds()
+		oldHash := str(olds.GetFields()["source"].GetStructValue(), "hash")
+		newHash := str(in.GetFields()["source"].GetStructValue(), "hash")
+		if !req.GetPreview() && (oldHash != newHash || str(olds, "remotePath") != str(in, "remotePath")) {
 			if err := copyToRemote(in); err != nil {
 				return nil, err
 			}
@@ -499,20 +318,20 @@ func (p *prov) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulumir
 	if command == "" {
 		command = str(in, "create")
 	}
-	so, se, err := execute(t, command, in, req.GetOlds())
+	so, se, err := execute(ctx, t, req.GetUrn(), command, in, req.GetOlds())
 	if err != nil {
 		return nil, err
 	}
 	return &pulumirpc.UpdateResponse{Properties: withOutputs(in, so, se)}, nil
 }
 
-func (p *prov) Delete(_ context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
+func (p *prov) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
 	t := typeOf(req.GetUrn())
-	if isCopy(t) {
+	if t == "command:remote:CopyToRemote" || t == "command:remote:CopyFile" {
 		return &emptypb.Empty{}, nil
 	}
 	state := req.GetProperties()
-	if _, _, err := execute(t, str(state, "delete"), state, state); err != nil {
+	if _, _, err := execute(ctx, t, req.GetUrn(), str(state, "delete"), state, state); err != nil {
 		return nil, err
 	}
 	return &emptypb.Empty{}, nil
@@ -522,7 +341,7 @@ func (p *prov) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.R
 	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: req.GetInputs()}, nil
 }
 
-func (p *prov) Invoke(_ context.Context, req *pulumirpc.InvokeRequest) (*pulumirpc.InvokeResponse, error) {
+func (p *prov) Invoke(ctx context.Context, req *pulumirpc.InvokeRequest) (*pulumirpc.InvokeResponse, error) {
 	if req.GetTok() != "command:local:run" {
 		return nil, fmt.Errorf("unknown function %q", req.GetTok())
 	}
@@ -532,7 +351,7 @@ func (p *prov) Invoke(_ context.Context, req *pulumirpc.InvokeRequest) (*pulumir
 			return nil, errors.New("command:local:run called with unknown inputs")
 		}
 	}
-	so, se, err := execute("command:local:run", str(in, "command"), in, nil)
+	so, se, err := execute(ctx, "command:local:run", "", str(in, "command"), in, nil)
 	if err != nil {
 		return nil, err
 	}
