@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { withoutPromiseStacks } from "../../components/promiseStacks";
+import { holdKeyMoveRegistry, registerRelease, resetKeyMoveRegistry } from "../../components/validatorKeys";
 import { contentDigest, packagedFileText } from "../../lib/hostScripts";
 
 describe("withoutPromiseStacks", () => {
@@ -42,5 +43,33 @@ describe("contentDigest", () => {
     expect(contentDigest("a")).toBe(contentDigest("a"));
     expect(contentDigest("a")).not.toBe(contentDigest("b"));
     expect(contentDigest("a")).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+});
+
+describe("the key-move registry while the program builds host by host", () => {
+  // Plain stand-ins: the registry only collects and hands back what it was given.
+  const entry = (node: string) => ({ node, stdout: undefined, resource: undefined }) as unknown as Parameters<typeof registerRelease>[0];
+  const nextMacrotask = () => new Promise((r) => setImmediate(r));
+  afterEach(() => resetKeyMoveRegistry());
+
+  it("without a hold, the set closes at the next macrotask", async () => {
+    const all = registerRelease(entry("a"));
+    await nextMacrotask();
+    registerRelease(entry("late"));
+    expect((await all).map((r) => r.node)).toEqual(["a"]);
+  });
+
+  it("while held, hosts built after a yield still join the set every install waits for", async () => {
+    const done = holdKeyMoveRegistry();
+    let closed = false;
+    const all = registerRelease(entry("a"));
+    void all.then(() => { closed = true; });
+    await nextMacrotask();
+    await nextMacrotask();
+    expect(closed).toBe(false);
+    expect(registerRelease(entry("b"))).toBe(all);
+    done();
+    done(); // letting go twice counts once
+    expect((await all).map((r) => r.node)).toEqual(["a", "b"]);
   });
 });
