@@ -5,6 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { readProgramConfig } from "./components/config";
 import { EphemeryNode } from "./components/ephemeryNode";
 import { nodeOutputs } from "./components/outputs";
+import { withoutPromiseStacks } from "./components/promiseStacks";
+import { holdKeyMoveRegistry } from "./components/validatorKeys";
 import { checkpointListsForHosts } from "./lib/checkpoint";
 
 export = async () => {
@@ -14,16 +16,27 @@ export = async () => {
   const log = { info: (m: string) => pulumi.log.info(m), warn: (m: string) => pulumi.log.warn(m) };
   const checkpointLists = await checkpointListsForHosts(config, { env: process.env, log });
 
-  const nodes = config.hosts.map(
-    (host, i) =>
-      new EphemeryNode(host.name, {
+  // Host by host, yielding between them: the SDK holds a few promises per output property of every resource
+  // until the engine answers its registration, so letting earlier hosts' registrations go out (and, in a
+  // preview, come back) before building the next keeps a fleet's peak memory from growing with every host.
+  // Key installs wait for every host's key release: the registry stays open until the last host is built.
+  const buildDone = holdKeyMoveRegistry();
+  const nodes: EphemeryNode[] = [];
+  try {
+    for (const [i, host] of config.hosts.entries()) {
+      // Errors thrown while building keep their message (all this program's errors say what to fix in it).
+      nodes.push(withoutPromiseStacks(() => new EphemeryNode(host.name, {
         config: host,
         network: config.network,
         checkpointSyncUrls: checkpointLists[i],
         sshPrivateKey: sshKeyFor(host.name),
         monitoringSecrets: { alertmanager: secrets.alertmanagerSecrets, grafanaAdminPassword: secrets.grafanaAdminPassword },
-      }),
-  );
+      })));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    buildDone();
+  }
 
   return { hosts: pulumi.all(nodes.map(nodeOutputs)) };
 };

@@ -1,7 +1,14 @@
 /**
- * How the program's cost grows with fleet size: evaluates index.ts under mocks for 1, 10 and 100 hosts and
- * prints wall time, resources registered and heap used. Run with `npm run bench`.
+ * How the program's cost grows with fleet size: evaluates index.ts under mocks for 1, 10, 100 and 300 hosts
+ * and prints, per size, the time to build the fleet (module loading excluded and shown apart; of it, the time the
+ * mock harness spent recording), ms per host, the CPU time used (steadier than wall time on a shared machine),
+ * resources registered, the heap a finished run holds (after a GC), the peak heap seen and the peak RSS.
+ * A third argument caps the heap (`-- 100 1 400`: --max-old-space-size=400), showing whether a size fits at all.
+ * Each size runs in a fresh process, so one size's garbage never counts against the next.
+ * Run with `npm run bench` (sizes: `npm run bench -- 1,10,50`; repetitions: `-- 1,10,100 3`, the median is printed).
  */
+import { execFileSync } from "child_process";
+import * as os from "os";
 import * as path from "path";
 import { runProgram } from "../tests/support/mocks";
 
@@ -11,7 +18,8 @@ const CLIENTS = {
   consensus: ["lighthouse", "teku", "prysm", "nimbus", "lodestar"],
 };
 
-function fleet(n: number) {
+/** A mixed fleet: every client, both runtimes, a validator on every third host. */
+export function fleet(n: number) {
   return Array.from({ length: n }, (_, i) => ({
     name: `node-${i}`,
     address: `10.${Math.floor(i / 250)}.${i % 250}.10`,
@@ -23,29 +31,90 @@ function fleet(n: number) {
   }));
 }
 
-/** Drops the program's own modules from the require cache so each run builds everything anew. */
-function loadFresh(): Record<string, unknown> {
-  const root = path.join(__dirname, "..");
-  for (const key of Object.keys(require.cache)) {
-    if (key.startsWith(root) && !key.includes("node_modules")) delete require.cache[key];
-  }
-  return require("../index");
+interface Measured { hosts: number; resources: number; loadMs: number; buildMs: number; harnessMs: number; cpuMs: number; heapMiB: number; peakHeapMiB: number; rssMiB: number }
+
+function elapsedMs(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+/** One size, in this process: load the program once, then build the fleet under mocks. */
+async function measureHere(n: number): Promise<Measured> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  let start = process.hrtime.bigint();
+  const program = require("../index") as Record<string, unknown>;
+  const loadMs = elapsedMs(start);
+  let peakHeap = 0;
+  const sample = () => { peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed); };
+  // Samples between the program's synchronous stretches; the figure is a lower bound of the true peak.
+  const sampler = setInterval(sample, 5);
+  start = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
+  const { resources, harnessMs } = await runProgram({ "ephemery:hosts": fleet(n) }, { load: () => program });
+  clearInterval(sampler);
+  sample();
+  const buildMs = elapsedMs(start);
+  const used = process.cpuUsage(cpu);
+  const cpuMs = (used.user + used.system) / 1000;
+  gc?.();
+  // `resources` is still referenced here, so the figure is what a finished run holds, not garbage.
+  const heapMiB = process.memoryUsage().heapUsed / 2 ** 20;
+  return { hosts: n, resources: resources.length, loadMs, buildMs, harnessMs, cpuMs, heapMiB, peakHeapMiB: peakHeap / 2 ** 20, rssMiB: process.resourceUsage().maxRSS / 1024 };
+}
+
+/** One size in a child process (fresh heap, fresh module cache). */
+function measureInChild(n: number, maxHeapMiB?: number): Measured {
+  const heapCap = maxHeapMiB ? [`--max-old-space-size=${maxHeapMiB}`] : [];
+  const out = execFileSync(process.execPath, [...heapCap, "--expose-gc", "-r", "ts-node/register/transpile-only", __filename, "--one", String(n)], {
+    cwd: path.join(__dirname, ".."),
+    encoding: "utf8",
+    env: { ...process.env, EPHEMERY_SKIP_CHECKPOINT_PROBE: "1" },
+    maxBuffer: 16 << 20,
+  });
+  const line = out.trim().split("\n").pop() ?? "";
+  return JSON.parse(line) as Measured;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
 }
 
 async function main(): Promise<void> {
-  const sizes = (process.argv[2] ?? "1,10,100").split(",").map(Number);
-  process.env.EPHEMERY_SKIP_CHECKPOINT_PROBE = "1";
-  console.log("hosts  resources  wall ms  ms/host  heap MiB");
-  for (const n of sizes) {
-    const start = process.hrtime.bigint();
-    const { resources } = await runProgram({ "ephemery:hosts": fleet(n) }, { load: loadFresh });
-    const ms = Number(process.hrtime.bigint() - start) / 1e6;
-    const heap = process.memoryUsage().heapUsed / 2 ** 20;
-    console.log(`${String(n).padStart(5)}  ${String(resources.length).padStart(9)}  ${ms.toFixed(0).padStart(7)}  ${(ms / n).toFixed(1).padStart(7)}  ${heap.toFixed(0).padStart(8)}`);
+  if (process.argv[2] === "--one") {
+    process.env.EPHEMERY_SKIP_CHECKPOINT_PROBE = "1";
+    const m = await measureHere(Number(process.argv[3]));
+    console.log(JSON.stringify(m));
+    process.exit(0);
   }
+  const sizes = (process.argv[2] ?? "1,10,100,300").split(",").map(Number);
+  const runs = Number(process.argv[3] ?? 1);
+  const maxHeapMiB = process.argv[4] ? Number(process.argv[4]) : undefined;
+  console.log(`load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")} (${os.cpus().length} cores); median of ${runs} run(s)${maxHeapMiB ? `, heap capped at ${maxHeapMiB} MiB` : ""}`);
+  console.log("hosts  resources  load ms  build ms  harness ms  ms/host  cpu ms  cpu ms/host  heap MiB  peak heap MiB  peak RSS MiB");
+  for (const n of sizes) {
+    const all = Array.from({ length: runs }, () => measureInChild(n, maxHeapMiB));
+    const m: Measured = {
+      hosts: n,
+      resources: all[0].resources,
+      loadMs: median(all.map((x) => x.loadMs)),
+      buildMs: median(all.map((x) => x.buildMs)),
+      harnessMs: median(all.map((x) => x.harnessMs)),
+      cpuMs: median(all.map((x) => x.cpuMs)),
+      peakHeapMiB: median(all.map((x) => x.peakHeapMiB)),
+      heapMiB: median(all.map((x) => x.heapMiB)),
+      rssMiB: median(all.map((x) => x.rssMiB)),
+    };
+    console.log([
+      String(n).padStart(5), String(m.resources).padStart(9), m.loadMs.toFixed(0).padStart(7), m.buildMs.toFixed(0).padStart(8), m.harnessMs.toFixed(0).padStart(10),
+      (m.buildMs / n).toFixed(1).padStart(7), m.cpuMs.toFixed(0).padStart(6), (m.cpuMs / n).toFixed(1).padStart(11), m.heapMiB.toFixed(0).padStart(8), m.peakHeapMiB.toFixed(0).padStart(13), m.rssMiB.toFixed(0).padStart(12),
+    ].join("  "));
+  }
+  console.log(`load average after: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -9,7 +9,7 @@ import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
 import { hostPaths } from "../lib/clients/types";
 import { HostConfig, resolveHostKind } from "../lib/config/schema";
-import { renderHostScript } from "../lib/hostScripts";
+import { contentDigest, renderHostScript } from "../lib/hostScripts";
 import { HostConnection, hostCommand } from "./hostCommand";
 import { publicKeyOf, sshKeyFile } from "./sshKeys";
 
@@ -93,7 +93,7 @@ export class Host extends pulumi.ComponentResource {
       {
         create: `${kind === "aws" || kind === "hcloud" ? "cloud-init status --wait >/dev/null 2>&1 || true; " : ""}bash -s`,
         stdin: bootstrap,
-        triggers: [bootstrap],
+        triggers: [contentDigest(bootstrap)],
       },
       { parent: this, dependsOn: waitFor },
     );

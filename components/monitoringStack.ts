@@ -6,12 +6,11 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import * as fs from "fs";
 import * as path from "path";
 import { NodeSpecs } from "../lib/clients";
 import { ContainerSpec } from "../lib/clients/types";
 import { HostConfig } from "../lib/config/schema";
-import { renderHostScript, shellQuote } from "../lib/hostScripts";
+import { packagedFileText, renderHostScript, shellQuote } from "../lib/hostScripts";
 import { monitoringPaths, monitoringSpecList, placeholderSecrets, renderMonitoring, secretLookup } from "../lib/monitoring";
 import { containerMetricsCron, containerMetricsCronFile, containerMetricsValues, CONTAINER_METRICS_SCRIPT } from "../lib/monitoring/hostFiles";
 import { RenderedFile } from "../lib/monitoring";
@@ -65,7 +64,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
     const after = { parent: this, dependsOn: [host.ready] };
 
     // Plain files in one round trip: each written atomically, then Prometheus is told to reload.
-    const exporterFile: RenderedFile = { path: "exporter/validator-exporter.js", hostPath: "exporter/validator-exporter.js", content: fs.readFileSync(EXPORTER_SOURCE, "utf8") };
+    const exporterFile: RenderedFile = { path: "exporter/validator-exporter.js", hostPath: "exporter/validator-exporter.js", content: packagedFileText(EXPORTER_SOURCE) };
     const install = installFilesScript(paths.root, paths.textfile, [...plain.files, exporterFile], `${cfg.name}-prometheus`);
     // Rerun in place when the files change; destroy takes the whole monitoring directory (metrics live in volumes).
     const files = hostCommand(`${name}-files`, host.connection, { create: "bash -s", update: "bash -s", stdin: install, delete: `rm -rf ${shellQuote(paths.root)}` }, after);

@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { NodeSpecs } from "../lib/clients";
 import { HostConfig, NetworkConfig } from "../lib/config/schema";
-import { renderHostScript, shellQuote } from "../lib/hostScripts";
+import { contentDigest, renderHostScript, shellQuote } from "../lib/hostScripts";
 import { cronFileContent, cronInstallCommand, cronRemoveCommand } from "../lib/reset/schedule";
 import { RESET_SCRIPT, resetScriptValues } from "../lib/reset/values";
 import { Host } from "./host";
@@ -47,7 +47,7 @@ export class ResetJob extends pulumi.ComponentResource {
     const release = hostCommand(
       `${name}-release`,
       host.connection,
-      { create: `${shellQuote(this.scriptPath)} ensure`, triggers: [script] },
+      { create: `${shellQuote(this.scriptPath)} ensure`, triggers: [contentDigest(script)] },
       { parent: this, dependsOn: [install] },
     );
     this.releaseReady = release;

@@ -45,19 +45,41 @@ export const EPOCH_SEC = 384;
 
 /**
  * Every node's release step, collected while the program constructs its nodes. Installs wait for all of
- * them: the set is complete once the program's synchronous construction is over (the next macrotask).
+ * them: the set is complete once the program's construction is over, that is at the next macrotask, or, while
+ * the program holds the registry (it builds host by host, yielding between hosts), when it lets go.
  */
 const releases: { node: string; stdout: pulumi.Output<string>; resource: pulumi.Resource }[] = [];
 let allReleases: Promise<typeof releases> | undefined;
-function registerRelease(entry: (typeof releases)[number]): Promise<typeof releases> {
+let completeReleases: (() => void) | undefined;
+let holds = 0;
+export function registerRelease(entry: (typeof releases)[number]): Promise<typeof releases> {
   releases.push(entry);
-  allReleases ??= new Promise((resolve) => setImmediate(() => resolve([...releases])));
+  if (!allReleases) {
+    allReleases = new Promise((resolve) => { completeReleases = () => resolve([...releases]); });
+    setImmediate(completeUnlessHeld);
+  }
   return allReleases;
+}
+function completeUnlessHeld(): void {
+  if (holds === 0) completeReleases?.();
+}
+/** Keeps the set open until the returned function is called: for a program that yields while it builds. */
+export function holdKeyMoveRegistry(): () => void {
+  holds++;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    holds--;
+    completeUnlessHeld();
+  };
 }
 /** Tests construct several programs in one process. */
 export function resetKeyMoveRegistry(): void {
   releases.length = 0;
   allReleases = undefined;
+  completeReleases = undefined;
+  holds = 0;
 }
 
 export class ValidatorKeys extends pulumi.ComponentResource {

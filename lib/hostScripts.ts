@@ -2,6 +2,7 @@
  * Host-side programs are real files under host-scripts/. Each has one line `# @@VALUES@@` that the program
  * replaces with `readonly NAME='value'` lines; everything else is installed as written.
  */
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 
@@ -52,8 +53,28 @@ export function renderScriptText(text: string, values: ScriptValues, file = "scr
   return text.replace(MARKER, () => block);
 }
 
+const fileTexts = new Map<string, string>();
+
+/** A file shipped with the program (host scripts, the exporter), read once per process however many hosts use it. */
+export function packagedFileText(file: string): string {
+  let text = fileTexts.get(file);
+  if (text === undefined) {
+    text = fs.readFileSync(file, "utf8");
+    fileTexts.set(file, text);
+  }
+  return text;
+}
+
 /** Reads host-scripts/<name> and renders it. */
 export function renderHostScript(name: string, values: ScriptValues): string {
   const file = path.join(HOST_SCRIPTS_DIR, name);
-  return renderScriptText(fs.readFileSync(file, "utf8"), values, file);
+  return renderScriptText(packagedFileText(file), values, file);
+}
+
+/**
+ * A short stand-in for content in a command's `triggers`: the content changes exactly when its digest does, and
+ * state and every preview diff carry 64 characters instead of the whole script once more.
+ */
+export function contentDigest(content: string): string {
+  return `sha256:${createHash("sha256").update(content).digest("hex")}`;
 }

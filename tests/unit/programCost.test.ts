@@ -1,0 +1,75 @@
+/** The program's cost helpers: promise stacks off while building, packaged files read once, digests as triggers. */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { withoutPromiseStacks } from "../../components/promiseStacks";
+import { holdKeyMoveRegistry, registerRelease, resetKeyMoveRegistry } from "../../components/validatorKeys";
+import { contentDigest, packagedFileText } from "../../lib/hostScripts";
+
+describe("withoutPromiseStacks", () => {
+  it("captures no frames while building and restores the limit afterwards", () => {
+    const before = Error.stackTraceLimit;
+    const stack = withoutPromiseStacks(() => new Error("x").stack, {});
+    expect(stack).toBe("Error: x");
+    expect(Error.stackTraceLimit).toBe(before);
+  });
+
+  it("restores the limit when building throws, and the error keeps its message", () => {
+    const before = Error.stackTraceLimit;
+    expect(() => withoutPromiseStacks(() => { throw new Error("hosts[3].name must be unique"); }, {})).toThrow("hosts[3].name must be unique");
+    expect(Error.stackTraceLimit).toBe(before);
+  });
+
+  it("keeps full stacks when PULUMI_DEBUG_PROMISE_LEAKS asks for them", () => {
+    const stack = withoutPromiseStacks(() => new Error("x").stack, { PULUMI_DEBUG_PROMISE_LEAKS: "1" });
+    expect(stack).toMatch(/\n\s+at /);
+  });
+});
+
+describe("packagedFileText", () => {
+  it("reads a file once per process", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "packaged-"));
+    const file = path.join(dir, "script.sh");
+    fs.writeFileSync(file, "first\n");
+    expect(packagedFileText(file)).toBe("first\n");
+    fs.writeFileSync(file, "second\n");
+    expect(packagedFileText(file)).toBe("first\n");
+    fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe("contentDigest", () => {
+  it("changes exactly when the content does", () => {
+    expect(contentDigest("a")).toBe(contentDigest("a"));
+    expect(contentDigest("a")).not.toBe(contentDigest("b"));
+    expect(contentDigest("a")).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+});
+
+describe("the key-move registry while the program builds host by host", () => {
+  // Plain stand-ins: the registry only collects and hands back what it was given.
+  const entry = (node: string) => ({ node, stdout: undefined, resource: undefined }) as unknown as Parameters<typeof registerRelease>[0];
+  const nextMacrotask = () => new Promise((r) => setImmediate(r));
+  afterEach(() => resetKeyMoveRegistry());
+
+  it("without a hold, the set closes at the next macrotask", async () => {
+    const all = registerRelease(entry("a"));
+    await nextMacrotask();
+    registerRelease(entry("late"));
+    expect((await all).map((r) => r.node)).toEqual(["a"]);
+  });
+
+  it("while held, hosts built after a yield still join the set every install waits for", async () => {
+    const done = holdKeyMoveRegistry();
+    let closed = false;
+    const all = registerRelease(entry("a"));
+    void all.then(() => { closed = true; });
+    await nextMacrotask();
+    await nextMacrotask();
+    expect(closed).toBe(false);
+    expect(registerRelease(entry("b"))).toBe(all);
+    done();
+    done(); // letting go twice counts once
+    expect((await all).map((r) => r.node)).toEqual(["a", "b"]);
+  });
+});
