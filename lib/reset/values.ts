@@ -67,7 +67,7 @@ export function resetScriptValues(host: HostConfig, network: NetworkConfig, spec
     GENESIS_DELAY_SEC: network.schedule.genesisDelaySec,
     CHAIN_ID_BASE: network.schedule.chainIdBase,
     RELEASE_POLICY: JSON.stringify(releasePolicy(network, specs, requiredReleaseFiles(specs))),
-    RELEASE_CHECKER_JS: releaseCheckerSource(),
+    RELEASE_CHECKER_JS: releaseCheckerSource().trimEnd(),
     /** Runs the checker where the host has no Node.js >= 18 (the pinned Node image the monitoring stack uses). */
     RELEASE_CHECK_IMAGE: DEFAULT_IMAGES.validatorExporter,
     PRESTAGE_WINDOW_SEC: RESET_TIMING.prestageWindowSec,
