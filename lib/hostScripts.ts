@@ -37,7 +37,9 @@ export function renderValues(values: ScriptValues): string {
 export function renderScriptText(text: string, values: ScriptValues, file = "script"): string {
   const count = text.split(MARKER).length - 1;
   if (count !== 1) throw new Error(`${file} must contain the line "${MARKER}" exactly once (found ${count})`);
-  return text.replace(MARKER, `# Values rendered by pulumi-ephemery.\n${renderValues(values)}`);
+  // A replacer function: a replacement string would expand $' and $` found in the values.
+  const rendered = `# Values rendered by pulumi-ephemery.\n${renderValues(values)}`;
+  return text.replace(MARKER, () => rendered);
 }
 
 /** Reads host-scripts/<name> and renders it. */

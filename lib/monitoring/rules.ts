@@ -8,7 +8,7 @@ import { requiredDiskGiB, validatorClientOf } from "../clients";
 import { HostConfig } from "../config/schema";
 import { BASE_TIME, PERIOD_SEC, SECONDS_PER_EPOCH } from "../ephemery";
 import { CONSENSUS_METRICS, EXECUTION_METRICS, select, VALIDATOR_METRICS } from "./clientMetrics";
-import { CONTAINER_METRICS, EXPORTER_METRICS, RESET_METRICS } from "./exporterMetrics";
+import { CONTAINER_METRICS, EXPORTER_METRICS, RELEASE_METRICS, RESET_METRICS } from "./exporterMetrics";
 
 export type Severity = "critical" | "warning" | "info";
 
@@ -231,6 +231,22 @@ export function buildRuleGroups(host: HostConfig): RuleGroup[] {
       severity: "warning",
       summary: "next Ephemery release not staged",
       description: `The next iteration's release is not downloaded and verified ${a.releaseStagedMinutes} minutes before the reset.`,
+    }),
+    rule({
+      alert: "EphemeryForkUnsupported",
+      expr: `${RELEASE_METRICS.forkUnsupported}{job="node"} == 1`,
+      for: "0m",
+      severity: "critical",
+      summary: "a verified Ephemery release activates a fork a pinned client does not support",
+      description: "The staged or installed release's config.yaml activates the fork in the fork label, which the client in the client label does not run at the pinned version in the version label: set a newer image before the genesis (ephemery status shows the fork line).",
+    }),
+    rule({
+      alert: "EphemeryScheduleMismatch",
+      expr: `${RELEASE_METRICS.scheduleMismatch}{job="node"} == 1`,
+      for: "0m",
+      severity: "warning",
+      summary: "the Ephemery release disagrees with the configured schedule",
+      description: "The newest verified release agrees with itself but not with ephemery:network.schedule (period, genesis time, delay or chain id); the node follows the release. See state/reset.log for the values, then update the schedule settings.",
     }),
     rule({
       alert: "EphemeryResetMetricsMissing",

@@ -60,7 +60,6 @@ export function resetScriptValues(host: HostConfig, network: NetworkConfig, spec
     TEXTFILE_DIR: paths.textfile,
     RELEASE_LATEST_URL: network.release.latestUrl,
     RELEASE_ARCHIVE_URL: network.release.archiveUrl,
-    REQUIRED_FILES: requiredReleaseFiles(specs),
     KEEP_TESTNETS: host.reset.keepPreviousTestnets,
     PERIOD_SEC: network.schedule.periodSec,
     BASE_TIME: network.schedule.baseTime,

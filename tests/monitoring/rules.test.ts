@@ -111,6 +111,8 @@ function casesFor(host: HostConfig): Case[] {
   cases.push({ alert: "EphemeryReleaseNotStaged", name: "fires", at: 10, fires: staged.labels, series: [{ series: staged.series, values: "0x15" }, { series: next.series, values: `${600 + a.releaseStagedMinutes * 60 - 60}x15` }] });
   cases.push({ alert: "EphemeryReleaseNotStaged", name: "staged", at: 10, series: [{ series: staged.series, values: "1x15" }, { series: next.series, values: `${600 + a.releaseStagedMinutes * 60 - 60}x15` }] });
   cases.push({ alert: "EphemeryReleaseNotStaged", name: "reset far away", at: 10, series: [{ series: staged.series, values: "0x15" }, { series: next.series, values: "1e7x15" }] });
+  pair("EphemeryForkUnsupported", 'ephemery_release_fork_unsupported{job="node"}', "1x15", "0x15", 10, { iteration: "161", fork: "gloas", epoch: "2048", role: "execution", client: "geth", version: "v1.16.7" });
+  pair("EphemeryScheduleMismatch", 'ephemery_release_schedule_mismatch{job="node"}', "1x15", "0x15", 10, { iteration: "161" });
   cases.push({ alert: "EphemeryResetMetricsMissing", name: "fires", at: 40, fires: { job: "node" }, series: [{ series: seriesOf('up{job="node"}').series, values: "1x50" }] });
   cases.push({ alert: "EphemeryResetMetricsMissing", name: "quiet", at: 40, series: [{ series: seriesOf('ephemery_iteration{job="node"}').series, values: "150x50" }] });
   return cases;
