@@ -9,6 +9,7 @@
 # Crash-safe: a switch is journalled phase by phase in $STATE_DIR/switch.journal; every step can run twice, and
 # the next run finishes an interrupted switch. Nothing is wiped before the new release is downloaded and verified.
 # Time is injectable for tests: EPHEMERY_NOW=<unix seconds>, or EPHEMERY_CLOCK_FILE=<file holding unix seconds>.
+# EPHEMERY_NODE=<path> picks the node binary that runs the release checker.
 
 # Values are rendered in at the marker below (lib/reset/values.ts), single-quoted on purpose: COMPOSE holds a
 # command substitution that runs when used. shellcheck cannot see them in the source file.
@@ -238,9 +239,10 @@ env_value() { # file key: the value of `[export ]KEY="v"` without executing the 
 run_release_checker() { # dir iteration
   local js="$STATE_DIR/release-check.js" major
   if [ "$(cat "$js" 2>/dev/null || true)" != "$RELEASE_CHECKER_JS" ]; then write_file "$js" "$RELEASE_CHECKER_JS"; fi
-  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || true)
+  # EPHEMERY_NODE names another node binary (tests force the image path with a missing one).
+  major=$("${EPHEMERY_NODE:-node}" -p 'process.versions.node.split(".")[0]' 2>/dev/null || true)
   if is_uint "${major:-x}" && [ "$major" -ge 18 ]; then
-    timeout 120 node "$js" verify "$1" "$2" "$RELEASE_POLICY"
+    timeout 120 "${EPHEMERY_NODE:-node}" "$js" verify "$1" "$2" "$RELEASE_POLICY"
   else
     timeout 300 docker run --rm --network none --read-only --user 65534:65534 --memory 512m \
       -v "$1:/release:ro" -v "$js:/opt/release-check.js:ro" "$RELEASE_CHECK_IMAGE" \

@@ -417,10 +417,11 @@ function must(v: string | undefined, file: string): string {
 }
 
 /** Values from a release are echoed in logs: printable ASCII only, bounded. */
-function clip(v: string): string {
+function printable(v: string, max: number): string {
   const s = v.replace(/[^\x20-\x7e]/g, "?");
-  return s.length > 80 ? `${s.slice(0, 80)}...` : s;
+  return s.length > max ? `${s.slice(0, max)}...` : s;
 }
+const clip = (v: string) => printable(v, 80);
 
 // --- reading a release directory (the host side) ---
 
@@ -468,12 +469,12 @@ export function directoryReader(dir: string): ReleaseReader {
 /** The verdict as the reset program reads it: KEY=value lines, printable ASCII, one value per line. */
 export function formatVerdict(v: ReleaseVerdict): string {
   const lines = [`verdict=${v.ok ? "ok" : "reject"}`];
-  if (!v.ok) lines.push(`reason=${clip(v.problems.join("; ").slice(0, 600)).replace(/\.\.\.$/, "")}`.slice(0, 700));
+  if (!v.ok) lines.push(`reason=${printable(v.problems.join("; "), 700)}`);
   if (v.ok && v.facts) {
     const f = v.facts;
     lines.push(`chain_id=${f.chainId}`, `el_genesis=${f.elGenesisTime}`, `cl_genesis=${f.clGenesisTime}`, `period=${f.periodSec}`, `layout=${f.layout}`,
       `forks=${f.forks.map((a) => `${a.fork}@${a.epoch}`).join(",")}`);
-    lines.push(`schedule_mismatch=${v.scheduleMismatch.map(clip).join("; ")}`);
+    lines.push(`schedule_mismatch=${printable(v.scheduleMismatch.join("; "), 700)}`);
     for (const u of v.unsupportedForks) {
       // Label values for the textfile metric: restricted to a safe charset here, so the shell needs no escaping.
       const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 64);
