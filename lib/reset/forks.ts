@@ -11,7 +11,7 @@
  */
 import { ContainerSpec, NodeSpecs } from "../clients";
 import { parseImage } from "../config/images";
-import { ClientForkSupport, TRACKED_FORKS } from "./release";
+import { activeForks, ClientForkSupport, parseConfigYaml, TRACKED_FORKS, UnsupportedFork, unsupportedForks } from "./release";
 
 /** Per client (as `spec.client` names it), the first version running each fork; absent = none released yet. */
 export const FORK_FIRST_VERSIONS: Record<string, Partial<Record<(typeof TRACKED_FORKS)[number], string>>> = {
@@ -54,4 +54,59 @@ export function forkSupport(client: string, role: string, image: string): Client
 export function nodeForkSupport(specs: NodeSpecs): ClientForkSupport[] {
   const all: ContainerSpec[] = [specs.execution, specs.consensus, ...(specs.validator ? [specs.validator] : [])];
   return all.map((s) => forkSupport(s.client, s.role, s.image));
+}
+
+export interface ForkReport {
+  /** Tracked forks every pinned client of the node runs. */
+  supported: string[];
+  /** Tracked forks some pinned client does not run, with those clients as `client version (role)`. */
+  lacking: { fork: string; clients: string[] }[];
+  /** Clients whose image tag carries no version the table can judge. */
+  unknown: string[];
+  /** With a release config.yaml: the forks it activates that a pinned client does not run. */
+  unsupported: UnsupportedFork[];
+}
+
+const who = (c: { client: string; version: string; role: string }) => `${c.client} ${c.version} (${c.role})`;
+
+/** What the node's pinned clients run, and (given a release's config.yaml text) what that release needs. Pure. */
+export function forkReport(specs: NodeSpecs, releaseConfigYaml?: string): ForkReport {
+  const clients = nodeForkSupport(specs);
+  const known = clients.filter((c) => c.known);
+  const report: ForkReport = {
+    supported: TRACKED_FORKS.filter((f) => known.every((c) => c.forks.includes(f))),
+    lacking: TRACKED_FORKS.map((fork) => ({ fork, clients: known.filter((c) => !c.forks.includes(fork)).map(who) })).filter((l) => l.clients.length > 0),
+    unknown: clients.filter((c) => !c.known).map(who),
+    unsupported: [],
+  };
+  if (releaseConfigYaml !== undefined) {
+    const problems: string[] = [];
+    const forks = activeForks(parseConfigYaml(releaseConfigYaml), problems);
+    if (problems.length) throw new Error(problems.join("; "));
+    report.unsupported = unsupportedForks(forks, clients);
+  }
+  return report;
+}
+
+/** One line per finding, for `ephemery status`, `reset plan` and `config check`. */
+export function forkLines(r: ForkReport, release?: string): string[] {
+  const lines = [`forks: ${r.supported.join(", ") || "none of the tracked forks"} run on every pinned client${r.lacking.length ? `; ${r.lacking.map((l) => `${l.fork} not on ${l.clients.join(", ")}`).join("; ")}` : ""}`];
+  if (r.unknown.length) lines.push(`forks: cannot judge ${r.unknown.join(", ")}: the image tag has no version`);
+  for (const u of r.unsupported) lines.push(unsupportedForkMessage(u, release));
+  return lines;
+}
+
+export function unsupportedForkMessage(u: UnsupportedFork, release = "the release"): string {
+  return `${release} activates ${u.fork} at epoch ${u.epoch}, which ${u.client} ${u.version} (${u.role}) does not support: set a newer image before its genesis`;
+}
+
+/** The reset program's ephemery-release.prom, parsed (labels are the checker's safe charset). */
+export function parseReleaseMetrics(text: string): { scheduleMismatch: boolean; unsupported: (UnsupportedFork & { iteration: number })[] } {
+  const out = { scheduleMismatch: false, unsupported: [] as (UnsupportedFork & { iteration: number })[] };
+  for (const line of text.split("\n").slice(0, 1000)) {
+    if (/^ephemery_release_schedule_mismatch\{[^}]*\} 1$/.test(line)) out.scheduleMismatch = true;
+    const m = /^ephemery_release_fork_unsupported\{node="[^"]*",iteration="(\d+)",fork="([\w.-]+)",epoch="(\d+)",role="([\w.-]+)",client="([\w.-]+)",version="([\w.-]+)"\} 1$/.exec(line);
+    if (m) out.unsupported.push({ iteration: Number(m[1]), fork: m[2], epoch: Number(m[3]), role: m[4], client: m[5], version: m[6] });
+  }
+  return out;
 }
