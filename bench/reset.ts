@@ -5,7 +5,6 @@
  * Goal: every node answers on the new chain before the new chain's first slot (600 s after the switch).
  * Run: npm run bench:reset   (BENCH_CYCLES=3, BENCH_RUNTIME=docker|compose, BENCH_SSZ_MIB=16)
  */
-import * as crypto from "crypto";
 import { chainIdOf, elGenesisTime, GENESIS_DELAY_SEC } from "../lib/ephemery";
 import { RESET_TIMING } from "../lib/reset/values";
 import { dockerAnswers, startDockerd, stopDockerdIfStarted } from "../tests/support/dockerd";
