@@ -6,7 +6,7 @@
 import * as yaml from "js-yaml";
 import { requiredDiskGiB, validatorClientOf } from "../clients";
 import { HostConfig } from "../config/schema";
-import { BASE_TIME, PERIOD_SEC, SECONDS_PER_EPOCH } from "../ephemery";
+import { SECONDS_PER_EPOCH } from "../ephemery";
 import { CONSENSUS_METRICS, EXECUTION_METRICS, select, VALIDATOR_METRICS } from "./clientMetrics";
 import { CONTAINER_METRICS, EXPORTER_METRICS, RELEASE_METRICS, RESET_METRICS } from "./exporterMetrics";
 
@@ -209,8 +209,9 @@ export function buildRuleGroups(host: HostConfig): RuleGroup[] {
     }),
     rule({
       alert: "EphemeryResetOverdue",
-      // The installed iteration's own end (BASE + (i+1) * PERIOD, its reset time) plus the grace is in the past.
-      expr: `(${r.iteration}{job="node"} + 1) * ${PERIOD_SEC} + ${BASE_TIME + graceSec} < time()`,
+      // The installed iteration's end plus the grace is in the past. The reset program derives that end from the
+      // installed release's own genesis and GENESIS_RESET_INTERVAL, so a period change upstream moves it too.
+      expr: `${r.nextReset}{job="node"} + ${graceSec} < time()`,
       for: "0m",
       severity: "critical",
       summary: "Ephemery reset overdue",
