@@ -242,11 +242,11 @@ run_release_checker() { # dir iteration
   # EPHEMERY_NODE names another node binary (tests force the image path with a missing one).
   major=$("${EPHEMERY_NODE:-node}" -p 'process.versions.node.split(".")[0]' 2>/dev/null || true)
   if is_uint "${major:-x}" && [ "$major" -ge 18 ]; then
-    timeout 120 "${EPHEMERY_NODE:-node}" "$js" verify "$1" "$2" "$RELEASE_POLICY"
+    timeout 120 "${EPHEMERY_NODE:-node}" --max-old-space-size=768 "$js" verify "$1" "$2" "$RELEASE_POLICY"
   else
-    timeout 300 docker run --rm --network none --read-only --user 65534:65534 --memory 512m \
+    timeout 300 docker run --rm --network none --read-only --user 65534:65534 --memory 1g \
       -v "$1:/release:ro" -v "$js:/opt/release-check.js:ro" "$RELEASE_CHECK_IMAGE" \
-      node /opt/release-check.js verify /release "$2" "$RELEASE_POLICY"
+      node --max-old-space-size=768 /opt/release-check.js verify /release "$2" "$RELEASE_POLICY"
   fi
 }
 
@@ -257,7 +257,7 @@ check_release_files() { # dir iteration tag
   out=$(run_release_checker "$dir" "$n") || rc=$?
   if [ "$rc" -ne 0 ] || [ "$(verdict_value "$out" verdict)" != ok ]; then
     log "release check failed for $tag: $(verdict_value "$out" reason)"
-    [ -n "$(verdict_value "$out" reason)" ] || log "the release checker exited $rc without a verdict"
+    [ -n "$(verdict_value "$out" reason)" ] || log "the release checker exited $rc without a verdict: install Node.js 18 or newer on the host, or let Docker pull $RELEASE_CHECK_IMAGE"
     return 1
   fi
   mismatch=$(verdict_value "$out" schedule_mismatch)

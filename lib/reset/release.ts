@@ -82,9 +82,9 @@ const KIB = 1024;
 const MIB = 1024 * KIB;
 /** Largest size read per file; genesis.json carries the premine allocations (a few MiB today). */
 export const FILE_LIMITS: Record<string, number> = {
-  "genesis.json": 128 * MIB,
-  "besu.json": 128 * MIB,
-  "chainspec.json": 128 * MIB,
+  "genesis.json": 64 * MIB,
+  "besu.json": 64 * MIB,
+  "chainspec.json": 64 * MIB,
   "config.yaml": 1 * MIB,
   "retention.vars": 64 * KIB,
   "nodevars_env.txt": 256 * KIB,

@@ -7,7 +7,7 @@ import { buildNodeSpecs } from "../../lib/clients";
 import { hostSchema, networkSchema } from "../../lib/config/schema";
 import { chainIdOf, clGenesisTime, DEFAULT_SCHEDULE, elGenesisTime } from "../../lib/ephemery";
 import { forkSupport, versionOf } from "../../lib/reset/forks";
-import { parseConfigYaml, parseKeyValues, ReleasePolicy, ReleaseReader, verifyRelease } from "../../lib/reset/release";
+import { directoryReader, parseConfigYaml, parseKeyValues, ReleasePolicy, ReleaseReader, verifyRelease } from "../../lib/reset/release";
 import { releaseCheckerSource, releasePolicy } from "../../lib/reset/releaseRunner";
 import { requiredReleaseFiles } from "../../lib/reset/values";
 import { genesisSsz, ReleaseFileSet, releaseFiles } from "../support/releases";
@@ -185,6 +185,17 @@ describe("the shipped checker", () => {
       expect(r.code).toBe(1);
       expect(r.out).toMatch(/^verdict=reject\nreason=release file genesis_validators_root.txt is a link\n$/);
     } finally { fs.rmSync(target); }
+  });
+
+  test("bounds what it reads: an oversized genesis.json and a FIFO are refused without being read", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ephemery-bounds-"));
+    dirs.push(dir);
+    for (const [n, c] of Object.entries(releaseFiles(I))) { fs.mkdirSync(path.dirname(path.join(dir, n)), { recursive: true }); fs.writeFileSync(path.join(dir, n), c); }
+    fs.truncateSync(path.join(dir, "genesis.json"), 65 * 1024 * 1024);   // sparse: nothing is written
+    expect(verifyRelease(directoryReader(dir), I, policyFor()).problems).toEqual([`release file genesis.json is ${65 * 1024 * 1024} bytes, above its ${64 * 1024 * 1024}-byte limit`]);
+    fs.rmSync(path.join(dir, "genesis.json"));
+    execFileSync("mkfifo", [path.join(dir, "genesis.json")]);
+    expect(verifyRelease(directoryReader(dir), I, policyFor()).problems).toEqual(["release file genesis.json is not a regular file"]);
   });
 
   test("genesisSsz writes the header fields at their offsets", () => {
