@@ -9,6 +9,7 @@
 # Crash-safe: a switch is journalled phase by phase in $STATE_DIR/switch.journal; every step can run twice, and
 # the next run finishes an interrupted switch. Nothing is wiped before the new release is downloaded and verified.
 # Time is injectable for tests: EPHEMERY_NOW=<unix seconds>, or EPHEMERY_CLOCK_FILE=<file holding unix seconds>.
+# EPHEMERY_NODE=<path> picks the node binary that runs the release checker.
 
 # Values are rendered in at the marker below (lib/reset/values.ts), each single-quoted (lists as bash arrays):
 # they are data, never code. shellcheck cannot see them in the source file.
@@ -42,7 +43,7 @@ log() { printf '%s ephemery-reset[%s]: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$
 die() { log "ERROR: $*"; exit 1; }
 is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 
-# --- time and schedule (the same closed form as lib/ephemery.ts; constants are rendered from it) ---
+# --- time and schedule (the closed form of lib/ephemery.ts with the ephemery:network.schedule constants) ---
 
 clock() {
   local t
@@ -56,10 +57,34 @@ clock() {
   is_uint "$t" || die "the clock reads \"$t\"; EPHEMERY_NOW / EPHEMERY_CLOCK_FILE must hold unix seconds"
   printf '%s' "$t"
 }
-iteration_at() { echo $(( ($1 - BASE_TIME) / PERIOD_SEC )); }
-el_genesis() { echo $(( BASE_TIME + $1 * PERIOD_SEC )); }
-cl_genesis() { echo $(( BASE_TIME + $1 * PERIOD_SEC + GENESIS_DELAY_SEC )); }
-chain_id() { echo $(( CHAIN_ID_BASE + $1 )); }
+# A verified release is the truth for its own iteration (its genesis, chain id and period); the configured
+# closed form only fills in for iterations with no release on disk yet.
+release_var() { # iteration file key: a whole number from a verified release, or nothing
+  local d="$TESTNET_DIR/releases/ephemery-$1" v
+  [ -f "$d/$2" ] || return 0
+  v=$(env_value "$d/$2" "$3")
+  if is_uint "${v:-x}"; then echo "$v"; fi
+}
+period_of() { local p; p=$(release_var "$1" retention.vars GENESIS_RESET_INTERVAL); echo "${p:-$PERIOD_SEC}"; }
+el_genesis() {
+  local t prev
+  t=$(release_var "$1" retention.vars GENESIS_TIMESTAMP)
+  if [ -z "$t" ] && [ "$1" -gt 0 ]; then
+    prev=$(release_var $(($1 - 1)) retention.vars GENESIS_TIMESTAMP)
+    [ -n "$prev" ] && t=$(( prev + $(period_of $(($1 - 1))) ))
+  fi
+  echo "${t:-$(( BASE_TIME + $1 * PERIOD_SEC ))}"
+}
+cl_genesis() { local t; t=$(release_var "$1" nodevars_env.txt GENESIS_TIME); echo "${t:-$(( $(el_genesis "$1") + GENESIS_DELAY_SEC ))}"; }
+chain_id() { local c; c=$(release_var "$1" retention.vars CHAIN_ID); echo "${c:-$(( CHAIN_ID_BASE + $1 ))}"; }
+iteration_at() { # the iteration running at time $1: counted from the installed release when there is one
+  local base
+  if [ -n "${INSTALLED:-}" ]; then
+    base=$(el_genesis "$INSTALLED")
+    if [ "$1" -ge "$base" ]; then echo $(( INSTALLED + ($1 - base) / $(period_of "$INSTALLED") )); return; fi
+  fi
+  echo $(( ($1 - BASE_TIME) / PERIOD_SEC ))
+}
 tag_of() { echo "ephemery-$1"; }
 
 # --- small state files, written atomically ---
@@ -315,25 +340,61 @@ env_value() { # file key: the value of `[export ]KEY="v"` without executing the 
   sed -n "s/^[[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}$2=\"\{0,1\}\([^\"]*\)\"\{0,1\}[[:space:]]*\$/\2/p" "$1" | tr -d '\r' | head -n 1
 }
 
-expect_equal() { # what got want
-  if [ "$2" != "$3" ]; then log "release check failed: $1 is \"$2\", expected \"$3\""; return 1; fi
+# The checker is lib/reset/release.ts as JavaScript (RELEASE_CHECKER_JS): it parses every file as data and
+# cross-checks them. It runs under the host's node (>= 18), else in the pinned Node image with no network and
+# the release mounted read-only. Prints its KEY=value verdict; returns its exit code (0 accepted, 1 rejected).
+run_release_checker() { # dir iteration
+  local js="$STATE_DIR/release-check.js" major
+  if [ "$(cat "$js" 2>/dev/null || true)" != "$RELEASE_CHECKER_JS" ]; then write_file "$js" "$RELEASE_CHECKER_JS"; fi
+  # EPHEMERY_NODE names another node binary (tests force the image path with a missing one).
+  major=$("${EPHEMERY_NODE:-node}" -p 'process.versions.node.split(".")[0]' 2>/dev/null || true)
+  if is_uint "${major:-x}" && [ "$major" -ge 18 ]; then
+    timeout 120 "${EPHEMERY_NODE:-node}" --max-old-space-size=768 "$js" verify "$1" "$2" "$RELEASE_POLICY"
+  else
+    timeout 300 docker run --rm --network none --read-only --user 65534:65534 --memory 1g \
+      -v "$1:/release:ro" -v "$js:/opt/release-check.js:ro" "$RELEASE_CHECK_IMAGE" \
+      node --max-old-space-size=768 /opt/release-check.js verify /release "$2" "$RELEASE_POLICY"
+  fi
 }
 
+verdict_value() { printf '%s\n' "$1" | sed -n "s/^$2=//p" | head -n 1; }
+
 check_release_files() { # dir iteration tag
-  local dir=$1 n=$2 tag=$3 f cid el cl
-  cid=$(chain_id "$n"); el=$(el_genesis "$n"); cl=$(cl_genesis "$n")
-  for f in $REQUIRED_FILES; do
-    if [ -L "$dir/$f" ] || [ ! -f "$dir/$f" ] || [ ! -s "$dir/$f" ]; then log "release $tag lacks $f (or it is empty or a link)"; return 1; fi
+  local dir=$1 n=$2 tag=$3 out rc=0 mismatch
+  out=$(run_release_checker "$dir" "$n") || rc=$?
+  if [ "$rc" -ne 0 ] || [ "$(verdict_value "$out" verdict)" != ok ]; then
+    log "release check failed for $tag: $(verdict_value "$out" reason)"
+    [ -n "$(verdict_value "$out" reason)" ] || log "the release checker exited $rc without a verdict: install Node.js 18 or newer on the host, or let Docker pull $RELEASE_CHECK_IMAGE"
+    return 1
+  fi
+  mismatch=$(verdict_value "$out" schedule_mismatch)
+  write_release_metrics "$n" "$mismatch" "$(printf '%s\n' "$out" | sed -n 's/^unsupported_fork=//p')"
+  if [ -n "$mismatch" ]; then
+    log "WARNING: $tag disagrees with the configured schedule ($mismatch); following the release, which is the network's own word (alert EphemeryScheduleMismatch)"
+  fi
+  printf '%s\n' "$out" | sed -n 's/^unsupported_fork=\([^ ]*\) \([^ ]*\) \([^ ]*\) \([^ ]*\) \([^ ]*\)$/\1 \2 \3 \4 \5/p' | while read -r fork epoch role client version; do
+    log "WARNING: $tag activates $fork at epoch $epoch, which $client $version ($role) does not support; upgrade its image before the genesis (alert EphemeryForkUnsupported)"
   done
-  expect_equal "retention.vars ITERATION_NUMBER" "$(env_value "$dir/retention.vars" ITERATION_NUMBER)" "$n" &&
-  expect_equal "retention.vars ITERATION_RELEASE" "$(env_value "$dir/retention.vars" ITERATION_RELEASE)" "$tag" &&
-  expect_equal "retention.vars CHAIN_ID" "$(env_value "$dir/retention.vars" CHAIN_ID)" "$cid" &&
-  expect_equal "retention.vars GENESIS_TIMESTAMP" "$(env_value "$dir/retention.vars" GENESIS_TIMESTAMP)" "$el" &&
-  expect_equal "nodevars_env.txt ITERATION_NUMBER" "$(env_value "$dir/nodevars_env.txt" ITERATION_NUMBER)" "$n" &&
-  expect_equal "nodevars_env.txt CHAIN_ID" "$(env_value "$dir/nodevars_env.txt" CHAIN_ID)" "$cid" &&
-  expect_equal "nodevars_env.txt GENESIS_TIME" "$(env_value "$dir/nodevars_env.txt" GENESIS_TIME)" "$cl" &&
-  expect_equal "config.yaml MIN_GENESIS_TIME" "$(sed -n 's/^MIN_GENESIS_TIME:[[:space:]]*["'"'"']\{0,1\}\([0-9]*\).*/\1/p' "$dir/config.yaml" | head -n 1)" "$el" &&
-  expect_equal "genesis.json chainId" "$(grep -o '"chainId"[[:space:]]*:[[:space:]]*[0-9]*' "$dir/genesis.json" | head -n 1 | grep -o '[0-9]*$' || true)" "$cid"
+}
+
+# Release-specific metrics in a textfile of their own: schedule disagreement and forks the pinned clients lack.
+write_release_metrics() { # iteration "mismatch text" "unsupported lines"
+  local tmp line fork epoch role client version
+  mkdir -p "$TEXTFILE_DIR"
+  tmp=$(mktemp "$TEXTFILE_DIR/.ephemery-release.prom.XXXXXX")
+  {
+    echo "# HELP ephemery_release_schedule_mismatch 1 when the newest verified release disagrees with ephemery:network.schedule (period, genesis, delay or chain id)."
+    echo "# TYPE ephemery_release_schedule_mismatch gauge"
+    echo "ephemery_release_schedule_mismatch{node=\"$NODE\",iteration=\"$1\"} $([ -n "$2" ] && echo 1 || echo 0)"
+    echo "# HELP ephemery_release_fork_unsupported 1 per fork the newest verified release activates that a pinned client version does not support."
+    echo "# TYPE ephemery_release_fork_unsupported gauge"
+    while read -r fork epoch role client version; do
+      [ -n "$fork" ] || continue
+      echo "ephemery_release_fork_unsupported{node=\"$NODE\",iteration=\"$1\",fork=\"$fork\",epoch=\"$epoch\",role=\"$role\",client=\"$client\",version=\"$version\"} 1"
+    done <<< "$3"
+  } > "$tmp" || { rm -f "$tmp"; return 1; }
+  chmod 0644 "$tmp"
+  mv -f "$tmp" "$TEXTFILE_DIR/ephemery-release.prom"
 }
 
 # Downloads, verifies and unpacks release N into releases/ephemery-N; never touches the running node.
@@ -360,7 +421,7 @@ stage_release() { # iteration
   entries=("$root"/*)
   if [ ! -e "$root/config.yaml" ] && [ "${#entries[@]}" -eq 1 ] && [ -d "${entries[0]}" ]; then root=${entries[0]}; fi
   if ! check_release_files "$root" "$n" "$tag"; then
-    log "rejected $tag: its files do not match the tag and the 28-day schedule; nothing was changed"; rm -rf "$work"; return 1
+    log "rejected $tag: its files do not agree with each other, the tag or what this node's clients read; nothing was changed"; rm -rf "$work"; return 1
   fi
   if ! chmod -R u=rwX,go=rX "$root" || ! mv -T "$root" "$RELEASES_DIR/$tag"; then
     log "could not move $tag into $RELEASES_DIR"; rm -rf "$work"; return 1

@@ -28,6 +28,9 @@ section testnets
 ls -1 "$TESTNET_DIR/releases" 2>/dev/null
 section metrics
 $SUDO cat "$TEXTFILE_DIR/ephemery.prom" 2>/dev/null
+# Written by the reset program's release check: schedule disagreement, forks the pinned clients lack.
+section release
+$SUDO cat "$TEXTFILE_DIR/ephemery-release.prom" 2>/dev/null
 section disk
 if [ -d "$NODE_DIR" ]; then df -Pk "$NODE_DIR"; else df -Pk "$(dirname "$NODE_DIR")" 2>/dev/null || df -Pk /; fi
 section token

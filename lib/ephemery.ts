@@ -16,6 +16,21 @@ export const SECONDS_PER_SLOT = 12;
 export const SLOTS_PER_EPOCH = 32;
 export const SECONDS_PER_EPOCH = SECONDS_PER_SLOT * SLOTS_PER_EPOCH;
 
+/** The schedule a network follows; `ephemery:network.schedule` overrides it, these are today's values. */
+export interface EphemerySchedule {
+  baseTime: number;
+  periodSec: number;
+  genesisDelaySec: number;
+  chainIdBase: number;
+}
+
+export const DEFAULT_SCHEDULE: EphemerySchedule = Object.freeze({
+  baseTime: BASE_TIME,
+  periodSec: PERIOD_SEC,
+  genesisDelaySec: GENESIS_DELAY_SEC,
+  chainIdBase: CHAIN_ID_BASE,
+});
+
 export interface IterationInfo {
   iteration: number;
   chainId: number;
@@ -35,49 +50,49 @@ function assertWholeSeconds(t: number, what: string): void {
 }
 
 /** The iteration running at time `t` (an iteration starts at its EL genesis). */
-export function iterationAt(t: number): number {
+export function iterationAt(t: number, s: EphemerySchedule = DEFAULT_SCHEDULE): number {
   assertWholeSeconds(t, "time");
-  if (t < BASE_TIME) throw new Error(`time ${t} is before Ephemery's schedule began (${BASE_TIME})`);
-  return Math.floor((t - BASE_TIME) / PERIOD_SEC);
+  if (t < s.baseTime) throw new Error(`time ${t} is before Ephemery's schedule began (${s.baseTime})`);
+  return Math.floor((t - s.baseTime) / s.periodSec);
 }
 
-export function chainIdOf(iteration: number): number {
+export function chainIdOf(iteration: number, s: EphemerySchedule = DEFAULT_SCHEDULE): number {
   assertIteration(iteration);
-  return CHAIN_ID_BASE + iteration;
+  return s.chainIdBase + iteration;
 }
 
-export function iterationOfChainId(chainId: number): number {
-  const i = chainId - CHAIN_ID_BASE;
+export function iterationOfChainId(chainId: number, s: EphemerySchedule = DEFAULT_SCHEDULE): number {
+  const i = chainId - s.chainIdBase;
   if (!Number.isSafeInteger(chainId) || i < 0) throw new Error(`chain id ${chainId} is not an Ephemery chain id`);
   return i;
 }
 
-export function elGenesisTime(iteration: number): number {
+export function elGenesisTime(iteration: number, s: EphemerySchedule = DEFAULT_SCHEDULE): number {
   assertIteration(iteration);
-  return BASE_TIME + iteration * PERIOD_SEC;
+  return s.baseTime + iteration * s.periodSec;
 }
 
-export function clGenesisTime(iteration: number): number {
-  return elGenesisTime(iteration) + GENESIS_DELAY_SEC;
+export function clGenesisTime(iteration: number, s: EphemerySchedule = DEFAULT_SCHEDULE): number {
+  return elGenesisTime(iteration, s) + s.genesisDelaySec;
 }
 
 /** The moment the next iteration's EL genesis happens: when a node must switch. */
-export function nextResetTime(iteration: number): number {
-  return elGenesisTime(iteration + 1);
+export function nextResetTime(iteration: number, s: EphemerySchedule = DEFAULT_SCHEDULE): number {
+  return elGenesisTime(iteration + 1, s);
 }
 
-export function iterationInfo(iteration: number): IterationInfo {
+export function iterationInfo(iteration: number, s: EphemerySchedule = DEFAULT_SCHEDULE): IterationInfo {
   return {
     iteration,
-    chainId: chainIdOf(iteration),
-    elGenesisTime: elGenesisTime(iteration),
-    clGenesisTime: clGenesisTime(iteration),
-    nextResetTime: nextResetTime(iteration),
+    chainId: chainIdOf(iteration, s),
+    elGenesisTime: elGenesisTime(iteration, s),
+    clGenesisTime: clGenesisTime(iteration, s),
+    nextResetTime: nextResetTime(iteration, s),
   };
 }
 
-export function networkAt(t: number): IterationInfo {
-  return iterationInfo(iterationAt(t));
+export function networkAt(t: number, s: EphemerySchedule = DEFAULT_SCHEDULE): IterationInfo {
+  return iterationInfo(iterationAt(t, s), s);
 }
 
 /** The release tag for an iteration, as published in ephemery-testnet/ephemery-genesis. */

@@ -10,6 +10,7 @@ import { hostPaths } from "../../lib/clients/types";
 import { StackConfig, HostConfig, resolveHostKind } from "../../lib/config/schema";
 import { renderHostScript } from "../../lib/hostScripts";
 import { validatorClientOf } from "../../lib/clients";
+import { parseReleaseMetrics, unsupportedForkMessage } from "../../lib/reset/forks";
 import { Command, CommandIO, intOpt, json, stringOpt, UsageError } from "../command";
 import { withProgress } from "../progress";
 import { HostSession, HostTarget, openSession, SshAuthOptions } from "../ssh";
@@ -47,6 +48,8 @@ export interface HostScriptFacts {
   metrics: Record<string, number>;
   disk: { availableKiB: number; sizeKiB: number; mount: string } | null;
   keymanagerToken?: string;
+  /** From the reset program's release check (ephemery-release.prom). */
+  release: ReturnType<typeof parseReleaseMetrics>;
 }
 
 export interface Problem {
@@ -65,6 +68,8 @@ export interface HostStatus {
   iteration: { installed: number | null; expected: number; staged: number | null; nextResetTime: number; secondsToReset: number };
   validator: { configured: boolean; keys: number | null; error?: string };
   disk: { availableGiB: number; usedPercent: number; mount: string } | null;
+  /** The newest verified release against the schedule settings and the pinned clients' forks. */
+  release?: HostScriptFacts["release"];
   problems: Problem[];
 }
 
@@ -123,7 +128,8 @@ export function parseHostScript(output: string): HostScriptFacts {
   }
   const tokenLines = s.get("token") ?? [];
   const keymanagerToken = tokenLines.length > 0 ? tokenLines[tokenLines.length - 1].trim() : undefined;
-  return { containers, dockerError, installedIteration, stagedIteration, metrics, disk, keymanagerToken };
+  const release = parseReleaseMetrics((s.get("release") ?? []).join("\n"));
+  return { containers, dockerError, installedIteration, stagedIteration, metrics, disk, keymanagerToken, release };
 }
 
 const LOW_DISK_GIB = 50;
@@ -145,6 +151,8 @@ export function assessHost(st: Omit<HostStatus, "problems">, host: HostConfig): 
   if (st.iteration.secondsToReset < 3600 && (staged === null || staged <= expected)) {
     add("warn", `the next reset is in ${formatDuration(st.iteration.secondsToReset)} and no release is staged yet`);
   }
+  for (const u of st.release?.unsupported ?? []) add("error", unsupportedForkMessage(u, `ephemery-${u.iteration}`));
+  if (st.release?.scheduleMismatch) add("warn", "the newest release disagrees with ephemery:network.schedule; the node follows the release (see state/reset.log, then update the schedule settings)");
   const el = st.execution;
   if (el.error) add("error", `execution client: ${el.error}`);
   else {
@@ -309,6 +317,7 @@ export async function hostStatus(host: HostConfig, opts: StatusOptions): Promise
       execution,
       consensus,
       iteration: { ...base.iteration, installed: facts.installedIteration, staged: facts.stagedIteration },
+      release: facts.release,
       validator: { configured: host.validator !== undefined, ...validator },
       disk: facts.disk && facts.disk.sizeKiB > 0
         ? { mount: facts.disk.mount, availableGiB: Math.floor(facts.disk.availableKiB / 1048576), usedPercent: Math.round(100 * (1 - facts.disk.availableKiB / facts.disk.sizeKiB)) }

@@ -9,6 +9,7 @@ import { isImageRef } from "./images";
 import { keySourceSchema } from "./keys";
 import { monitoringSchema } from "./monitoring";
 import { resetSchema } from "./reset";
+import { DEFAULT_SCHEDULE } from "../ephemery";
 
 export const HOST_KINDS = ["local", "ssh", "aws", "hcloud"] as const;
 export const RUNTIMES = ["docker", "compose"] as const;
@@ -46,9 +47,24 @@ export const releaseSchema = z
   })
   .prefault({});
 
+const seconds = z.number().int().min(0).max(1e11);
+export const scheduleSchema = z
+  .strictObject({
+    baseTime: seconds.default(DEFAULT_SCHEDULE.baseTime)
+      .describe("EL genesis of iteration 0 on the closed-form schedule, unix seconds (default 1393527600)."),
+    periodSec: z.number().int().min(3600).max(366 * 86400).default(DEFAULT_SCHEDULE.periodSec)
+      .describe("Length of one iteration in seconds (default 2419200, 28 days); each release's GENESIS_RESET_INTERVAL is checked against it."),
+    genesisDelaySec: z.number().int().min(0).max(86400).default(DEFAULT_SCHEDULE.genesisDelaySec)
+      .describe("CL genesis minus EL genesis in seconds (default 600, config.yaml GENESIS_DELAY)."),
+    chainIdBase: z.number().int().min(1).max(2 ** 52).default(DEFAULT_SCHEDULE.chainIdBase)
+      .describe("Chain id of iteration 0 (default 39438000): chain id = chainIdBase + iteration."),
+  })
+  .prefault({});
+
 export const networkSchema = z
   .strictObject({
     release: releaseSchema.describe("Where the Ephemery genesis releases come from (GitHub, a mirror, a local server)."),
+    schedule: scheduleSchema.describe("The schedule releases are expected on; a release that disagrees is followed and alerted on (EphemeryScheduleMismatch)."),
     checkpointSyncUrls: z.array(httpUrl).default(DEFAULT_CHECKPOINT_SYNC_URLS)
       .describe("Checkpoint-sync providers, tried best first."),
     genesisSyncFallback: z.boolean().default(true)

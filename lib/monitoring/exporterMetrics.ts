@@ -40,6 +40,14 @@ export const RESET_METRICS = {
   resetFailures: "ephemery_reset_failures_total",
 } as const;
 
+/** Written by the reset program's release check to `<node dir>/node-exporter/ephemery-release.prom`. */
+export const RELEASE_METRICS = {
+  /** 1 when the newest verified release disagrees with ephemery:network.schedule. */
+  scheduleMismatch: "ephemery_release_schedule_mismatch",
+  /** One series (value 1) per fork the release activates that a pinned client version does not support. */
+  forkUnsupported: "ephemery_release_fork_unsupported",
+} as const;
+
 /** Written by host-scripts/container-metrics.sh to `<node dir>/node-exporter/containers.prom`. */
 export const CONTAINER_METRICS = {
   restarts: "ephemery_container_restarts_total",

@@ -6,9 +6,9 @@
 import * as yaml from "js-yaml";
 import { requiredDiskGiB, validatorClientOf } from "../clients";
 import { HostConfig } from "../config/schema";
-import { BASE_TIME, PERIOD_SEC, SECONDS_PER_EPOCH } from "../ephemery";
+import { SECONDS_PER_EPOCH } from "../ephemery";
 import { CONSENSUS_METRICS, EXECUTION_METRICS, select, VALIDATOR_METRICS } from "./clientMetrics";
-import { CONTAINER_METRICS, EXPORTER_METRICS, RESET_METRICS } from "./exporterMetrics";
+import { CONTAINER_METRICS, EXPORTER_METRICS, RELEASE_METRICS, RESET_METRICS } from "./exporterMetrics";
 
 export type Severity = "critical" | "warning" | "info";
 
@@ -209,8 +209,9 @@ export function buildRuleGroups(host: HostConfig): RuleGroup[] {
     }),
     rule({
       alert: "EphemeryResetOverdue",
-      // The installed iteration's own end (BASE + (i+1) * PERIOD, its reset time) plus the grace is in the past.
-      expr: `(${r.iteration}{job="node"} + 1) * ${PERIOD_SEC} + ${BASE_TIME + graceSec} < time()`,
+      // The installed iteration's end plus the grace is in the past. The reset program derives that end from the
+      // installed release's own genesis and GENESIS_RESET_INTERVAL, so a period change upstream moves it too.
+      expr: `${r.nextReset}{job="node"} + ${graceSec} < time()`,
       for: "0m",
       severity: "critical",
       summary: "Ephemery reset overdue",
@@ -231,6 +232,22 @@ export function buildRuleGroups(host: HostConfig): RuleGroup[] {
       severity: "warning",
       summary: "next Ephemery release not staged",
       description: `The next iteration's release is not downloaded and verified ${a.releaseStagedMinutes} minutes before the reset.`,
+    }),
+    rule({
+      alert: "EphemeryForkUnsupported",
+      expr: `${RELEASE_METRICS.forkUnsupported}{job="node"} == 1`,
+      for: "0m",
+      severity: "critical",
+      summary: "a verified Ephemery release activates a fork a pinned client does not support",
+      description: "The staged or installed release's config.yaml activates the fork in the fork label, which the client in the client label does not run at the pinned version in the version label: set a newer image before the genesis (ephemery status shows the fork line).",
+    }),
+    rule({
+      alert: "EphemeryScheduleMismatch",
+      expr: `${RELEASE_METRICS.scheduleMismatch}{job="node"} == 1`,
+      for: "0m",
+      severity: "warning",
+      summary: "the Ephemery release disagrees with the configured schedule",
+      description: "The newest verified release agrees with itself but not with ephemery:network.schedule (period, genesis time, delay or chain id); the node follows the release. See state/reset.log for the values, then update the schedule settings.",
     }),
     rule({
       alert: "EphemeryResetMetricsMissing",

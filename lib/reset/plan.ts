@@ -4,7 +4,8 @@
  */
 import { buildNodeSpecs, ContainerSpec, hostPaths, NodeSpecs } from "../clients";
 import { DEFAULT_CHECKPOINT_SYNC_URLS, HostConfig, StackConfig } from "../config/schema";
-import { chainIdOf, clGenesisTime, elGenesisTime, iterationAt, releaseTag } from "../ephemery";
+import { chainIdOf, clGenesisTime, elGenesisTime, EphemerySchedule, iterationAt, releaseTag } from "../ephemery";
+import { ForkReport, forkLines, forkReport } from "./forks";
 import { requiredReleaseFiles } from "./values";
 
 export type ResetAction = "stop" | "archive" | "wipe" | "swap" | "init" | "start" | "check";
@@ -28,18 +29,31 @@ export interface NodeResetPlan {
   /** When the switch happens: the new iteration's EL genesis. */
   switchAt: number;
   steps: ResetStep[];
+  /** What the pinned clients run, and with a release config.yaml what that release activates that they do not. */
+  forks: ForkReport;
+  /** The same as lines for people. */
+  forkLines: string[];
 }
 
 /** ELs that need `init` from genesis.json on an empty data dir; their containers run it at start. */
 const INIT_FROM_GENESIS = new Set(["geth", "erigon"]);
-const GENESIS_FILE: Record<string, string> = { besu: "besu.json", nethermind: "chainspec.json", reth: "genesis.json" };
+const GENESIS_FILE: Record<string, string> = {
+  besu: "besu.json (genesis.json in releases without it)",
+  nethermind: "chainspec.json (genesis.json in releases without it)",
+  reth: "genesis.json",
+};
 
-/** The plan for the next reset after `now` (unix seconds). */
-export function resetPlan(config: StackConfig, now: number): NodeResetPlan[] {
-  const from = iterationAt(now);
+/**
+ * The plan for the next reset after `now` (unix seconds), on the configured schedule; `releaseConfigYaml` (a
+ * release's config.yaml) adds the forks it activates that a pinned client does not run.
+ */
+export function resetPlan(config: StackConfig, now: number, releaseConfigYaml?: string, releaseName?: string): NodeResetPlan[] {
+  const schedule: EphemerySchedule = config.network.schedule;
+  const from = iterationAt(now, schedule);
   return config.hosts.map((host) => {
     const urls = host.consensus.checkpointSyncUrls ?? config.network.checkpointSyncUrls ?? DEFAULT_CHECKPOINT_SYNC_URLS;
     const specs = buildNodeSpecs({ node: host.name, host, checkpointSyncUrls: urls });
+    const forks = forkReport(specs, releaseConfigYaml);
     return {
       node: host.name,
       runtime: host.runtime,
@@ -47,13 +61,15 @@ export function resetPlan(config: StackConfig, now: number): NodeResetPlan[] {
       schedule: host.reset.schedule,
       from,
       to: from + 1,
-      switchAt: elGenesisTime(from + 1),
-      steps: nodeSteps(host, specs, from, from + 1),
+      switchAt: elGenesisTime(from + 1, schedule),
+      steps: nodeSteps(host, specs, from, from + 1, schedule),
+      forks,
+      forkLines: forkLines(forks, releaseName),
     };
   });
 }
 
-function nodeSteps(host: HostConfig, specs: NodeSpecs, from: number, to: number): ResetStep[] {
+function nodeSteps(host: HostConfig, specs: NodeSpecs, from: number, to: number, schedule: EphemerySchedule): ResetStep[] {
   const paths = hostPaths(host.dataDir, host.name);
   const { execution: el, consensus: cl, validator: vc } = specs;
   const running = [el, cl, ...(vc ? [vc] : [])];
@@ -84,8 +100,8 @@ function nodeSteps(host: HostConfig, specs: NodeSpecs, from: number, to: number)
       : `${el.client} reads ${GENESIS_FILE[el.client] ?? "its genesis file"} from the release at start; no init step`,
   });
   for (const s of running) steps.push({ action: "start", target: s.name, detail: `${s.client} ${s.role} (only if it ran before the reset)` });
-  steps.push({ action: "check", target: `http://127.0.0.1:${host.execution.rpcPort}`, detail: `eth_chainId = ${chainIdOf(to)}` });
-  steps.push({ action: "check", target: `http://127.0.0.1:${host.consensus.beaconApiPort}/eth/v1/beacon/genesis`, detail: `genesis_time = ${clGenesisTime(to)}` });
+  steps.push({ action: "check", target: `http://127.0.0.1:${host.execution.rpcPort}`, detail: `eth_chainId = ${chainIdOf(to, schedule)}` });
+  steps.push({ action: "check", target: `http://127.0.0.1:${host.consensus.beaconApiPort}/eth/v1/beacon/genesis`, detail: `genesis_time = ${clGenesisTime(to, schedule)}` });
   return steps;
 }
 

@@ -3,19 +3,37 @@ import { NodeSpecs } from "../clients";
 import { hostPaths } from "../clients/types";
 import { HostConfig, NetworkConfig } from "../config/schema";
 import { composeArgs } from "../composeCommand";
-import { BASE_TIME, CHAIN_ID_BASE, GENESIS_DELAY_SEC, PERIOD_SEC } from "../ephemery";
+import { DEFAULT_IMAGES } from "../config/images";
+import { DEFAULT_SCHEDULE } from "../ephemery";
 import { ScriptValues, shellArray } from "../hostScripts";
+import { releaseCheckerSource, releasePolicy } from "./releaseRunner";
 
 export const RESET_SCRIPT = "ephemery-reset.sh";
 
-/** Files every release must carry for any client (the CLs and geth/reth/erigon read these). */
-export const BASE_RELEASE_FILES = ["config.yaml", "genesis.json", "genesis.ssz", "nodevars_env.txt", "retention.vars"];
-/** Extra genesis files some execution clients read instead of genesis.json. */
-const EXTRA_RELEASE_FILES: Record<string, string[]> = { besu: ["besu.json"], nethermind: ["chainspec.json"] };
+/**
+ * Files every release must carry for any client: the reset program and every container read nodevars_env.txt;
+ * verification reads the rest. genesis.json serves every EL: generator 6.x releases have no besu.json or
+ * chainspec.json, and besu/nethermind then start from genesis.json, so neither file is required.
+ */
+export const BASE_RELEASE_FILES = ["config.yaml", "genesis.json", "genesis.ssz", "nodevars_env.txt", "retention.vars", "genesis_validators_root.txt"];
+
+/**
+ * What each consensus client reads from the testnet dir beyond the base files (lighthouse
+ * common/eth2_network_config: config.yaml, genesis.ssz, boot_enr.yaml, deposit_contract_block.txt; nimbus
+ * --network=<dir>: deposit_contract.txt, deposit_contract_block.txt, bootstrap_nodes.txt; prysm's module passes
+ * boot_enr.yaml; teku and lodestar take config.yaml and genesis.ssz by flag).
+ */
+export const CONSENSUS_RELEASE_FILES: Record<string, string[]> = {
+  lighthouse: ["boot_enr.yaml", "deposit_contract_block.txt"],
+  nimbus: ["deposit_contract.txt", "deposit_contract_block.txt", "bootstrap_nodes.txt"],
+  prysm: ["boot_enr.yaml"],
+  teku: [],
+  lodestar: [],
+};
 
 /** The release files this node's clients need; a release without one of them is rejected before anything is wiped. */
 export function requiredReleaseFiles(specs: NodeSpecs): string[] {
-  return [...BASE_RELEASE_FILES, ...(EXTRA_RELEASE_FILES[specs.execution.client] ?? [])];
+  return [...new Set([...BASE_RELEASE_FILES, ...(CONSENSUS_RELEASE_FILES[specs.consensus.client] ?? [])])];
 }
 
 /** Timing of the host program (seconds). */
@@ -27,7 +45,7 @@ export const RESET_TIMING = {
   /** Outside the window, look for a surprise release this often. */
   idleCheckIntervalSec: 6 * 3600,
   /** How long the EL/CL checks may take after the switch: the new chain's first slot is 600 s after it. */
-  checkTimeoutSec: GENESIS_DELAY_SEC - 60,
+  checkTimeoutSec: DEFAULT_SCHEDULE.genesisDelaySec - 60,
   /** An overdue release (its genesis has come, the source still names the old one): first retry after this... */
   overdueRetryMinSec: 120,
   /** ...doubling on every unchanged answer or failure, up to this. */
@@ -83,12 +101,15 @@ export function resetScriptValues(host: HostConfig, network: NetworkConfig, spec
     TEXTFILE_DIR: paths.textfile,
     RELEASE_LATEST_URL: network.release.latestUrl,
     RELEASE_ARCHIVE_URL: network.release.archiveUrl,
-    REQUIRED_FILES: requiredReleaseFiles(specs),
     KEEP_TESTNETS: host.reset.keepPreviousTestnets,
-    PERIOD_SEC,
-    BASE_TIME,
-    GENESIS_DELAY_SEC,
-    CHAIN_ID_BASE,
+    PERIOD_SEC: network.schedule.periodSec,
+    BASE_TIME: network.schedule.baseTime,
+    GENESIS_DELAY_SEC: network.schedule.genesisDelaySec,
+    CHAIN_ID_BASE: network.schedule.chainIdBase,
+    RELEASE_POLICY: JSON.stringify(releasePolicy(network, specs, requiredReleaseFiles(specs))),
+    RELEASE_CHECKER_JS: releaseCheckerSource().trimEnd(),
+    /** Runs the checker where the host has no Node.js >= 18 (the pinned Node image the monitoring stack uses). */
+    RELEASE_CHECK_IMAGE: DEFAULT_IMAGES.validatorExporter,
     PRESTAGE_WINDOW_SEC: RESET_TIMING.prestageWindowSec,
     POLL_INTERVAL_SEC: RESET_TIMING.pollIntervalSec,
     IDLE_CHECK_INTERVAL_SEC: RESET_TIMING.idleCheckIntervalSec,

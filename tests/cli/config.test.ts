@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { runCli } from "../support/cli";
+import { releaseFiles } from "../support/releases";
 
 const ROOT = path.join(__dirname, "..", "..");
 let dir: string;
@@ -25,6 +26,28 @@ const BAD = `config:
     - name: node1
       kind: hcloud
 `;
+
+describe("ephemery config check --release", () => {
+  const STACK = `config:\n  ephemery:hosts:\n    - name: node1\n      kind: local\n`;
+  test.each([
+    ["a release on forks the pinned clients run", {}, 0],
+    ["a release activating gloas", { gloas: 2048 }, 1],
+  ] as const)("%s", async (_what, forkEpochs, code) => {
+    const release = path.join(dir, `config-${code}.yaml`);
+    fs.writeFileSync(release, releaseFiles(160, { forkEpochs })["config.yaml"]);
+    const r = await runCli(["config", "check", "--file", stackFile("Pulumi.forks.yaml", STACK), "--release", release]);
+    expect(r.code).toBe(code);
+    if (code === 0) {
+      expect(r.stdout).toContain("ok (1 host)");
+      expect(r.stdout).toContain("hosts[node1]: forks: electra, fulu run on every pinned client; gloas not on geth v1.16.7 (execution), lighthouse v8.0.1 (consensus)");
+    } else {
+      expect(r.stdout).toContain("config ok, but the release needs newer clients");
+      expect(r.stderr).toContain(`hosts[node1]: ${release} activates gloas at epoch 2048, which geth v1.16.7 (execution) does not support`);
+      const j = await runCli(["config", "check", "--file", stackFile("Pulumi.forks.yaml", STACK), "--release", release, "--json"]);
+      expect(JSON.parse(j.stdout)).toMatchObject({ ok: false, forks: [{ host: "node1", report: { unsupported: [{ fork: "gloas", client: "geth" }, { fork: "gloas", client: "lighthouse" }] } }] });
+    }
+  });
+});
 
 describe("ephemery config check", () => {
   test("lists every problem with its path and exits 1", async () => {

@@ -12,7 +12,7 @@ import { HostConfig } from "../../lib/config/schema";
 import { placeholderSecrets, renderMonitoring, secretLookup } from "../../lib/monitoring";
 import { CONSENSUS_METRICS, EXECUTION_METRICS, VALIDATOR_METRICS } from "../../lib/monitoring/clientMetrics";
 import { allQueries, buildDashboards } from "../../lib/monitoring/dashboards";
-import { CONTAINER_METRICS, EXPORTER_METRICS, NODE_EXPORTER_METRICS, RESET_METRICS } from "../../lib/monitoring/exporterMetrics";
+import { CONTAINER_METRICS, EXPORTER_METRICS, NODE_EXPORTER_METRICS, RELEASE_METRICS, RESET_METRICS } from "../../lib/monitoring/exporterMetrics";
 import { buildRuleGroups } from "../../lib/monitoring/rules";
 import { hostFor, MIXES, tmpDir } from "./support";
 
@@ -66,7 +66,7 @@ function exportedBy(host: HostConfig): Set<string> {
     ...Object.values(CONSENSUS_METRICS[host.consensus.client]),
     ...(vc ? Object.values(VALIDATOR_METRICS[vc]) : []),
   ].flatMap((s) => s.metrics);
-  return new Set(["up", ...client, ...Object.values(EXPORTER_METRICS), ...Object.values(RESET_METRICS), ...Object.values(CONTAINER_METRICS), ...NODE_EXPORTER_METRICS]);
+  return new Set(["up", ...client, ...Object.values(EXPORTER_METRICS), ...Object.values(RESET_METRICS), ...Object.values(RELEASE_METRICS), ...Object.values(CONTAINER_METRICS), ...NODE_EXPORTER_METRICS]);
 }
 
 describe.each(MIXES)("monitoring files for %s + %s + %s", (el, cl, vc) => {

@@ -103,14 +103,19 @@ function casesFor(host: HostConfig): Case[] {
   cases.push(window("after the reset", 1e7, 600 - (a.resetWindowAfterMinutes * 60 - 60), true));
   cases.push(window("far from a reset", 1e7, -1e7, false));
   cases.push(window("just outside the window before", 600 + a.resetWindowBeforeMinutes * 60 + 60, 600 - a.resetWindowAfterMinutes * 60 - 60, false));
-  // Overdue when (iteration + 1) * PERIOD + BASE + grace lies before t = 600 s: negative iterations put it near 0.
+  // Overdue when the installed iteration's end plus the grace lies before t = 600 s.
   const grace = a.resetGraceMinutes * 60;
-  const overdueIteration = Math.floor((600 - 1393527600 - grace) / 2419200) - 1;
-  pair("EphemeryResetOverdue", 'ephemery_iteration{job="node"}', `${overdueIteration}x15`, `${overdueIteration + 2}x15`, 10);
+  // The quiet one lies inside the reset window's grace, so EphemeryResetWindow rightly fires for it.
+  const overdue = seriesOf('ephemery_next_reset_timestamp_seconds{job="node"}');
+  const inWindow = [{ alert: "EphemeryResetWindow", labels: overdue.labels }];
+  cases.push({ alert: "EphemeryResetOverdue", name: "fires", at: 10, fires: overdue.labels, series: [{ series: overdue.series, values: `${600 - grace - 60}x15` }] });
+  cases.push({ alert: "EphemeryResetOverdue", name: "quiet", at: 10, also: inWindow, series: [{ series: overdue.series, values: `${600 - grace + 60}x15` }] });
   pair("EphemeryResetFailed", 'ephemery_reset_failures_total{job="node"}', "0 0 1 1 1 1", "0 0 0 0 0 0", 5);
   cases.push({ alert: "EphemeryReleaseNotStaged", name: "fires", at: 10, fires: staged.labels, series: [{ series: staged.series, values: "0x15" }, { series: next.series, values: `${600 + a.releaseStagedMinutes * 60 - 60}x15` }] });
   cases.push({ alert: "EphemeryReleaseNotStaged", name: "staged", at: 10, series: [{ series: staged.series, values: "1x15" }, { series: next.series, values: `${600 + a.releaseStagedMinutes * 60 - 60}x15` }] });
   cases.push({ alert: "EphemeryReleaseNotStaged", name: "reset far away", at: 10, series: [{ series: staged.series, values: "0x15" }, { series: next.series, values: "1e7x15" }] });
+  pair("EphemeryForkUnsupported", 'ephemery_release_fork_unsupported{job="node"}', "1x15", "0x15", 10, { iteration: "161", fork: "gloas", epoch: "2048", role: "execution", client: "geth", version: "v1.16.7" });
+  pair("EphemeryScheduleMismatch", 'ephemery_release_schedule_mismatch{job="node"}', "1x15", "0x15", 10, { iteration: "161" });
   cases.push({ alert: "EphemeryResetMetricsMissing", name: "fires", at: 40, fires: { job: "node" }, series: [{ series: seriesOf('up{job="node"}').series, values: "1x50" }] });
   cases.push({ alert: "EphemeryResetMetricsMissing", name: "quiet", at: 40, series: [{ series: seriesOf('ephemery_iteration{job="node"}').series, values: "150x50" }] });
   return cases;

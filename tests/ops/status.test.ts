@@ -10,7 +10,8 @@ import { busyboxImage, docker } from "../support/dockerd";
 import { freePort, startSshHost, TestSshHost } from "../support/sshd";
 import { beaconServer, closedPort, executionServer, keymanagerServer, TestServer } from "./fakeNode";
 import { runCli } from "./io";
-import { HostStatus, parseHostScript } from "../../cli/commands/status";
+import { assessHost, HostStatus, parseHostScript } from "../../cli/commands/status";
+import { hostSchema } from "../../lib/config/schema";
 
 const ITERATION = iterationAt(Math.floor(Date.now() / 1000));
 const NODE = `ops${process.pid}`;
@@ -180,6 +181,27 @@ describe("status script output parsing", () => {
     expect(facts.metrics).toEqual({ ephemery_iteration: 101 });
     expect(parseHostScript("@@marker\n150\n@@current\nreleases/ephemery-99\n@@end\n").installedIteration).toBe(150);
     expect(parseHostScript("@@current\nreleases/ephemery-99\n@@end\n").installedIteration).toBe(99);
+  });
+
+  it("reads the release check's findings and reports an unsupported fork and a schedule mismatch as problems", () => {
+    const out = ["@@marker", "161", "@@release",
+      'ephemery_release_schedule_mismatch{node="n1",iteration="161"} 1',
+      'ephemery_release_fork_unsupported{node="n1",iteration="161",fork="gloas",epoch="2048",role="execution",client="geth",version="v1.16.7"} 1',
+      "@@end", ""].join("\n");
+    const facts = parseHostScript(out);
+    expect(facts.release).toEqual({ scheduleMismatch: true, unsupported: [{ iteration: 161, fork: "gloas", epoch: 2048, role: "execution", client: "geth", version: "v1.16.7" }] });
+    const host = hostSchema.parse({ name: "n1", kind: "local" });
+    const st: Omit<HostStatus, "problems"> = {
+      name: "n1", address: "local", reachable: true, containers: [],
+      execution: { chainId: null, headBlock: null, peers: null, syncing: null },
+      consensus: { headSlot: null, syncDistance: null, isSyncing: null, isOptimistic: null, elOffline: null, peers: null, finalizedEpoch: null, genesisTime: null },
+      iteration: { installed: 161, expected: 161, staged: null, nextResetTime: 1e10, secondsToReset: 1e9 },
+      validator: { configured: false, keys: null }, disk: null, release: facts.release,
+    };
+    const messages = assessHost(st, host).map((p) => `${p.severity}: ${p.message}`);
+    expect(messages).toContain("error: ephemery-161 activates gloas at epoch 2048, which geth v1.16.7 (execution) does not support: set a newer image before its genesis");
+    expect(messages).toContain("warn: the newest release disagrees with ephemery:network.schedule; the node follows the release (see state/reset.log, then update the schedule settings)");
+    expect(parseHostScript("@@release\n@@end\n").release).toEqual({ scheduleMismatch: false, unsupported: [] });
   });
 
   it("refuses output cut short", () => {

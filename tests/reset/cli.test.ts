@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { runCli } from "../support/cli";
+import { releaseFiles } from "../support/releases";
 
 // Written out independently of lib/ephemery.ts, from shared/EPHEMERY.md.
 const PERIOD = 2419200;
@@ -111,7 +112,9 @@ describe("ephemery reset plan", () => {
     expect(beta.steps[2]).toMatchObject({ target: "beta-execution-data", keep: ["keystore/node.key.plain"] });
     expect(beta.steps[3]).toMatchObject({ target: "beta-consensus-data", keep: [] });
     expect(beta.steps[3].detail).toMatch(/no node identity survives/);
-    expect(beta.steps[4].detail).toMatch(/chainspec.json.*keeping 3 previous/);
+    // Generator 6.x releases have no chainspec.json: it is not required; what prysm reads is.
+    expect(beta.steps[4].detail).toMatch(/boot_enr.yaml.*keeping 3 previous/);
+    expect(beta.steps[4].detail).not.toMatch(/chainspec.json/);
     expect(beta.steps[5].detail).toMatch(/reads chainspec.json/);
     expect(beta.steps[8].target).toBe("http://127.0.0.1:18545");
   });
@@ -124,6 +127,33 @@ describe("ephemery reset plan", () => {
     expect(r.stdout).toMatch(/^node alpha \(docker\): ephemery-150 -> ephemery-151 at 1758826800/m);
     expect(r.stdout).toMatch(/ 5\. wipe\s+alpha-execution-data: geth: geth\/ except geth\/nodekey/);
     expect(r.stdout).toMatch(/^node beta \(compose\)/m);
+  });
+
+  test("follows the ephemery:network.schedule settings", async () => {
+    const file = path.join(dir, "Pulumi.schedule.yaml");
+    fs.writeFileSync(file, `${STACK}  ephemery:network:\n    schedule: { periodSec: 1209600, chainIdBase: 1000 }\n`);
+    const r = await runCli(["reset", "plan", "--file", file, "--json", "--at", String(1393527600 + 10 * 1209600 + 5)]);
+    expect(r.code).toBe(0);
+    const [alpha] = JSON.parse(r.stdout);
+    expect(alpha).toMatchObject({ from: 10, to: 11, switchAt: 1393527600 + 11 * 1209600 });
+    expect(alpha.steps.find((s: { action: string; detail: string }) => s.detail.startsWith("eth_chainId")).detail).toBe("eth_chainId = 1011");
+  });
+
+  test("with --release, names each fork the release activates that a pinned client does not support", async () => {
+    const file = path.join(dir, "Pulumi.forks.yaml");
+    fs.writeFileSync(file, STACK);
+    const release = path.join(dir, "config.yaml");
+    fs.writeFileSync(release, releaseFiles(151, { forkEpochs: { gloas: 4096 } })["config.yaml"]);
+    const r = await runCli(["reset", "plan", "--file", file, "--release", release, "--at", String(KNOWN[2].elGenesisTime)]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("  forks: electra, fulu run on every pinned client; gloas not on geth v1.16.7 (execution), lighthouse v8.0.1 (consensus), lighthouse v8.0.1 (validator)\n");
+    expect(r.stdout).toContain(`  ${release} activates gloas at epoch 4096, which nethermind 1.35.2 (execution) does not support: set a newer image before its genesis\n`);
+    const j = await runCli(["reset", "plan", "--file", file, "--release", release, "--json"]);
+    expect(JSON.parse(j.stdout)[1].forks.unsupported.map((u: { client: string }) => u.client)).toEqual(["nethermind", "prysm"]);
+    fs.writeFileSync(release, "GLOAS_FORK_EPOCH: *x\n");
+    const bad = await runCli(["reset", "plan", "--file", file, "--release", release]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--release .*config.yaml: .*anchor, alias/);
   });
 
   test("refuses a stack file with problems, naming them", async () => {

@@ -1,7 +1,8 @@
 import {
   chainIdOf, clGenesisTime, elGenesisTime, iterationAt, iterationOfTag, networkAt, nextResetTime,
-  PERIOD_SEC, releaseTag,
+  PERIOD_SEC, releaseTag, DEFAULT_SCHEDULE, iterationOfChainId,
 } from "../../lib/ephemery";
+import { networkSchema } from "../../lib/config/schema";
 
 // Known points from the release history (shared/EPHEMERY.md).
 const known = [
@@ -33,6 +34,18 @@ describe("Ephemery arithmetic", () => {
       iteration: 160, chainId: 39438160, elGenesisTime: elGenesisTime(160),
       clGenesisTime: elGenesisTime(160) + 600, nextResetTime: elGenesisTime(161),
     });
+  });
+
+  test("a configured schedule moves every figure; the default stays today's", () => {
+    const s = { baseTime: 1_000_000_000, periodSec: 14 * 86400, genesisDelaySec: 300, chainIdBase: 7_000 };
+    expect(networkAt(1_000_000_000 + 3 * 14 * 86400 + 5, s)).toEqual({
+      iteration: 3, chainId: 7_003, elGenesisTime: 1_000_000_000 + 3 * 14 * 86400,
+      clGenesisTime: 1_000_000_000 + 3 * 14 * 86400 + 300, nextResetTime: 1_000_000_000 + 4 * 14 * 86400,
+    });
+    expect(iterationOfChainId(7_003, s)).toBe(3);
+    expect(networkAt(1756407600)).toMatchObject({ iteration: 150, chainId: 39438150 });
+    expect(networkSchema.parse({}).schedule).toEqual(DEFAULT_SCHEDULE);
+    expect(() => networkSchema.parse({ schedule: { periodSec: 60 } })).toThrow();
   });
 
   test("rejects milliseconds and times before the schedule", () => {
