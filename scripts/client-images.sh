@@ -27,7 +27,7 @@ command -v docker >/dev/null || die "the docker CLI is needed (apt-get install -
 docker info >/dev/null 2>&1 || die "no Docker engine answers on ${DOCKER_HOST:-/var/run/docker.sock}: start dockerd first"
 BUSYBOX=$(command -v busybox || true)
 # ldd fails on a static binary: that is the one wanted (it needs no libraries in the image).
-[[ -n "$BUSYBOX" ]] && ! ldd "$BUSYBOX" >/dev/null 2>&1 || die "static busybox is needed (apt-get install -y busybox-static)"
+if [[ -z "$BUSYBOX" ]] || ldd "$BUSYBOX" >/dev/null 2>&1; then die "static busybox is needed (apt-get install -y busybox-static)"; fi
 [[ -f /etc/ssl/certs/ca-certificates.crt ]] || die "CA certificates are needed (apt-get install -y ca-certificates)"
 
 # image_ref KEY: the pinned reference of DEFAULT_IMAGES.KEY in lib/config/images.ts.
