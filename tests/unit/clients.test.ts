@@ -113,7 +113,7 @@ describe("consensus clients", () => {
   const cases: { client: string; must: string[]; keep: string[] }[] = [
     { client: "lighthouse", must: [`--testnet-dir=${PATHS.testnet}`, "--checkpoint-sync-url=https://cp.example"], keep: ["beacon/network"] },
     { client: "teku", must: ['--network="$T/config.yaml"', '--genesis-state="$T/genesis.ssz"', '--p2p-discovery-bootnodes="$BOOTNODE_ENR_LIST"', "--checkpoint-sync-url=https://cp.example"], keep: ["beacon/kvstore"] },
-    { client: "prysm", must: [`--chain-config-file=${PATHS.testnet}/config.yaml`, `--genesis-state=${PATHS.testnet}/genesis.ssz`, "--contract-deployment-block=0", "--accept-terms-of-use", "--checkpoint-sync-url=https://cp.example", "--genesis-beacon-api-url=https://cp.example"], keep: [] },
+    { client: "prysm", must: [`--chain-config-file=${PATHS.testnet}/config.yaml`, `--genesis-state=${PATHS.testnet}/genesis.ssz`, "--contract-deployment-block=0", "--accept-terms-of-use", "--checkpoint-sync-url=https://cp.example", "--genesis-beacon-api-url=https://cp.example", "--p2p-static-id"], keep: ["network-keys"] },
     { client: "nimbus", must: ['--network="$T"', '--bootstrap-node="$enr"', "trustedNodeSync", "--trusted-node-url=https://cp.example"], keep: [] },
     { client: "lodestar", must: ['--paramsFile="$T/config.yaml"', '--genesisStateFile="$T/genesis.ssz"', '--bootnodes="$BOOTNODE_ENR_LIST"', "--eth1.depositContractDeployBlock=0", "--checkpointSyncUrl=https://cp.example"], keep: [] },
   ];

@@ -12,7 +12,9 @@ export const prysm: ConsensusClientModule = {
     const metricsPort = metricsPortOf(ctx, "consensus");
     const url = ctx.checkpointSyncUrls[0];
     const sync = url ? [`--checkpoint-sync-url=${url}`, `--genesis-beacon-api-url=${url}`] : [];
-    // The prysm image has no shell: every value comes from files (bootnodes from boot_enr.yaml).
+    // Every value comes from files (bootnodes from boot_enr.yaml, which prysm reads when the flag names a .yaml).
+    // --p2p-static-id saves the generated key to <datadir>/network-keys and reuses it: the peer id survives
+    // restarts, and the reset keeps that file (beacon-chain/p2p/utils.go, prysm v7.0.0).
     const entry = {
       entrypoint: ["/app/cmd/beacon-chain/beacon-chain"],
       command: [
@@ -30,11 +32,12 @@ export const prysm: ConsensusClientModule = {
         `--http-port=${cl.beaconApiPort}`,
         "--monitoring-host=0.0.0.0",
         `--monitoring-port=${metricsPort}`,
+        "--p2p-static-id",
         "--accept-terms-of-use",
         ...sync,
         ...cl.extraArgs,
       ],
     };
-    return consensusSpec(ctx, prysm, { entry, reset: { wipe: ["."], keep: [] }, quic: true });
+    return consensusSpec(ctx, prysm, { entry, reset: { wipe: ["."], keep: ["network-keys"] }, quic: true });
   },
 };
