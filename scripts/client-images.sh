@@ -77,7 +77,11 @@ rootfs_tar() {
   (cd "$rootfs" && find . -print0 | LC_ALL=C sort -z | tar --numeric-owner --owner=0 --group=0 --mtime=@0 --no-recursion --null -cf "$tmp/rootfs.tar" -T -)
   hash=$(sha256sum "$tmp/rootfs.tar" | cut -c1-64)
   out="$IMAGES/$name-$hash.tar"
-  [[ -f "$out" ]] || { mv "$tmp/rootfs.tar" "$out.part" && mv "$out.part" "$out"; }
+  if [[ ! -f "$out" ]]; then
+    mv "$tmp/rootfs.tar" "$out.part" && mv "$out.part" "$out"
+    # Tarballs of earlier binaries of this image are never imported again.
+    find "$IMAGES" -maxdepth 1 -name "$name-*.tar" ! -name "$name-$hash.tar" -delete
+  fi
   rm -rf "$tmp"
   printf '%s %s\n' "$out" "$hash"
 }
