@@ -65,10 +65,17 @@ build_prysm() {
     -ldflags "-X github.com/OffchainLabs/prysm/v7/runtime/version.gitTag=$ver" \
     -o "$out/" ./cmd/beacon-chain ./cmd/validator ./cmd/prysmctl)
   for b in beacon-chain validator prysmctl; do [[ -x "$out/$b" ]] || { log "prysm build left no $b"; exit 1; }; done
+  for b in beacon-chain validator; do
+    "$out/$b" --version | grep -q "Prysm/$ver/" || { log "built $b does not report version $ver"; exit 1; }
+  done
   touch "$out/.done"
   log "prysm $ver built in $((SECONDS - t0))s"
   printf '%s\n' "$out"
 }
+
+# One build at a time per cache: a second run waits, then finds the .done of the first.
+exec 9>"$CACHE/.lock"
+flock 9
 
 want=("$@")
 [[ ${#want[@]} -gt 0 ]] || want=(geth prysm)

@@ -83,7 +83,7 @@ export const CLIENT_LAYOUTS: Record<string, { identity: string; chain: string; i
   teku: { identity: "beacon/kvstore/generated-node-key.dat", chain: "beacon/db", identityKept: true },
   lodestar: { identity: "peer-id.json", chain: "chain-db", identityKept: true },
   nimbus: { identity: "network_key", chain: "db", identityKept: false },
-  prysm: { identity: "network-keys", chain: "beaconchaindata", identityKept: false },
+  prysm: { identity: "network-keys", chain: "beaconchaindata", identityKept: true },
 };
 
 // --- nodes ---

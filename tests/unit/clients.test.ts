@@ -120,7 +120,7 @@ describe("consensus clients", () => {
   const cases: { client: string; must: string[]; keep: string[] }[] = [
     { client: "lighthouse", must: [`--testnet-dir=${PATHS.testnet}`], keep: ["beacon/network"] },
     { client: "teku", must: ['--network="$T/config.yaml"', '--genesis-state="$T/genesis.ssz"', '--p2p-discovery-bootnodes="$BOOTNODE_ENR_LIST"'], keep: ["beacon/kvstore"] },
-    { client: "prysm", must: ['--chain-config-file="$T/config.yaml"', '--genesis-state="$T/genesis.ssz"', "--contract-deployment-block=0", "--accept-terms-of-use"], keep: [] },
+    { client: "prysm", must: ['--chain-config-file="$T/config.yaml"', '--genesis-state="$T/genesis.ssz"', "--contract-deployment-block=0", "--accept-terms-of-use", "--p2p-static-id"], keep: ["network-keys"] },
     { client: "nimbus", must: ['--network="$T"', '--bootstrap-node="$enr"'], keep: [] },
     { client: "lodestar", must: ['--paramsFile="$T/config.yaml"', '--genesisStateFile="$T/genesis.ssz"', '--bootnodes="$BOOTNODE_ENR_LIST"', "export SKIP_FETCH_NETWORK_BOOTNODES=true"], keep: [] },
   ];

@@ -10,7 +10,9 @@ export const prysm: ConsensusClientModule = {
   build(ctx) {
     const cl = ctx.host.consensus;
     const metricsPort = metricsPortOf(ctx, "consensus");
-    // Bootnodes come from boot_enr.yaml, which --bootstrap-node accepts as a file.
+    // Bootnodes come from boot_enr.yaml, which --bootstrap-node accepts as a file. --p2p-static-id saves the
+    // generated key to <datadir>/network-keys and reuses it: the peer id survives restarts, and the reset keeps that
+    // file (beacon-chain/p2p/utils.go, prysm v7.0.0).
     const entry = shellEntry(
       [
         readCheckpointUrl(),
@@ -31,6 +33,7 @@ export const prysm: ConsensusClientModule = {
           `--http-port=${cl.beaconApiPort}`,
           "--monitoring-host=0.0.0.0",
           `--monitoring-port=${metricsPort}`,
+          "--p2p-static-id",
           "--accept-terms-of-use",
           '"$@"',
         ].join(" "),
@@ -38,6 +41,6 @@ export const prysm: ConsensusClientModule = {
       cl.extraArgs,
       { nodevars: false },
     );
-    return consensusSpec(ctx, prysm, { entry, reset: { wipe: ["."], keep: [] }, quic: true });
+    return consensusSpec(ctx, prysm, { entry, reset: { wipe: ["."], keep: ["network-keys"] }, quic: true });
   },
 };

@@ -9,13 +9,16 @@ export const prysmValidator: ValidatorClientModule = {
   build(ctx) {
     const vc = ctx.validator;
     const metricsPort = metricsPortOf(ctx, "validator");
-    // The key installer imports keystores into the wallet under /data/wallet (see KEY_TOOLS.prysm).
+    // The key installer imports keystores into the wallet under /data/wallet. The keymanager token's default
+    // path is under $HOME and ignores --wallet-dir (cmd/validator/flags/flags.go): name it, so it lives in the
+    // data volume where KEY_TOOLS.prysm.apiTokenPath reads it.
     const entry = {
       entrypoint: ["/app/cmd/validator/validator"],
       command: [
         `--datadir=${PATHS.data}`,
         `--wallet-dir=${PATHS.data}/wallet`,
         `--wallet-password-file=${PATHS.keys}/prysm/wallet-password.txt`,
+        `--keymanager-token-file=${PATHS.data}/wallet/auth-token`,
         `--chain-config-file=${PATHS.testnet}/config.yaml`,
         "--enable-beacon-rest-api",
         `--beacon-rest-api-provider=${beaconEndpoint(ctx)}`,

@@ -1,0 +1,242 @@
+/**
+ * A real Ephemery-format release for the live-chain tier: a genesis.json that geth v1.16 initialises, a
+ * genesis.ssz made by prysmctl `testnet generate-genesis` from the same genesis.json (so the CL's execution payload
+ * header names the EL's genesis block), config.yaml with Ephemery's values except the slot time and genesis delay,
+ * and EIP-2335 keystores for the genesis validators (interop keys). Pack it with buildArchive, serve it with
+ * ReleaseServer (./releases).
+ *
+ * Where this differs from an upstream release, and why: prysmctl sets the EL genesis timestamp to the CL genesis
+ * time (upstream uses MIN_GENESIS_TIME); Electra is the genesis fork with Fulu unscheduled (upstream runs Fulu), so a
+ * one- or two-node test network needs no data-column peers; besu.json/chainspec.json are not written (no geth-only
+ * node reads them, and the new upstream generator drops them too).
+ */
+import { execFile } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { promisify } from "util";
+import { derivePubkeys } from "../keys/fixtures";
+
+const run = promisify(execFile);
+
+/** The schedule the release follows: Ephemery's closed form with test-sized numbers (lib/ephemery.ts has the real ones). */
+export interface ChainSchedule {
+  baseTime: number;
+  periodSec: number;
+  genesisDelaySec: number;
+  chainIdBase: number;
+}
+
+export const scheduleOf = (s: ChainSchedule) => ({
+  elGenesis: (i: number) => s.baseTime + i * s.periodSec,
+  clGenesis: (i: number) => s.baseTime + i * s.periodSec + s.genesisDelaySec,
+  chainId: (i: number) => s.chainIdBase + i,
+});
+
+export interface ChainReleaseOptions {
+  iteration: number;
+  schedule: ChainSchedule;
+  /** Genesis validators (interop keys 0..n-1). */
+  validators: number;
+  secondsPerSlot: number;
+  /** The prysmctl and geth binaries (scripts/client-binaries.sh). */
+  prysmctl: string;
+  geth: string;
+  /** CL ENRs and EL enodes of the test network's bootnodes; empty lists are valid. */
+  bootEnrs?: string[];
+  bootEnodes?: string[];
+  /** Password of every keystore. */
+  keystorePassword?: string;
+}
+
+export interface GenesisKey {
+  index: number;
+  /** Lower-case hex, no 0x. */
+  pubkey: string;
+  secret: Buffer;
+  keystore: string;
+  password: string;
+}
+
+export interface ChainRelease {
+  iteration: number;
+  files: Record<string, string | Buffer>;
+  keys: GenesisKey[];
+  genesisValidatorsRoot: string;
+  elGenesisHash: string;
+  elGenesisTime: number;
+  clGenesisTime: number;
+  chainId: number;
+}
+
+export const DEPOSIT_CONTRACT = "0x4242424242424242424242424242424242424242";
+const FAR_FUTURE = "18446744073709551615";
+const CURVE_ORDER = BigInt("0x73eda753299d7d483339d80809a1d80553bda402fffe5bfeffffffff00000001");
+
+/** The interop secret key of validator `i`: sha256 of i as 32 little-endian bytes, read little-endian, mod r. */
+export function interopSecret(i: number): Buffer {
+  const seed = Buffer.alloc(32);
+  seed.writeUInt32LE(i, 0);
+  const le = crypto.createHash("sha256").update(seed).digest();
+  const n = BigInt(`0x${Buffer.from(le).reverse().toString("hex")}`) % CURVE_ORDER;
+  return Buffer.from(n.toString(16).padStart(64, "0"), "hex");
+}
+
+/** An EIP-2335 keystore (pbkdf2-sha256, aes-128-ctr) of `secret`, written with Node's crypto. */
+export function encryptKeystore(secret: Buffer, pubkey: string, password: string, index: number, rounds = 16384): string {
+  const salt = crypto.randomBytes(32);
+  const iv = crypto.randomBytes(16);
+  const pw = Buffer.from(password.normalize("NFKD").replace(/[\u0000-\u001f\u007f-\u009f]/g, ""), "utf8");
+  const key = crypto.pbkdf2Sync(pw, salt, rounds, 32, "sha256");
+  const c = crypto.createCipheriv("aes-128-ctr", key.subarray(0, 16), iv);
+  const message = Buffer.concat([c.update(secret), c.final()]);
+  const checksum = crypto.createHash("sha256").update(key.subarray(16, 32)).update(message).digest("hex");
+  return JSON.stringify({
+    crypto: {
+      kdf: { function: "pbkdf2", params: { dklen: 32, c: rounds, prf: "hmac-sha256", salt: salt.toString("hex") }, message: "" },
+      checksum: { function: "sha256", params: {}, message: checksum },
+      cipher: { function: "aes-128-ctr", params: { iv: iv.toString("hex") }, message: message.toString("hex") },
+    },
+    description: `pulumi-ephemery live-chain genesis validator ${index}`,
+    pubkey,
+    path: `m/12381/3600/${index}/0/0`,
+    uuid: crypto.randomUUID(),
+    version: 4,
+  });
+}
+
+/** Ephemery's config.yaml (ephemery-genesis cl-config.yaml and values.env) with the test's slot time and delay. */
+export function ephemeryConfigYaml(o: { elGenesis: number; genesisDelaySec: number; chainId: number; validators: number; secondsPerSlot: number }): string {
+  const v = (fork: number) => `0x${fork}000101b`;
+  return [
+    "PRESET_BASE: 'mainnet'",
+    "CONFIG_NAME: testnet",
+    `MIN_GENESIS_ACTIVE_VALIDATOR_COUNT: ${o.validators}`,
+    `MIN_GENESIS_TIME: ${o.elGenesis}`,
+    `GENESIS_FORK_VERSION: ${v(1)}`,
+    `GENESIS_DELAY: ${o.genesisDelaySec}`,
+    `ALTAIR_FORK_VERSION: ${v(2)}`, "ALTAIR_FORK_EPOCH: 0",
+    `BELLATRIX_FORK_VERSION: ${v(3)}`, "BELLATRIX_FORK_EPOCH: 0",
+    "TERMINAL_TOTAL_DIFFICULTY: 0",
+    "TERMINAL_BLOCK_HASH: 0x0000000000000000000000000000000000000000000000000000000000000000",
+    `TERMINAL_BLOCK_HASH_ACTIVATION_EPOCH: ${FAR_FUTURE}`,
+    `CAPELLA_FORK_VERSION: ${v(4)}`, "CAPELLA_FORK_EPOCH: 0",
+    `DENEB_FORK_VERSION: ${v(5)}`, "DENEB_FORK_EPOCH: 0",
+    `ELECTRA_FORK_VERSION: ${v(6)}`, "ELECTRA_FORK_EPOCH: 0",
+    `FULU_FORK_VERSION: ${v(7)}`, `FULU_FORK_EPOCH: ${FAR_FUTURE}`,
+    `SECONDS_PER_SLOT: ${o.secondsPerSlot}`,
+    `SECONDS_PER_ETH1_BLOCK: ${o.secondsPerSlot}`,
+    "MIN_VALIDATOR_WITHDRAWABILITY_DELAY: 256",
+    "SHARD_COMMITTEE_PERIOD: 256",
+    "ETH1_FOLLOW_DISTANCE: 12",
+    "INACTIVITY_SCORE_BIAS: 4",
+    "INACTIVITY_SCORE_RECOVERY_RATE: 16",
+    "EJECTION_BALANCE: 30000000000",
+    "MIN_PER_EPOCH_CHURN_LIMIT: 4",
+    "CHURN_LIMIT_QUOTIENT: 65536",
+    "MAX_PER_EPOCH_ACTIVATION_CHURN_LIMIT: 8",
+    "PROPOSER_SCORE_BOOST: 40",
+    `DEPOSIT_CHAIN_ID: ${o.chainId}`,
+    `DEPOSIT_NETWORK_ID: ${o.chainId}`,
+    `DEPOSIT_CONTRACT_ADDRESS: ${DEPOSIT_CONTRACT}`,
+    "",
+  ].join("\n");
+}
+
+async function prysmctlGenesis(prysmctl: string, dir: string, args: string[]): Promise<void> {
+  try {
+    await run(prysmctl, ["testnet", "generate-genesis", ...args], { cwd: dir, timeout: 120_000, maxBuffer: 16 << 20 });
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`prysmctl testnet generate-genesis failed: ${err.message}\n${(err.stderr ?? "").slice(-4000)}`);
+  }
+}
+
+/** Generates release `iteration`: every file of a release, plus the genesis keys. Takes a few seconds. */
+export async function generateChainRelease(o: ChainReleaseOptions): Promise<ChainRelease> {
+  const s = scheduleOf(o.schedule);
+  const el = s.elGenesis(o.iteration);
+  const cl = s.clGenesis(o.iteration);
+  const chainId = s.chainId(o.iteration);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ephemery-chain-release-"));
+  try {
+    const config = ephemeryConfigYaml({ elGenesis: el, genesisDelaySec: o.schedule.genesisDelaySec, chainId, validators: o.validators, secondsPerSlot: o.secondsPerSlot });
+    fs.writeFileSync(path.join(dir, "config.yaml"), config);
+    const common = ["--chain-config-file=config.yaml", `--num-validators=${o.validators}`, `--genesis-time=${cl}`, "--fork=electra"];
+
+    // geth's own developer genesis carries the system contracts Cancun and Prague need (EIP-4788, -2935, -7002,
+    // -7251); Osaka is dropped because the CL starts at Electra.
+    const { stdout } = await run(o.geth, ["--dev", "dumpgenesis"], { timeout: 60_000, maxBuffer: 16 << 20 });
+    const genesis = JSON.parse(stdout);
+    delete genesis.config.osakaTime;
+    delete genesis.config.blobSchedule?.osaka;
+    genesis.config.chainId = chainId;
+    genesis.config.depositContractAddress = DEPOSIT_CONTRACT;
+    // The deposit contract as prysmctl's own testnet genesis deploys it.
+    await prysmctlGenesis(o.prysmctl, dir, [...common, "--geth-genesis-json-out=prysm-genesis.json", "--output-ssz=scratch.ssz"]);
+    const deposit = JSON.parse(fs.readFileSync(path.join(dir, "prysm-genesis.json"), "utf8")).alloc;
+    const depositKey = Object.keys(deposit).find((a) => a.toLowerCase().replace(/^0x/, "") === DEPOSIT_CONTRACT.slice(2));
+    if (!depositKey || !deposit[depositKey].code) throw new Error("prysmctl's testnet genesis has no deposit contract at " + DEPOSIT_CONTRACT);
+    genesis.alloc[DEPOSIT_CONTRACT.slice(2)] = deposit[depositKey];
+    fs.writeFileSync(path.join(dir, "genesis-in.json"), JSON.stringify(genesis));
+    await prysmctlGenesis(o.prysmctl, dir, [...common, "--geth-genesis-json-in=genesis-in.json", "--geth-genesis-json-out=genesis.json", "--output-ssz=genesis.ssz", "--output-json=state.json"]);
+
+    const state = JSON.parse(fs.readFileSync(path.join(dir, "state.json"), "utf8"));
+    const gvr = bytesHex(state.genesis_validators_root);
+    // The payload header sits in the field of the fork its shape was introduced in (deneb's for electra).
+    const header = Object.entries(state).find(([k, v]) => k.startsWith("latest_execution_payload_header") && (v as { block_hash?: unknown } | null)?.block_hash)?.[1] as { block_hash: unknown } | undefined;
+    if (!header) throw new Error("prysmctl's genesis state has no execution payload header");
+    const elHash = bytesHex(header.block_hash);
+    const statePubkeys: string[] = state.validators.map((v: { public_key: unknown }) => bytesHex(v.public_key).slice(2));
+
+    const password = o.keystorePassword ?? "ephemery live chain";
+    const secrets = Array.from({ length: o.validators }, (_, index) => interopSecret(index));
+    const pubkeys = derivePubkeys(secrets);
+    const keys: GenesisKey[] = secrets.map((secret, index) => {
+      const pubkey = pubkeys[index];
+      if (pubkey !== statePubkeys[index]) throw new Error(`interop key ${index} (${pubkey}) is not validator ${index} of the genesis state (${statePubkeys[index]})`);
+      return { index, pubkey, secret, password, keystore: encryptKeystore(secret, pubkey, password, index) };
+    });
+
+    const enrs = o.bootEnrs ?? [];
+    const enodes = o.bootEnodes ?? [];
+    const lines = (xs: string[]) => (xs.length ? `${xs.join("\n")}\n` : "");
+    const tag = `ephemery-${o.iteration}`;
+    const files: Record<string, string | Buffer> = {
+      "config.yaml": config,
+      "genesis.json": fs.readFileSync(path.join(dir, "genesis.json"), "utf8"),
+      "genesis.ssz": fs.readFileSync(path.join(dir, "genesis.ssz")),
+      "boot_enr.yaml": enrs.length ? enrs.map((e) => `- ${e}\n`).join("") : "[]\n",
+      "boot_enr.txt": lines(enrs),
+      "bootstrap_nodes.txt": lines(enrs),
+      "boot_enode.txt": lines(enodes),
+      "enodes.txt": lines(enodes),
+      "deposit_contract.txt": `${DEPOSIT_CONTRACT}\n`,
+      "deposit_contract_block.txt": "0\n",
+      "deposit_contract_block_hash.txt": `${elHash}\n`,
+      "deploy_block.txt": "0\n",
+      "genesis_validators_root.txt": `${gvr}\n`,
+      "nodevars_env.txt": [
+        `ITERATION_NUMBER="${o.iteration}"`, `CHAIN_ID="${chainId}"`,
+        `BOOTNODE_ENR="${enrs[0] ?? ""}"`, `BOOTNODE_ENR_LIST="${enrs.join(",")}"`,
+        `BOOTNODE_ENODE="${enodes[0] ?? ""}"`, `BOOTNODE_ENODE_LIST="${enodes.join(",")}"`,
+        `GENESIS_TIME="${cl}"`, `GENESIS_VALROOT="${gvr}"`, `GENESIS_BLOCK="${elHash}"`, "",
+      ].join("\n"),
+      "retention.vars": [
+        `export ITERATION_NUMBER="${o.iteration}"`, `export ITERATION_RELEASE="${tag}"`, `export GENESIS_TIMESTAMP="${el}"`,
+        `export GENESIS_RESET_INTERVAL="${o.schedule.periodSec}"`, `export CHAIN_ID="${chainId}"`, "",
+      ].join("\n"),
+    };
+    return { iteration: o.iteration, files, keys, genesisValidatorsRoot: gvr, elGenesisHash: elHash, elGenesisTime: el, clGenesisTime: cl, chainId };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** prysmctl's JSON state writes byte fields as base64, or as arrays of numbers for fixed-size ones: 0x-hex. */
+function bytesHex(v: unknown): string {
+  if (Array.isArray(v)) return `0x${Buffer.from(v as number[]).toString("hex")}`;
+  if (typeof v === "string") return /^0x[0-9a-fA-F]*$/.test(v) ? v.toLowerCase() : `0x${Buffer.from(v, "base64").toString("hex")}`;
+  throw new Error(`unexpected byte field in prysmctl's genesis state: ${JSON.stringify(v)?.slice(0, 80)}`);
+}
