@@ -68,7 +68,13 @@ export function extractOptions(syntax: OptionSyntax, text: string): string[] {
     }
     case "yargs": {
       // Lodestar options objects: `"rest.address": {` or `dataDir: {` with a `description`/`type` inside.
-      for (const m of text.matchAll(/^\s*(?:"([A-Za-z0-9._-]+)"|([A-Za-z][A-Za-z0-9]*))\s*:\s*\{/gm)) add(m[1] ?? m[2]);
+      // yargs' camel-case expansion also accepts each camelCase name in kebab case (lodestar: --jwt-secret).
+      for (const m of text.matchAll(/^\s*(?:"([A-Za-z0-9._-]+)"|([A-Za-z][A-Za-z0-9]*))\s*:\s*\{/gm)) {
+        const name = m[1] ?? m[2];
+        add(name);
+        const kebab = name.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase();
+        if (kebab !== name) add(kebab);
+      }
       break;
     }
   }

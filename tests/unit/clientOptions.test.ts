@@ -114,7 +114,7 @@ describe("the refresh script reads each CLI library's definitions", () => {
     ["clap-derive", '#[arg(long = "http.api", alias = "api")]\npub http_api: X,\n#[arg(long, default_value_t = 1)]\npub ws_port: u16,\n#[arg(short)]\npub quiet: bool,', ["http.api", "api", "ws-port"]],
     ["clap-builder", 'Arg::new("http-port").long("http-port").alias("api-port")', ["http-port", "api-port"]],
     ["confutils", 'dataDir* {.desc: "x", name: "data-dir".}: OutDir', ["data-dir"]],
-    ["yargs", 'export const o = {\n  "rest.address": {\n    type: "string",\n  },\n  dataDir: {\n  },\n};', ["rest.address", "dataDir"]],
+    ["yargs", 'export const o = {\n  "rest.address": {\n    type: "string",\n  },\n  dataDir: {\n  },\n};', ["rest.address", "dataDir", "data-dir"]],
   ] as const)("%s", (syntax, text, names) => {
     expect(extractOptions(syntax, text)).toEqual(names);
   });
