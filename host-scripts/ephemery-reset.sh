@@ -1001,6 +1001,9 @@ status() {
   if [ -n "$INSTALLED" ]; then echo "chain_id=$(chain_id "$INSTALLED")"; echo "next_reset=$(el_genesis $((INSTALLED + 1)))"; fi
   echo "switch_in_progress=$([ -f "$JOURNAL" ] && journal_get PHASE || echo no)"
   echo "failures=$(failures)"
+  local url; url=$(read_file "$CHECKPOINT_FILE")
+  if [[ "$url" =~ $SAFE_URL ]]; then echo "checkpoint_sync_url=$url"; else echo "checkpoint_sync_url=none"; fi
+  echo "release_query_not_before=$(backoff_get 1)"
 }
 
 main() {

@@ -56,6 +56,7 @@ describe("checkpoint provider choice", () => {
     expect(r.stderr).toContain(`${p.wrongRoot.url} skipped: it serves genesis_time "${clGenesisTime(I)}", genesis_validators_root "0x${"ee".repeat(32)}"`);
     expect(r.stderr).toContain(`${p.huge.url} skipped: /eth/v1/beacon/genesis: the answer is larger than 65536 bytes`);
     expect(p.alsoGood.count("/eth/v1/beacon/genesis")).toBe(0);
+    expect((await node.run("status", elGenesisTime(I) + 5 * DAY)).stdout).toContain(`checkpoint_sync_url=${p.good.url}\n`);
   });
 
   test("at a reset the file is emptied before the clients start, and no provider is asked", async () => {
@@ -68,6 +69,7 @@ describe("checkpoint provider choice", () => {
     expect(r.stderr).toMatch(/check passed/);
     expect(r.code).toBe(0);
     expect(node.checkpointUrl()).toBe("");
+    expect((await node.run("status", elGenesisTime(I + 1) + 40)).stdout).toContain("checkpoint_sync_url=none\n");
     expect(hits()).toBe(before);
     expect(r.stderr.indexOf("checkpoint sync: none")).toBeLessThan(r.stderr.indexOf("starting execution"));
   });

@@ -126,3 +126,35 @@ describe("a link where a whole-dir or chain-db wipe starts", () => {
     }
   });
 });
+
+describe("a volume whose mountpoint is not Docker's own directory", () => {
+  const server = new ReleaseServer();
+  beforeAll(() => server.start());
+  afterAll(() => server.stop());
+
+  test("its _data replaced by a link to a host dir: the mountpoint does not resolve under Docker's volume root, refused", async () => {
+    const node = await TestNode.create(server, { validator: false });
+    const target = hostDir("mountpoint");
+    fs.mkdirSync(path.join(target.dir, "geth", "chaindata"), { recursive: true });
+    fs.writeFileSync(path.join(target.dir, "geth", "chaindata", "000001.ldb"), "host file that looks like chain data\n");
+    let data = "";
+    try {
+      server.publish(I);
+      expect((await node.run("ensure", elGenesisTime(I) + 100)).code).toBe(0);
+      data = node.seedVolume("execution", { "geth/chaindata/000001.ldb": "chain" });
+      fs.renameSync(data, `${data}.real`);
+      fs.symlinkSync(target.dir, data);
+      server.publish(I + 1);
+      const r = await node.run("run", elGenesisTime(I + 1));
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`REFUSED: volume ${node.name}-execution-data is at "${data}" (resolves to "${fs.realpathSync(target.dir)}")`);
+      expect(target.intact()).toBe(true);
+      expect(fs.existsSync(path.join(target.dir, "geth", "chaindata", "000001.ldb"))).toBe(true);
+      expect(node.current()).toBe(`releases/ephemery-${I}`);
+    } finally {
+      if (data && fs.lstatSync(data).isSymbolicLink()) { fs.rmSync(data); fs.renameSync(`${data}.real`, data); }
+      node.cleanup();
+      fs.rmSync(target.dir, { recursive: true, force: true });
+    }
+  });
+});
