@@ -7,7 +7,7 @@ import { PROVIDER_SECRET_KEYS, SECRET_SETTING_NAMES, secretSetCommand, secretSet
 import { hostListProblems, resolveHostKind, stackConfigSchema, StackConfig } from "./schema";
 import { missingReceiverSecrets, receiverUrlProblems } from "./monitoring";
 import { keysConfigProblems } from "../keys/configChecks";
-import { printableName } from "../keys/archive";
+import { printableName } from "../printable";
 
 export const NAMESPACE = "ephemery";
 

@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import * as yaml from "js-yaml";
-import { printableName } from "../keys/archive";
+import { printableName } from "../printable";
 import { ConfigEntry, Problem } from "./load";
 
 /** Stands in for an encrypted value when checking a stack file offline. */

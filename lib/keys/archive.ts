@@ -7,6 +7,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as zlib from "zlib";
+import { printableName } from "../printable";
 
 export interface SourceFile {
   /** Path inside the source, `/`-separated, e.g. `validator_keys/keystore-m_12381_3600_0_0_0-1.json`. */
@@ -21,19 +22,6 @@ export class ArchiveError extends Error {
     super(message);
     this.entry = printableName(entry);
   }
-}
-
-/** A name as it can be printed: control characters, DEL and backslashes escaped (`\n`, `\x1b`, `\u2028`). */
-export function printableName(name: string): string {
-  // eslint-disable-next-line no-control-regex
-  return name.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\\]/g, (c) => {
-    if (c === "\\") return "\\\\";
-    if (c === "\n") return "\\n";
-    if (c === "\t") return "\\t";
-    if (c === "\r") return "\\r";
-    const code = c.charCodeAt(0);
-    return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
-  });
 }
 
 export const LIMITS = {
