@@ -23,6 +23,11 @@ apt_install() {
 
 # Provisioned machines keep chain data on their own volume, mounted where Docker keeps its volumes.
 # DATA_DEVICE is empty for existing machines.
+# The device name comes from the cloud API and goes into /etc/fstab: a plain /dev path only.
+if [ -n "$DATA_DEVICE" ] && [[ ! "$DATA_DEVICE" =~ ^/dev/[A-Za-z0-9._:/-]+$ ]]; then
+  log "data volume device \"$DATA_DEVICE\" is not a plain /dev path; refusing to write it into /etc/fstab"
+  exit 1
+fi
 if [ -n "$DATA_DEVICE" ] && ! mountpoint -q /var/lib/docker; then
   for _ in $(seq 1 120); do [ -e "$DATA_DEVICE" ] && break; sleep 5; done
   [ -e "$DATA_DEVICE" ] || { log "data volume $DATA_DEVICE did not appear within 10 minutes"; exit 1; }
@@ -32,7 +37,7 @@ if [ -n "$DATA_DEVICE" ] && ! mountpoint -q /var/lib/docker; then
   fi
   if have systemctl; then systemctl stop docker docker.socket >/dev/null 2>&1 || true; fi
   install -d -m 0710 /var/lib/docker
-  grep -q "^$DATA_DEVICE " /etc/fstab || echo "$DATA_DEVICE /var/lib/docker ext4 defaults,nofail 0 2" >> /etc/fstab
+  grep -qF "$DATA_DEVICE /var/lib/docker " /etc/fstab || echo "$DATA_DEVICE /var/lib/docker ext4 defaults,nofail 0 2" >> /etc/fstab
   mount /var/lib/docker
   log "data volume mounted at /var/lib/docker"
 fi

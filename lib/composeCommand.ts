@@ -10,5 +10,5 @@ export function composeArgs(node: string, file: string): string[] {
  * otherwise, as hosts differ. Only the tool choice is a substitution; the node and file are quoted data.
  */
 export function composeCommand(node: string, file: string): string {
-  return `$(docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) ${composeArgs(node, file).map(shellQuote).join(" ")}`;
+  return `$(docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) -p ${shellQuote(node)} -f ${shellQuote(file)}`;
 }

@@ -23,7 +23,7 @@ export function crontabTag(node: string): string {
 }
 
 /** The command part of the entry: quoted for the shell cron hands it to. */
-export function cronCommand(a: CronArgs): string {
+function cronCommand(a: CronArgs): string {
   for (const [what, v] of [["program", a.program], ["log file", a.logFile]] as const) {
     // cron itself turns % into a newline and ends the entry at one, before any shell quoting applies.
     if (/[%\r\n]/.test(v)) throw new Error(`the reset job's ${what} path ${JSON.stringify(v)} cannot go into a cron line: it holds % or a line break; choose a dataDir without them`);

@@ -211,7 +211,7 @@ describe("compose runtime", () => {
     expect(doc.services.consensus.container_name).toBe("cmp-consensus");
     expect(doc.services.consensus.ports).toContain("127.0.0.1:5052:5052/tcp");
     const up = named(resources, "cmp-compose-up");
-    expect(up.inputs.create).toContain("-p cmp -f /var/lib/ephemery/cmp/compose/docker-compose.yml up -d --remove-orphans");
+    expect(up.inputs.create).toContain(`-p '\\''cmp'\\'' -f '\\''/var/lib/ephemery/cmp/compose/docker-compose.yml'\\'' up -d --remove-orphans`);
     expect(up.inputs.delete).toContain("down --remove-orphans");
     expect(up.inputs.delete).not.toContain("-v");
     expect(up.dependsOn).toEqual(expect.arrayContaining(["cmp-compose-file", "cmp-jwt-file", "cmp-reset-release"]));

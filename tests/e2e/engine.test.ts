@@ -170,7 +170,7 @@ test("up converges both hosts: testnet files, a 0600 JWT, the compose project, c
 
     // Reset job: the rendered program and its cron entry.
     expect(ssh(h, `stat -c %a ${h.nodeDir}/bin/ephemery-reset`)).toBe("755");
-    expect(ssh(h, `cat ${cronFile(h.name)}`)).toContain(`*/5 * * * * root ${h.nodeDir}/bin/ephemery-reset run`);
+    expect(ssh(h, `cat ${cronFile(h.name)}`)).toContain(`*/5 * * * * root '${h.nodeDir}/bin/ephemery-reset' run`);
   }
 
   // Keys on the validator host: the installed set 0700/0600, both keystores loaded by the validator client.

@@ -61,7 +61,7 @@ test("the new host's install waits for the old host's release, imports only the 
   const alphaRelease = registered.find((r) => r.name === "alpha-keys-release")!;
   expect(alphaRelease.inputs.stdin).toBe("\n"); // alpha keeps no key
   const install = registered.find((r) => r.name === "beta-keys-install")!;
-  expect(install.inputs.create).toMatch(/^KEYS_MOVE_WAIT_SEC=768 .*\/beta\/bin\/ephemery-keys install$/);
+  expect(install.inputs.create).toMatch(/^KEYS_MOVE_WAIT_SEC=768 '.*\/beta\/bin\/ephemery-keys' install$/);
   const stdin = (install.inputs.stdin as { value?: string }).value ?? (install.inputs.stdin as unknown as string);
   const files = readArchive(Buffer.from(stdin, "base64"), "tar");
   const interchange = JSON.parse(files.find((f) => f.name === "slashing-protection.json")!.data.toString());
