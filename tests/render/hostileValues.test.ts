@@ -11,7 +11,7 @@ import * as path from "path";
 import { buildNodeSpecs } from "../../lib/clients";
 import { hostSchema, networkSchema } from "../../lib/config/schema";
 import { composeArgs, composeCommand } from "../../lib/composeCommand";
-import { HOST_SCRIPTS_DIR, renderHostScript, ScriptValues, shellArray, ShellArray } from "../../lib/hostScripts";
+import { HOST_SCRIPTS_DIR, renderHostScript, renderValues, ScriptValues, shellArray, ShellArray } from "../../lib/hostScripts";
 import { keysScriptValues } from "../../lib/keys/hostValues";
 import { containerMetricsValues } from "../../lib/monitoring/hostFiles";
 import { cronFileContent, cronInstallCommand, cronLine, cronRemoveCommand } from "../../lib/reset/schedule";
@@ -58,14 +58,14 @@ function hostileValues(values: ScriptValues): ScriptValues {
   return out;
 }
 
-/** The rendered values block of a script: the line after the marker comment and every `readonly` line after it. */
-function valuesBlock(script: string): string {
-  const lines = script.split("\n");
-  const start = lines.indexOf("# Values rendered by pulumi-ephemery.");
-  expect(start).toBeGreaterThan(-1);
-  // A value may span lines (a newline inside quotes): take everything up to the first blank line after it.
-  const end = lines.findIndex((l, i) => i > start && l === "");
-  return lines.slice(start, end).join("\n");
+/**
+ * The rendered values block of a script: the marker comment and everything renderValues made of the values (a
+ * value may span lines and hold blank ones, such as the release checker's JavaScript), found whole in the script.
+ */
+function valuesBlock(script: string, values: ScriptValues): string {
+  const block = `# Values rendered by pulumi-ephemery.\n${renderValues(values)}`;
+  expect(script.includes(block)).toBe(true);
+  return block;
 }
 
 /** Runs the values block, then prints every value NUL-separated (arrays element by element). */
@@ -73,7 +73,7 @@ function readBack(script: string, values: ScriptValues, shell: "bash" | "sh"): R
   const dump = Object.entries(values).map(([k, v]) =>
     typeof v === "object" && !Array.isArray(v) ? `printf '%s\\0' ${k} "\${#${k}[@]}"; for e in "\${${k}[@]}"; do printf '%s\\0' "$e"; done` : `printf '%s\\0' ${k} 1 "$${k}"`,
   );
-  const out = execFileSync(shell, ["-c", `set -eu\n${valuesBlock(script)}\n${dump.join("\n")}`], { encoding: "utf8", cwd: work });
+  const out = execFileSync(shell, ["-c", `set -eu\n${valuesBlock(script, values)}\n${dump.join("\n")}`], { encoding: "utf8", cwd: work });
   const words = out.split("\0");
   const got: Record<string, string | string[]> = {};
   for (let i = 0; i + 1 < words.length; ) {
@@ -151,7 +151,7 @@ describe("compose runs as argv, never through eval", () => {
     const script = renderHostScript("ephemery-reset.sh", values);
     const fn = /^compose\(\) \{\n[\s\S]*?\n\}$/m.exec(script);
     expect(fn).not.toBeNull();
-    execFileSync("bash", ["-c", `set -euo pipefail\n${valuesBlock(script)}\n${fn![0]}\ncompose up -d --no-deps "$1"`, "test", `execution${hostile}`], { env: docker.env, cwd: work });
+    execFileSync("bash", ["-c", `set -euo pipefail\n${valuesBlock(script, values)}\n${fn![0]}\ncompose up -d --no-deps "$1"`, "test", `execution${hostile}`], { env: docker.env, cwd: work });
     const tool = plugin ? ["docker", "compose"] : ["docker-compose"];
     expect(docker.argv()).toEqual([[...tool, "-p", node(), "-f", file(), "up", "-d", "--no-deps", `execution${hostile}`]]);
     expect(markerRan()).toBe(false);

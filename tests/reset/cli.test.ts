@@ -110,8 +110,9 @@ describe("ephemery reset plan", () => {
     // A full node: nothing to archive; prysm keeps no identity; nethermind reads chainspec.json.
     expect(beta.steps.map((s: { action: string }) => s.action)).toEqual(["stop", "stop", "wipe", "wipe", "swap", "init", "start", "start", "check", "check"]);
     expect(beta.steps[2]).toMatchObject({ target: "beta-execution-data", keep: ["keystore/node.key.plain"] });
-    expect(beta.steps[3]).toMatchObject({ target: "beta-consensus-data", keep: [] });
-    expect(beta.steps[3].detail).toMatch(/no node identity survives/);
+    // prysm's --p2p-static-id key is its node identity: the whole-dir wipe keeps it.
+    expect(beta.steps[3]).toMatchObject({ target: "beta-consensus-data", keep: ["network-keys"] });
+    expect(beta.steps[3].detail).toMatch(/except network-keys/);
     // Generator 6.x releases have no chainspec.json: it is not required; what prysm reads is.
     expect(beta.steps[4].detail).toMatch(/boot_enr.yaml.*keeping 3 previous/);
     expect(beta.steps[4].detail).not.toMatch(/chainspec.json/);
