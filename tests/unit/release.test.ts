@@ -10,7 +10,7 @@ import { forkSupport, versionOf } from "../../lib/reset/forks";
 import { directoryReader, parseConfigYaml, parseKeyValues, ReleasePolicy, ReleaseReader, verifyRelease } from "../../lib/reset/release";
 import { releaseCheckerSource, releasePolicy } from "../../lib/reset/releaseRunner";
 import { requiredReleaseFiles } from "../../lib/reset/values";
-import { genesisSsz, ReleaseFileSet, releaseFiles } from "../support/releases";
+import { buildArchive, genesisSsz, ReleaseFileSet, releaseFiles } from "../support/releases";
 
 const I = 160;
 
@@ -125,6 +125,27 @@ describe("verifyRelease", () => {
     expect(forkSupport("geth", "execution", "ethereum/client-go:latest")).toMatchObject({ known: false });
     expect(versionOf("v1.16.7")).toEqual([1, 16, 7]);
     expect(versionOf("25.11.1")).toEqual([25, 11, 1]);
+  });
+});
+
+describe("the release fixture", () => {
+  /** testnet-all.tar.gz as ephemery-genesis builds it (scripts/build-legacy-config.sh, then `cd dist2 && tar cfz ... *`). */
+  const UPSTREAM = [
+    "boot_enode.txt", "boot_enr.txt", "boot_enr.yaml", "bootnode-keys/", "bootnode-keys/bootnode_pk.enr", "bootnode-keys/bootnode_pk.key.enc",
+    "bootnode.txt", "bootstrap_nodes.txt", "bootstrap_nodes.yaml", "config.yaml", "deploy_block.txt", "deposit_contract.txt",
+    "deposit_contract_block.txt", "deposit_contract_block_hash.txt", "enodes.txt", "genesis.json", "genesis.ssz",
+    "genesis_validators_root.txt", "nodevars_env.txt", "parsedBeaconState.json", "retention.vars", "validator-names.yaml",
+  ];
+  test.each([["legacy", ["besu.json", "chainspec.json"]], ["genesis-json", []]] as const)("builds the %s layout as a flat archive of upstream's file set", (layout, extra) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ephemery-fixture-"));
+    try {
+      fs.writeFileSync(path.join(dir, "a.tar.gz"), buildArchive(releaseFiles(I, { layout })));
+      const names = execFileSync("tar", ["-tzf", path.join(dir, "a.tar.gz")], { encoding: "utf8" }).trim().split("\n").sort();
+      expect(names).toEqual([...UPSTREAM, ...extra].sort());
+    } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+    const nodevars = releaseFiles(I)["nodevars_env.txt"];
+    expect(nodevars).not.toMatch(/export/);
+    expect(nodevars.trim().split("\n").map((l) => l.split("=")[0])).toEqual(["ITERATION_NUMBER", "CHAIN_ID", "BOOTNODE_ENR", "BOOTNODE_ENR_LIST", "BOOTNODE_ENODE", "BOOTNODE_ENODE_LIST", "GENESIS_TIME", "GENESIS_VALROOT", "GENESIS_BLOCK"]);
   });
 });
 
