@@ -65,6 +65,8 @@ describe("verifyRelease", () => {
     ["nodevars GENESIS_TIME is off", (f) => { f["nodevars_env.txt"] = f["nodevars_env.txt"].replace(`GENESIS_TIME="${clGenesisTime(I)}"`, `GENESIS_TIME="${clGenesisTime(I) + 604800}"`); }, /nodevars_env.txt GENESIS_TIME/],
     ["retention.vars and config.yaml disagree on the period", (f) => { f["retention.vars"] = f["retention.vars"].replace('GENESIS_RESET_INTERVAL="2419200"', 'GENESIS_RESET_INTERVAL="1209600"'); }, /EPHEMERY_RESET_PERIOD is "2419200", expected "1209600"/],
     ["the EL activates Osaka later than the CL activates Fulu", (f) => { const d = JSON.parse(f["genesis.json"]); d.config.osakaTime += 1200; f["genesis.json"] = JSON.stringify(d); }, /config.osakaTime is \d+, expected at most/],
+    ["genesis.ssz is not a genesis state", (f) => { f["genesis.ssz"].writeBigUInt64LE(5n, 40); }, /genesis.ssz slot is 5, expected 0/],
+    ["forks activate out of order", (f) => { f["config.yaml"] = f["config.yaml"].replace("ELECTRA_FORK_EPOCH: 0", "ELECTRA_FORK_EPOCH: 10"); }, /FULU_FORK_EPOCH 0 comes before ELECTRA_FORK_EPOCH 10/],
     ["config.yaml uses an alias", (f) => { f["config.yaml"] += "EXTRA: *anchor\n"; }, /anchor, alias/],
     ["config.yaml sets a key twice", (f) => { f["config.yaml"] += `DEPOSIT_CHAIN_ID: ${chainIdOf(I)}\n`; }, /sets DEPOSIT_CHAIN_ID twice/],
     ["nodevars_env.txt holds shell code", (f) => { f["nodevars_env.txt"] += 'X="$(touch /tmp/pwned)"\n'; }, /nodevars_env.txt line \d+ is not a KEY="value" line/],
