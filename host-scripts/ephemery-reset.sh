@@ -286,7 +286,7 @@ refresh_release_metrics() {
 
 # Release-specific metrics in a textfile of their own: schedule disagreement and forks the pinned clients lack.
 write_release_metrics() { # iteration "mismatch text" "unsupported lines"
-  local tmp line fork epoch role client version
+  local tmp fork epoch role client version
   mkdir -p "$TEXTFILE_DIR"
   tmp=$(mktemp "$TEXTFILE_DIR/.ephemery-release.prom.XXXXXX")
   {
