@@ -368,7 +368,8 @@ check_release_files() { # dir iteration tag
     return 1
   fi
   mismatch=$(verdict_value "$out" schedule_mismatch)
-  write_release_metrics "$n" "$mismatch" "$(printf '%s\n' "$out" | sed -n 's/^unsupported_fork=//p')"
+  write_release_metrics "$n" "$mismatch" "$(printf '%s\n' "$out" | sed -n 's/^unsupported_fork=//p')" &&
+    write_file "$STATE_DIR/release-policy" "$RELEASE_POLICY"
   if [ -n "$mismatch" ]; then
     log "WARNING: $tag disagrees with the configured schedule ($mismatch); following the release, which is the network's own word (alert EphemeryScheduleMismatch)"
   fi
@@ -377,9 +378,22 @@ check_release_files() { # dir iteration tag
   done
 }
 
+# A new policy (pulumi up with other client images or schedule settings) re-judges the newest release on disk,
+# so a fork alert clears once the image is upgraded instead of waiting for the next release.
+refresh_release_metrics() {
+  local n dir
+  [ "$(cat "$STATE_DIR/release-policy" 2>/dev/null || true)" != "$RELEASE_POLICY" ] || return 0
+  n=$(staged_iteration); n=${n:-$(installed_iteration)}
+  dir="$RELEASES_DIR/$(tag_of "${n:-none}")"
+  if [ -n "$n" ] && [ -d "$dir" ] && ! check_release_files "$dir" "$n" "$(tag_of "$n")"; then
+    log "ephemery-$n no longer passes the release check with this node's settings; it stays installed, see above"
+  fi
+  write_file "$STATE_DIR/release-policy" "$RELEASE_POLICY"
+}
+
 # Release-specific metrics in a textfile of their own: schedule disagreement and forks the pinned clients lack.
 write_release_metrics() { # iteration "mismatch text" "unsupported lines"
-  local tmp line fork epoch role client version
+  local tmp fork epoch role client version
   mkdir -p "$TEXTFILE_DIR"
   tmp=$(mktemp "$TEXTFILE_DIR/.ephemery-release.prom.XXXXXX")
   {
@@ -1025,6 +1039,7 @@ main() {
   trap on_exit EXIT
   rm -rf "${STAGING_DIR:?}"/*   # leftovers of interrupted downloads; we hold the lock
   converge
+  refresh_release_metrics
   if [ "$MODE" = ensure ]; then
     # An installed release keeps `pulumi up` going when the source is down; cron retries within the minute.
     if [ "$QUERY_FAILED" = 1 ]; then

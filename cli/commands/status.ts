@@ -134,6 +134,18 @@ export function parseHostScript(output: string): HostScriptFacts {
 
 const LOW_DISK_GIB = 50;
 
+/**
+ * The reset program derives the installed iteration's end from the release's own genesis and period; while that
+ * end is ahead, the installed iteration is the running one even when the closed-form schedule says otherwise (a
+ * period change upstream). Pure.
+ */
+export function followRelease(closedForm: { expected: number; nextResetTime: number }, installed: number | null, hostNextReset: number | undefined, nowSec: number): { expected: number; nextResetTime: number; secondsToReset: number } {
+  if (installed === null || hostNextReset === undefined || !Number.isSafeInteger(hostNextReset) || hostNextReset <= nowSec) {
+    return { ...closedForm, secondsToReset: closedForm.nextResetTime - nowSec };
+  }
+  return { expected: installed, nextResetTime: hostNextReset, secondsToReset: hostNextReset - nowSec };
+}
+
 /** Judges the facts of one host: what is wrong, and how badly. Pure. */
 export function assessHost(st: Omit<HostStatus, "problems">, host: HostConfig): Problem[] {
   if (!st.reachable) return [{ severity: "error", message: st.error ?? "unreachable" }];
@@ -316,7 +328,7 @@ export async function hostStatus(host: HostConfig, opts: StatusOptions): Promise
       containers: facts.containers,
       execution,
       consensus,
-      iteration: { ...base.iteration, installed: facts.installedIteration, staged: facts.stagedIteration },
+      iteration: { ...base.iteration, ...followRelease(base.iteration, facts.installedIteration, facts.metrics.ephemery_next_reset_timestamp_seconds, opts.nowSec), installed: facts.installedIteration, staged: facts.stagedIteration },
       release: facts.release,
       validator: { configured: host.validator !== undefined, ...validator },
       disk: facts.disk && facts.disk.sizeKiB > 0

@@ -302,7 +302,12 @@ export function verifyRelease(read: ReleaseReader, iteration: number, policy: Re
   const minSize = minBeaconStateBytes(preset);
   if (ssz.sizeBytes < minSize) problems.push(`genesis.ssz is ${ssz.sizeBytes} bytes, smaller than any ${preset}-preset BeaconState (${minSize}); the file is truncated`);
   if (ssz.slot !== 0n) problems.push(`genesis.ssz slot is ${ssz.slot}, expected 0 for a genesis state`);
+  if (ssz.forkEpoch !== 0n) problems.push(`genesis.ssz fork.epoch is ${ssz.forkEpoch}, expected 0 for a genesis state`);
   const forks = activeForks(config, problems);
+  forks.forEach((f, i) => {
+    const before = forks[i - 1];
+    if (before && f.epoch < before.epoch) problems.push(`config.yaml ${f.fork.toUpperCase()}_FORK_EPOCH ${f.epoch} comes before ${before.fork.toUpperCase()}_FORK_EPOCH ${before.epoch}; forks activate in order`);
+  });
   const wantVersion = genesisForkVersion(config, forks);
   same("genesis.ssz fork.current_version", ssz.currentVersion, wantVersion, "the fork active at epoch 0 in config.yaml");
   const gvr = ssz.genesisValidatorsRoot;

@@ -10,7 +10,7 @@ import { busyboxImage, docker } from "../support/dockerd";
 import { freePort, startSshHost, TestSshHost } from "../support/sshd";
 import { beaconServer, closedPort, executionServer, keymanagerServer, TestServer } from "./fakeNode";
 import { runCli } from "./io";
-import { assessHost, HostStatus, parseHostScript } from "../../cli/commands/status";
+import { assessHost, followRelease, HostStatus, parseHostScript } from "../../cli/commands/status";
 import { hostSchema } from "../../lib/config/schema";
 
 const ITERATION = iterationAt(Math.floor(Date.now() / 1000));
@@ -202,6 +202,14 @@ describe("status script output parsing", () => {
     expect(messages).toContain("error: ephemery-161 activates gloas at epoch 2048, which geth v1.16.7 (execution) does not support: set a newer image before its genesis");
     expect(messages).toContain("warn: the newest release disagrees with ephemery:network.schedule; the node follows the release (see state/reset.log, then update the schedule settings)");
     expect(parseHostScript("@@release\n@@end\n").release).toEqual({ scheduleMismatch: false, unsupported: [] });
+  });
+
+  it("follows the host's release-derived next reset while it is ahead, else the closed form", () => {
+    const closed = { expected: 161, nextResetTime: 2_000 };
+    expect(followRelease(closed, 162, 5_000, 1_000)).toEqual({ expected: 162, nextResetTime: 5_000, secondsToReset: 4_000 });
+    expect(followRelease(closed, 160, 900, 1_000)).toEqual({ expected: 161, nextResetTime: 2_000, secondsToReset: 1_000 });
+    expect(followRelease(closed, null, 5_000, 1_000)).toEqual({ expected: 161, nextResetTime: 2_000, secondsToReset: 1_000 });
+    expect(followRelease(closed, 161, undefined, 1_000).expected).toBe(161);
   });
 
   it("refuses output cut short", () => {

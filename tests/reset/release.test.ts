@@ -104,6 +104,18 @@ describe("release verification in ephemery-reset", () => {
     expect(m).toContain(`ephemery_release_fork_unsupported{node="${node.name}",iteration="${I}",fork="gloas",epoch="2048",role="execution",client="geth",version="v1.16.7"} 1`);
     expect(m).toContain('fork="gloas",epoch="2048",role="consensus",client="lighthouse",version="v8.0.1"} 1');
     expect(m).toContain(`ephemery_release_schedule_mismatch{node="${node.name}",iteration="${I}"} 0`);
+
+    // pulumi up with images that run gloas renders a new policy: the next run re-judges the release and the alert clears.
+    const values = resetScriptValues(node.config, server.network, node.specs);
+    const policy = JSON.parse(String(values.RELEASE_POLICY));
+    for (const c of policy.clients) c.forks.push("gloas");
+    fs.writeFileSync(node.script, renderHostScript(RESET_SCRIPT, { ...values, RELEASE_POLICY: JSON.stringify(policy) }), { mode: 0o755 });
+    const again = await node.run("run", elGenesisTime(I) + 120);
+    expect(again.code).toBe(0);
+    expect(releaseMetrics(node)).not.toContain("ephemery_release_fork_unsupported{");
+    // Unchanged policy: the release is not checked again.
+    const quiet = await node.run("run", elGenesisTime(I) + 180);
+    expect(quiet.stderr).not.toMatch(/release check|activates gloas/);
   });
 
   test("without Node.js on the host the checker runs in the Node image, with no network and the release read-only", async () => {

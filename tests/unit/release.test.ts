@@ -10,7 +10,7 @@ import { forkSupport, versionOf } from "../../lib/reset/forks";
 import { directoryReader, parseConfigYaml, parseKeyValues, ReleasePolicy, ReleaseReader, verifyRelease } from "../../lib/reset/release";
 import { releaseCheckerSource, releasePolicy } from "../../lib/reset/releaseRunner";
 import { requiredReleaseFiles } from "../../lib/reset/values";
-import { genesisSsz, ReleaseFileSet, releaseFiles } from "../support/releases";
+import { buildArchive, genesisSsz, ReleaseFileSet, releaseFiles } from "../support/releases";
 
 const I = 160;
 
@@ -65,6 +65,8 @@ describe("verifyRelease", () => {
     ["nodevars GENESIS_TIME is off", (f) => { f["nodevars_env.txt"] = f["nodevars_env.txt"].replace(`GENESIS_TIME="${clGenesisTime(I)}"`, `GENESIS_TIME="${clGenesisTime(I) + 604800}"`); }, /nodevars_env.txt GENESIS_TIME/],
     ["retention.vars and config.yaml disagree on the period", (f) => { f["retention.vars"] = f["retention.vars"].replace('GENESIS_RESET_INTERVAL="2419200"', 'GENESIS_RESET_INTERVAL="1209600"'); }, /EPHEMERY_RESET_PERIOD is "2419200", expected "1209600"/],
     ["the EL activates Osaka later than the CL activates Fulu", (f) => { const d = JSON.parse(f["genesis.json"]); d.config.osakaTime += 1200; f["genesis.json"] = JSON.stringify(d); }, /config.osakaTime is \d+, expected at most/],
+    ["genesis.ssz is not a genesis state", (f) => { f["genesis.ssz"].writeBigUInt64LE(5n, 40); }, /genesis.ssz slot is 5, expected 0/],
+    ["forks activate out of order", (f) => { f["config.yaml"] = f["config.yaml"].replace("ELECTRA_FORK_EPOCH: 0", "ELECTRA_FORK_EPOCH: 10"); }, /FULU_FORK_EPOCH 0 comes before ELECTRA_FORK_EPOCH 10/],
     ["config.yaml uses an alias", (f) => { f["config.yaml"] += "EXTRA: *anchor\n"; }, /anchor, alias/],
     ["config.yaml sets a key twice", (f) => { f["config.yaml"] += `DEPOSIT_CHAIN_ID: ${chainIdOf(I)}\n`; }, /sets DEPOSIT_CHAIN_ID twice/],
     ["nodevars_env.txt holds shell code", (f) => { f["nodevars_env.txt"] += 'X="$(touch /tmp/pwned)"\n'; }, /nodevars_env.txt line \d+ is not a KEY="value" line/],
@@ -125,6 +127,27 @@ describe("verifyRelease", () => {
     expect(forkSupport("geth", "execution", "ethereum/client-go:latest")).toMatchObject({ known: false });
     expect(versionOf("v1.16.7")).toEqual([1, 16, 7]);
     expect(versionOf("25.11.1")).toEqual([25, 11, 1]);
+  });
+});
+
+describe("the release fixture", () => {
+  /** testnet-all.tar.gz as ephemery-genesis builds it (scripts/build-legacy-config.sh, then `cd dist2 && tar cfz ... *`). */
+  const UPSTREAM = [
+    "boot_enode.txt", "boot_enr.txt", "boot_enr.yaml", "bootnode-keys/", "bootnode-keys/bootnode_pk.enr", "bootnode-keys/bootnode_pk.key.enc",
+    "bootnode.txt", "bootstrap_nodes.txt", "bootstrap_nodes.yaml", "config.yaml", "deploy_block.txt", "deposit_contract.txt",
+    "deposit_contract_block.txt", "deposit_contract_block_hash.txt", "enodes.txt", "genesis.json", "genesis.ssz",
+    "genesis_validators_root.txt", "nodevars_env.txt", "parsedBeaconState.json", "retention.vars", "validator-names.yaml",
+  ];
+  test.each([["legacy", ["besu.json", "chainspec.json"]], ["genesis-json", []]] as const)("builds the %s layout as a flat archive of upstream's file set", (layout, extra) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ephemery-fixture-"));
+    try {
+      fs.writeFileSync(path.join(dir, "a.tar.gz"), buildArchive(releaseFiles(I, { layout })));
+      const names = execFileSync("tar", ["-tzf", path.join(dir, "a.tar.gz")], { encoding: "utf8" }).trim().split("\n").sort();
+      expect(names).toEqual([...UPSTREAM, ...extra].sort());
+    } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+    const nodevars = releaseFiles(I)["nodevars_env.txt"];
+    expect(nodevars).not.toMatch(/export/);
+    expect(nodevars.trim().split("\n").map((l) => l.split("=")[0])).toEqual(["ITERATION_NUMBER", "CHAIN_ID", "BOOTNODE_ENR", "BOOTNODE_ENR_LIST", "BOOTNODE_ENODE", "BOOTNODE_ENODE_LIST", "GENESIS_TIME", "GENESIS_VALROOT", "GENESIS_BLOCK"]);
   });
 });
 
