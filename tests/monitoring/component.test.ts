@@ -40,7 +40,7 @@ describe("docker runtime", () => {
     expect(stack.type).toBe("ephemery:monitoring:MonitoringStack");
     expect(stack.parent).toBe("n1");
     expect(stack.inputs.node).toBe("n1");
-    expect(stack.inputs.alerts).toBe(20);
+    expect(stack.inputs.alerts).toBe(22); // 20 + EphemeryForkUnsupported and EphemeryScheduleMismatch
     expect(stack.inputs.ports.map((p: { container: string; hostPort: number; bindAddress: string }) => `${p.container}:${p.hostPort}@${p.bindAddress}`).sort()).toEqual([
       "n1-alertmanager:9093@127.0.0.1", "n1-exporter:9106@127.0.0.1", "n1-grafana:3000@127.0.0.1", "n1-node-exporter:9100@127.0.0.1", "n1-prometheus:9090@127.0.0.1",
     ]);

@@ -1,6 +1,6 @@
 /**
  * Every client's container command, built with values at the edge of what the schema allows (extra flags full
- * of shell syntax, graffiti with every allowed symbol, a checkpoint URL with every allowed URL character), run
+ * of shell syntax, graffiti with every allowed symbol, the checkpoint URL file the reset program writes), run
  * for real in a container of stand-in binaries on the real Docker engine: each value reaches the client as
  * the same single argument, and a marker command embedded in them never runs.
  */
@@ -19,7 +19,8 @@ import { busyboxImage, docker } from "../support/dockerd";
 const MARKER = "/tmp/MARKER";
 const EXTRA_ARGS = [`--x=$(touch ${MARKER})`, `\`touch ${MARKER}\``, `;touch ${MARKER}`, `&touch ${MARKER}`, "a  b", "'", '"', "*", "$HOME", "-"];
 const GRAFFITI = "gm! (#1) *?[]{}~^=+,.:/@% 2026";
-const CHECKPOINT_URL = "https://u@[::1]:8443/a-b_c.d~e/f?x=%26y+z,w#frag";
+/** The reset program writes the chosen provider to testnet/checkpoint-sync-url; each CL reads it at start. */
+const CHECKPOINT_URL = "https://cp-1.example.org:8443/a_b.c/d-e";
 const FEE = `0x${"ab".repeat(20)}`;
 
 /** Stand-in for a client binary: prints its name and argv (NUL-separated, one record per call) and whether the marker exists. */
@@ -50,6 +51,7 @@ let image: string;
 beforeAll(() => {
   const files: Record<string, { content: string; mode?: number }> = {
     "ephemery/testnet/current/nodevars_env.txt": { content: "CHAIN_ID=39438150\nBOOTNODE_ENR_LIST=enr:-a,enr:-b\nBOOTNODE_ENODE_LIST=enode://x@127.0.0.1:1\nGENESIS_BLOCK=0x00\n" },
+    "ephemery/testnet/checkpoint-sync-url": { content: `${CHECKPOINT_URL}\n` },
     "ephemery/jwt/jwt.hex": { content: "00".repeat(32) },
     "ephemery/validator-keys/current/lighthouse/validator_definitions.yml": { content: "[]\n" },
     "ephemery/validator-keys/current/nimbus/validators/.keep": { content: "" },
@@ -106,6 +108,7 @@ describe.each([0, 1, 2, 3, 4])("compose runtime, client set %i", (i) => {
     const paths = hostPaths(dataDir, node);
     const put = (p: string, content: string) => { fs.mkdirSync(path.dirname(p), { recursive: true }); fs.writeFileSync(p, content); };
     put(`${paths.testnet}/nodevars_env.txt`, "CHAIN_ID=39438150\nBOOTNODE_ENR_LIST=enr:-a,enr:-b\nBOOTNODE_ENODE_LIST=enode://x@127.0.0.1:1\nGENESIS_BLOCK=0x00\n");
+    put(`${paths.testnetRoot}/checkpoint-sync-url`, `${CHECKPOINT_URL}\n`);
     put(paths.jwt, "00".repeat(32));
     put(`${paths.keysRoot}/current/lighthouse/validator_definitions.yml`, "[]\n");
     put(`${paths.keysRoot}/current/nimbus/validators/.keep`, "");
