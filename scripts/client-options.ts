@@ -7,11 +7,16 @@
  *
  * The tag defaults to the one the pinned image names. The file records the repository, tag and source paths
  * it read, so the option guard (tests/unit/clientOptions.test.ts) can say what it checked against.
+ *
+ * A client whose source entry has a `reference` (its own published CLI reference, used where its source at the
+ * pinned tag cannot be had) is read from a snapshot of that reference's repository instead; the third argument
+ * is then a ref of it (default HEAD), and the file records the version the page documents and the last commit
+ * that changed the page.
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { CLIENT_OPTION_SOURCES, ClientOptionsFile, OptionSyntax, optionsFilePath, pinnedTag } from "../lib/clients/options";
+import { CLIENT_OPTION_SOURCES, ClientOptionsFile, OptionSource, OptionSyntax, optionsFilePath, pinnedTag } from "../lib/clients/options";
 
 /** Reads git objects at `tag` without a work tree; big outputs are fine (each file is small). */
 function git(gitDir: string, args: string[]): string {
@@ -66,6 +71,22 @@ export function extractOptions(syntax: OptionSyntax, text: string): string[] {
       for (const m of text.matchAll(/\bname:\s*"([^"]+)"/g)) add(m[1]);
       break;
     }
+    case "help-listing": {
+      // `   --http.addr value, --rpcaddr value   help text`: option columns at the start of an indented line.
+      for (const m of text.matchAll(/^[ \t]+(-{1,2}[A-Za-z0-9][^\s,]*(?:[^\S\n]+value)?(?:,[^\S\n]*-{1,2}[A-Za-z0-9][^\s,]*(?:[^\S\n]+value)?)*)/gm)) {
+        for (const a of m[1].matchAll(/(?:^|,\s*)-{1,2}([A-Za-z0-9][^\s,]*)/g)) add(a[1]);
+      }
+      break;
+    }
+    case "nethermind-docs": {
+      // The CLI tab of each item (`  --JsonRpc.Port <value>` and `  --jsonrpc-port <value>`), the basic options'
+      // headings (`- #### \`-c, --config <value>\``) and the deprecated spellings they still accept
+      // (`Deprecates \`--datadir\` \`-dd\`.`).
+      for (const m of text.matchAll(/^[ \t]+--([A-Za-z0-9][A-Za-z0-9._-]*)(?=[ \t]|$)/gm)) add(m[1]);
+      for (const line of text.matchAll(/^- #### `([^`]*)`/gm)) for (const a of line[1].matchAll(/(?:^|[\s,])-{1,2}([A-Za-z0-9][A-Za-z0-9._-]*)/g)) add(a[1]);
+      for (const line of text.matchAll(/^[ \t]*Deprecates ((?:`-{1,2}[^`]+`[ \t]*)+)/gm)) for (const a of line[1].matchAll(/`-{1,2}([^`]+)`/g)) add(a[1]);
+      break;
+    }
     case "yargs": {
       // Lodestar options objects: `"rest.address": {` or `dataDir: {` with a `description`/`type` inside.
       // yargs' camel-case expansion also accepts each camelCase name in kebab case (lodestar: --jwt-secret).
@@ -88,6 +109,8 @@ function main(): void {
     console.error(`usage: client-options.ts <${Object.keys(CLIENT_OPTION_SOURCES).join("|")}> <git dir> [tag]`);
     process.exit(2);
   }
+  const reference = (source as OptionSource).reference;
+  if (reference) return writeFromReference(client, source, reference, gitDir, tagArg ?? "HEAD");
   const tag = tagArg ?? pinnedTag(source);
   const files = filesAt(gitDir, tag, source.roots, source.suffix);
   if (!files.length) throw new Error(`no ${source.suffix} files under ${source.roots.join(", ")} at ${tag} in ${gitDir}`);
@@ -108,6 +131,35 @@ function main(): void {
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, `${JSON.stringify(doc, null, 1)}\n`);
   console.log(`${out}: ${doc.options.length} options from ${files.length} files of ${source.repository}@${tag}`);
+}
+
+/** Reads the client's published CLI reference page (a snapshot of the reference's repository at `ref`). */
+function writeFromReference(client: string, source: OptionSource, reference: NonNullable<OptionSource["reference"]>, gitDir: string, ref: string): void {
+  const names = new Set(extractOptions(reference.syntax, git(gitDir, ["show", `${ref}:${reference.path}`])));
+  if (!names.size) throw new Error(`no options in ${reference.repository}:${reference.path} at ${ref}`);
+  const pinned = pinnedTag(source);
+  const doc: ClientOptionsFile = {
+    client,
+    repository: reference.repository,
+    tag: reference.version,
+    commit: git(gitDir, ["rev-list", "-n", "1", ref, "--", reference.path]).trim(),
+    syntax: reference.syntax,
+    roots: [reference.path],
+    files: 1,
+    extractedBy: "scripts/client-options.ts",
+    options: [...names].sort(),
+  };
+  if (reference.version !== pinned) {
+    doc.near = { pinned, why: `the client's own reference page documents ${reference.version}; no page or source at ${pinned} could be read here` };
+  }
+  writeDoc(client, doc, `${reference.repository}:${reference.path}@${doc.commit.slice(0, 12)} (documents ${reference.version})`);
+}
+
+function writeDoc(client: string, doc: ClientOptionsFile, from: string): void {
+  const out = optionsFilePath(client);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, `${JSON.stringify(doc, null, 1)}\n`);
+  console.log(`${out}: ${doc.options.length} options from ${from}`);
 }
 
 if (require.main === module) main();
