@@ -115,6 +115,7 @@ function main(): void {
   const files = filesAt(gitDir, tag, source.roots, source.suffix);
   if (!files.length) throw new Error(`no ${source.suffix} files under ${source.roots.join(", ")} at ${tag} in ${gitDir}`);
   const names = new Set<string>();
+  const pinned = pinnedTag(source);
   for (const f of files) for (const n of extractOptions(source.syntax, git(gitDir, ["show", `${tag}:${f}`]))) names.add(n);
   const doc: ClientOptionsFile = {
     client,
@@ -127,10 +128,11 @@ function main(): void {
     extractedBy: "scripts/client-options.ts",
     options: [...names].sort(),
   };
-  const out = optionsFilePath(client);
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, `${JSON.stringify(doc, null, 1)}\n`);
-  console.log(`${out}: ${doc.options.length} options from ${files.length} files of ${source.repository}@${tag}`);
+  if (tag !== pinned) {
+    // A near version: only when no snapshot with the pinned tag could be had; the guard then says so.
+    doc.near = { pinned, why: process.env.NEAR_WHY ?? `read at ${tag}: no snapshot holding ${pinned} could be had here` };
+  }
+  writeDoc(client, doc, `${files.length} files of ${source.repository}@${tag}`);
 }
 
 /** Reads the client's published CLI reference page (a snapshot of the reference's repository at `ref`). */
