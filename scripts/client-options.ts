@@ -12,6 +12,11 @@
  * pinned tag cannot be had) is read from a snapshot of that reference's repository instead; the third argument
  * is then a ref of it (default HEAD), and the file records the version the page documents and the last commit
  * that changed the page.
+ *
+ * A client published as an npm package (lodestar) can also be read from unpacked packages of the registry
+ * (`npm pack <name>@<version>`, then tar xzf): `client-options.ts <client> --npm <package dir> [<package dir>]`.
+ * The version and commit (`gitHead`) come from the package.json; with a second package, only the names both
+ * define are kept, which brackets a pinned version that the registry does not carry.
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -109,6 +114,7 @@ function main(): void {
     console.error(`usage: client-options.ts <${Object.keys(CLIENT_OPTION_SOURCES).join("|")}> <git dir> [tag]`);
     process.exit(2);
   }
+  if (gitDir === "--npm") return writeFromNpm(client, source, process.argv.slice(4));
   const reference = (source as OptionSource).reference;
   if (reference) return writeFromReference(client, source, reference, gitDir, tagArg ?? "HEAD");
   const tag = tagArg ?? pinnedTag(source);
@@ -155,6 +161,47 @@ function writeFromReference(client: string, source: OptionSource, reference: Non
     doc.near = { pinned, why: `the client's own reference page documents ${reference.version}; no page or source at ${pinned} could be read here` };
   }
   writeDoc(client, doc, `${reference.repository}:${reference.path}@${doc.commit.slice(0, 12)} (documents ${reference.version})`);
+}
+
+function jsFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? jsFiles(path.join(dir, e.name)) : e.name.endsWith(".js") ? [path.join(dir, e.name)] : []);
+}
+
+/** The option names an unpacked npm package of the client defines (its compiled `lib/`), with its version. */
+function fromNpm(syntax: OptionSyntax, dir: string): { version: string; commit: string; files: number; names: Set<string> } {
+  const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as { version: string; gitHead?: string };
+  if (!pkg.gitHead) throw new Error(`${dir}/package.json names no gitHead`);
+  const files = jsFiles(path.join(dir, "lib"));
+  const names = new Set<string>();
+  for (const f of files) for (const n of extractOptions(syntax, fs.readFileSync(f, "utf8"))) names.add(n);
+  return { version: `v${pkg.version}`, commit: pkg.gitHead, files: files.length, names };
+}
+
+function writeFromNpm(client: string, source: OptionSource, dirs: string[]): void {
+  if (!dirs.length || dirs.length > 2) throw new Error("--npm takes one or two unpacked package directories");
+  const [first, second] = dirs.map((d) => fromNpm(source.syntax, d));
+  const names = second ? new Set([...first.names].filter((n) => second.names.has(n))) : first.names;
+  const pinned = pinnedTag(source);
+  const doc: ClientOptionsFile = {
+    client,
+    repository: source.repository,
+    tag: first.version,
+    commit: first.commit,
+    syntax: source.syntax,
+    roots: ["lib (the npm package's build of packages/cli/src)"],
+    files: first.files,
+    extractedBy: "scripts/client-options.ts --npm",
+    options: [...names].sort(),
+  };
+  if (second) doc.intersectedWith = { tag: second.version, commit: second.commit, files: second.files };
+  if (first.version !== pinned) {
+    doc.near = {
+      pinned,
+      why: process.env.NEAR_WHY ?? `the registry has no ${pinned}; names defined by ${first.version}${second ? ` and by ${second.version}` : ""}`,
+    };
+  }
+  writeDoc(client, doc, `npm ${first.version}${second ? ` and ${second.version}` : ""}`);
 }
 
 function writeDoc(client: string, doc: ClientOptionsFile, from: string): void {

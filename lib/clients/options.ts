@@ -73,6 +73,8 @@ export interface ClientOptionsFile {
    * tag it stands for, and why no list could be read at that tag.
    */
   near?: { pinned: string; why: string };
+  /** When `options` keeps only the names a second version (one later than the pin) also defines. */
+  intersectedWith?: { tag: string; commit: string; files: number };
 }
 
 /** The upstream tag of the pinned image (`multiarch-v25.11.0` -> `v25.11.0`). */

@@ -83,6 +83,12 @@ describe("generated options exist in the pinned client", () => {
     const from = source.reference ?? { repository: source.repository, version: file.near ? file.tag : pinned, syntax: source.syntax };
     expect({ repository: file.repository, tag: file.tag, syntax: file.syntax }).toEqual({ repository: from.repository, tag: from.version, syntax: from.syntax });
     expect(file.commit).toMatch(/^[0-9a-f]{40}$/);
+    if (file.intersectedWith) {
+      // Names kept only when a second, later release defines them too: it brackets the pin with the first.
+      expect(file.near).toBeDefined();
+      expect(file.intersectedWith.commit).toMatch(/^[0-9a-f]{40}$/);
+      expect(file.intersectedWith.tag).not.toBe(file.tag);
+    }
     expect(file.options.length).toBeGreaterThan(50);
   });
 
