@@ -50,7 +50,7 @@ export const CLIENT_OPTION_SOURCES = {
   lighthouse: { repository: "sigp/lighthouse", image: DEFAULT_IMAGES.lighthouse, roots: ["beacon_node/src", "validator_client", "account_manager", "lighthouse/src", "common/clap_utils"], suffix: ".rs", syntax: "clap-builder" },
   teku: { repository: "Consensys/teku", image: DEFAULT_IMAGES.teku, roots: ["teku/src/main/java"], suffix: ".java", syntax: "picocli" },
   prysm: { repository: "OffchainLabs/prysm", image: DEFAULT_IMAGES.prysmBeacon, roots: ["cmd", "config/features"], suffix: ".go", syntax: "urfave-cli" },
-  nimbus: { repository: "status-im/nimbus-eth2", image: DEFAULT_IMAGES.nimbusBeacon, roots: ["beacon_chain/conf.nim"], suffix: ".nim", syntax: "confutils" },
+  nimbus: { repository: "status-im/nimbus-eth2", image: DEFAULT_IMAGES.nimbusBeacon, roots: ["beacon_chain/conf.nim", "beacon_chain/nimbus_binary_common.nim"], suffix: ".nim", syntax: "confutils" },
   lodestar: { repository: "ChainSafe/lodestar", image: DEFAULT_IMAGES.lodestar, roots: ["packages/cli/src"], suffix: ".ts", syntax: "yargs" },
 } as const satisfies Record<string, OptionSource>;
 
