@@ -3,7 +3,7 @@
  * of its client defines, as read from the client's own flag definitions (lib/clients/options/<client>.json).
  */
 import { buildNodeSpecs } from "../../lib/clients";
-import { CLIENT_OPTION_SOURCES, loadClientOptions, OptionClient, optionsIn, pinnedTag } from "../../lib/clients/options";
+import { CLIENT_OPTION_SOURCES, loadClientOptions, OptionClient, OptionSource, optionsIn, pinnedTag } from "../../lib/clients/options";
 import { ContainerSpec } from "../../lib/clients/types";
 import { CONSENSUS_CLIENTS, EXECUTION_CLIENTS, VALIDATOR_CLIENTS } from "../../lib/config/clients";
 import { hostSchema } from "../../lib/config/schema";
@@ -16,13 +16,7 @@ const FEE = "0x8943545177806ED17B9F23F0a21ee5948eCaa776";
  * Clients whose list could not be extracted at the pinned tag on the machine that built the guard; each says
  * why. Their lines are still listed by the test, so adding the data file is all it takes to guard them.
  */
-const NOT_YET_EXTRACTED: Partial<Record<string, string>> = {
-  nethermind: "options are generated from its IConfig interfaces (Nethermind.Runner/Program.cs AddConfigurationOptions); the snapshot is over the fetch size limit",
-  erigon: "the snapshot is over the fetch size limit",
-  lighthouse: "the stored snapshot ends in 2024, before v8.0.1",
-  nimbus: "the stored snapshot ends at v24.9.0, before v25.11.0",
-  lodestar: "the stored snapshot ends at v1.22, before v1.36.0",
-};
+const NOT_YET_EXTRACTED: Partial<Record<string, string>> = {};
 
 function host(el: string, cl: string, vc: string) {
   return hostSchema.parse({
@@ -75,12 +69,26 @@ describe("generated options exist in the pinned client", () => {
 
   const guarded = (Object.keys(CLIENT_OPTION_SOURCES) as OptionClient[]).filter((c) => loadClientOptions(c));
 
-  test.each(guarded.map((client) => ({ client })))("$client: the list was read at the pinned tag", ({ client }) => {
+  test.each(guarded.map((client) => ({ client })))("$client: the list was read at the pinned tag, or says which near version", ({ client }) => {
     const file = loadClientOptions(client)!;
-    const source = CLIENT_OPTION_SOURCES[client];
+    const source: OptionSource = CLIENT_OPTION_SOURCES[client];
+    const pinned = pinnedTag(source);
     // A moved pin fails here until `scripts/client-options.ts` is run against the new tag.
-    expect({ repository: file.repository, tag: file.tag }).toEqual({ repository: source.repository, tag: pinnedTag(source) });
+    expect(file.near?.pinned ?? file.tag).toBe(pinned);
+    if (file.near) {
+      // Read at another version (the client's own reference page, or the nearest release a snapshot holds): it names that version and why.
+      expect(file.tag).not.toBe(pinned);
+      expect(file.near.why.length).toBeGreaterThan(20);
+    }
+    const from = source.reference ?? { repository: source.repository, version: file.near ? file.tag : pinned, syntax: source.syntax };
+    expect({ repository: file.repository, tag: file.tag, syntax: file.syntax }).toEqual({ repository: from.repository, tag: from.version, syntax: from.syntax });
     expect(file.commit).toMatch(/^[0-9a-f]{40}$/);
+    if (file.intersectedWith) {
+      // Names kept only when a second, later release defines them too: it brackets the pin with the first.
+      expect(file.near).toBeDefined();
+      expect(file.intersectedWith.commit).toMatch(/^[0-9a-f]{40}$/);
+      expect(file.intersectedWith.tag).not.toBe(file.tag);
+    }
     expect(file.options.length).toBeGreaterThan(50);
   });
 
@@ -114,6 +122,8 @@ describe("the refresh script reads each CLI library's definitions", () => {
     ["clap-derive", '#[arg(long = "http.api", alias = "api")]\npub http_api: X,\n#[arg(long, default_value_t = 1)]\npub ws_port: u16,\n#[arg(short)]\npub quiet: bool,', ["http.api", "api", "ws-port"]],
     ["clap-builder", 'Arg::new("http-port").long("http-port").alias("api-port")', ["http-port", "api-port"]],
     ["confutils", 'dataDir* {.desc: "x", name: "data-dir".}: OutDir', ["data-dir"]],
+    ["help-listing", "GLOBAL OPTIONS:\n   --datadir value    Data directory\n   --http.api value [ --http.api value ]   APIs\n   --version, -v   print the version\nsee --not-this", ["datadir", "http.api", "version", "v"]],
+    ["nethermind-docs", "- #### `-c, --config <value>` \\{#config\\}\n  Deprecates `--datadir` `-dd`.\n  ```\n  --jsonrpc-port <value>\n  --JsonRpc.Port <value>\n  ```\n  Use --not-this.", ["jsonrpc-port", "JsonRpc.Port", "c", "config", "datadir", "dd"]],
     ["yargs", 'export const o = {\n  "rest.address": {\n    type: "string",\n  },\n  dataDir: {\n  },\n};', ["rest.address", "dataDir", "data-dir"]],
   ] as const)("%s", (syntax, text, names) => {
     expect(extractOptions(syntax, text)).toEqual(names);

@@ -85,7 +85,7 @@ describe("every client module", () => {
 describe("execution clients read per-iteration values from the testnet dir at start", () => {
   const cases: { client: string; flags: string[]; keep: string[]; wipe: string[] }[] = [
     { client: "geth", flags: ['--bootnodes="$BOOTNODE_ENODE_LIST"', "geth init"], keep: ["geth/nodekey"], wipe: ["geth"] },
-    { client: "nethermind", flags: ["--config=none", '--Init.ChainSpecPath="$SPEC"', '--Init.GenesisHash="$GENESIS_BLOCK"', '--Discovery.Bootnodes="$BOOTNODE_ENODE_LIST"', "--data-dir=/data"], keep: ["keystore/node.key.plain"], wipe: ["."] },
+    { client: "nethermind", flags: ["--config=none", '--Init.ChainSpecPath="$SPEC"', '--Init.GenesisHash="$GENESIS_BLOCK"', '--Network.Bootnodes="$BOOTNODE_ENODE_LIST"', "--data-dir=/data"], keep: ["keystore/node.key.plain"], wipe: ["."] },
     { client: "besu", flags: ['--genesis-file="$GENESIS"', '--bootnodes="$BOOTNODE_ENODE_LIST"'], keep: ["key"], wipe: ["."] },
     { client: "reth", flags: ['--chain="$T/genesis.json"', '--bootnodes="$BOOTNODE_ENODE_LIST"'], keep: ["discovery-secret"], wipe: ["."] },
     { client: "erigon", flags: ['--networkid="$CHAIN_ID"', '--bootnodes="$BOOTNODE_ENODE_LIST"', "erigon init", "--externalcl"], keep: ["nodekey"], wipe: ["."] },

@@ -19,7 +19,8 @@ export const nethermind: ExecutionClientModule = {
           "--config=none",
           '--Init.ChainSpecPath="$SPEC"',
           '--Init.GenesisHash="$GENESIS_BLOCK"',
-          '--Discovery.Bootnodes="$BOOTNODE_ENODE_LIST"',
+          // Network.Bootnodes is the documented item (discovery and the peer manager read it); Discovery.* is hidden from the docs.
+          '--Network.Bootnodes="$BOOTNODE_ENODE_LIST"',
           `--data-dir=${PATHS.data}`,
           `--Network.P2PPort=${el.p2pPort} --Network.DiscoveryPort=${el.p2pPort}`,
           "--JsonRpc.Enabled=true --JsonRpc.Host=0.0.0.0",
