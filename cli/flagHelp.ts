@@ -83,6 +83,8 @@ const BY_COMMAND: Record<string, Record<string, string>> = {
     "non-interactive": "take every answer from flags and never prompt (default: prompt)",
     ...Object.fromEntries(HOST_QUESTIONS.map((q) => [q.flag, `${q.prompt}${defaultText(q.defaultOf)}`])),
   },
+  "config check": { release: "a release's config.yaml: also check that every pinned client supports the forks it activates" },
+  "reset plan": { release: "a release's config.yaml: add which forks it activates and which pinned clients lack them" },
   "monitoring render": { out: "the directory to write <DIR>/<node>/... into (required)" },
 };
 

@@ -26,7 +26,7 @@ readonly BACKOFF_FILE="$STATE_DIR/query-backoff"
 # Read by every consensus client at start: one provider URL, or empty for genesis sync (chosen here, never at `pulumi up`).
 readonly CHECKPOINT_FILE="$TESTNET_DIR/checkpoint-sync-url"
 # What a checkpoint URL may look like before it is written where a client reads it.
-readonly SAFE_URL='^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$'
+readonly SAFE_URL=$CHECKPOINT_URL_RE
 readonly SAFE_NAME='^(\./)?[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/?$'
 readonly ROLES="execution consensus validator"
 
@@ -726,7 +726,7 @@ choose_checkpoint() {
   for url in $CHECKPOINT_URLS; do
     while [ "${url%/}" != "$url" ]; do url=${url%/}; done
     if [[ ! "$url" =~ $SAFE_URL ]]; then
-      log "checkpoint provider \"$url\" skipped: only http(s)://host[:port][/path] of letters, digits and . _ ~ / - is used"
+      log "checkpoint provider \"$url\" skipped: only http(s)://host[:port][/path] of letters, digits and . _ / - is used"
       continue
     fi
     if ! beacon_genesis "$url"; then log "checkpoint provider $url skipped: /eth/v1/beacon/genesis: ${HTTP_ERROR:-no single well-formed genesis_time in the answer}"; continue; fi

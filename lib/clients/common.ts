@@ -72,6 +72,13 @@ export function shellEntry(script: string[], extraArgs: string[], opts: { nodeva
 export const CHECKPOINT_URL_FILE = `${PATHS.testnetRoot}/checkpoint-sync-url`;
 /** Longest URL the start script accepts from that file. */
 export const MAX_CHECKPOINT_URL_CHARS = 2048;
+/**
+ * The one shape of a checkpoint provider URL, everywhere it is used: the config schema refuses others, the reset
+ * program writes only such a URL into the checkpoint file, and each CL's start script accepts only its characters.
+ * No query, fragment, credentials or percent-escapes: a provider is a host, a port and a path.
+ */
+export const CHECKPOINT_URL_CHARS = "A-Za-z0-9.:/_-";
+export const CHECKPOINT_URL_PATTERN = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._/-]*)?$";
 
 /**
  * Shell that sets $CHECKPOINT_URL from `file` at container start, or to "" when the file is missing, empty
@@ -84,11 +91,11 @@ export function readCheckpointUrl(file: string = CHECKPOINT_URL_FILE): string {
     `if [ -s ${file} ]; then IFS= read -r CHECKPOINT_URL < ${file} || true; fi`,
     'case "$CHECKPOINT_URL" in',
     '  "") ;;',
-    `  http://?*|https://?*) case "$CHECKPOINT_URL" in *[!A-Za-z0-9.:/_-]*) CHECKPOINT_URL="bad";; esac ;;`,
+    `  http://?*|https://?*) case "$CHECKPOINT_URL" in *[!${CHECKPOINT_URL_CHARS}]*) CHECKPOINT_URL="bad";; esac ;;`,
     '  *) CHECKPOINT_URL="bad" ;;',
     "esac",
     `if [ "\${#CHECKPOINT_URL}" -gt ${MAX_CHECKPOINT_URL_CHARS} ]; then CHECKPOINT_URL="bad"; fi`,
-    `if [ "$CHECKPOINT_URL" = "bad" ]; then echo "ephemery: ignoring ${file}: not one http(s) URL of [A-Za-z0-9.:/_-]; syncing from genesis" >&2; CHECKPOINT_URL=""; fi`,
+    `if [ "$CHECKPOINT_URL" = "bad" ]; then echo "ephemery: ignoring ${file}: not one http(s) URL of [${CHECKPOINT_URL_CHARS}]; syncing from genesis" >&2; CHECKPOINT_URL=""; fi`,
   ].join("\n");
 }
 

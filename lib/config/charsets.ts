@@ -4,6 +4,7 @@
  * with a message naming the character. Pure.
  */
 import { z } from "zod";
+import { CHECKPOINT_URL_PATTERN } from "../clients/common";
 
 /** One setting's rule: which characters it may use, how to say so, and an optional check of its shape. */
 export interface CharsetRule {
@@ -74,6 +75,16 @@ export const URL_RULE: CharsetRule = {
   shape: httpShape,
   maxLength: 512,
   hint: URL_HINT,
+};
+
+/** Checkpoint providers: the one shape the reset program and the CLs use (lib/clients/common.ts). */
+export const CHECKPOINT_URL_RULE: CharsetRule = {
+  allowed: /[A-Za-z0-9.:/_-]/,
+  allowedText: "letters, digits and . : / _ -",
+  mustBe: "must be http(s)://host[:port][/path] (no query, fragment or credentials)",
+  shape: (v) => new RegExp(CHECKPOINT_URL_PATTERN).test(v.replace(/\/+$/, "")),
+  maxLength: 512,
+  hint: "a checkpoint provider is a host, a port and a path",
 };
 
 /** Like URL_RULE, plus exactly the placeholder {tag} (the braces are allowed only there). */

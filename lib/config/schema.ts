@@ -3,7 +3,7 @@
  * Pure: used by the Pulumi program, the `ephemery` CLI and the tests alike.
  */
 import { z } from "zod";
-import { ADDRESS_RULE, charsetString, CLOUD_ID_RULE, DATA_DIR_RULE, EXTRA_ARG_RULE, GRAFFITI_RULE, TAG_URL_RULE, URL_RULE } from "./charsets";
+import { ADDRESS_RULE, charsetString, CHECKPOINT_URL_RULE, CLOUD_ID_RULE, DATA_DIR_RULE, EXTRA_ARG_RULE, GRAFFITI_RULE, TAG_URL_RULE, URL_RULE } from "./charsets";
 import { CONSENSUS_CLIENTS, EXECUTION_CLIENTS, VALIDATOR_CLIENTS } from "./clients";
 import { isImageRef } from "./images";
 import { keySourceSchema } from "./keys";
@@ -33,6 +33,7 @@ const port = z.number().int().min(1).max(65535);
 const image = z.string().refine(isImageRef, { message: "must be an image reference such as repository:tag or repository:tag@sha256:<digest>" });
 // URLs reach client command lines and the reset program: a safe character set, not only a shape.
 const httpUrl = charsetString(URL_RULE);
+const checkpointUrl = charsetString(CHECKPOINT_URL_RULE);
 const cloudId = charsetString(CLOUD_ID_RULE);
 const extraArgs = z.array(charsetString(EXTRA_ARG_RULE)).max(64).default([]).describe("Extra command-line flags appended to the client's own.");
 const memoryMiB = z.number().int().min(256).optional().describe("Container memory limit in MiB (default: the client's recommendation).");
@@ -65,7 +66,7 @@ export const networkSchema = z
   .strictObject({
     release: releaseSchema.describe("Where the Ephemery genesis releases come from (GitHub, a mirror, a local server)."),
     schedule: scheduleSchema.describe("The schedule releases are expected on; a release that disagrees is followed and alerted on (EphemeryScheduleMismatch)."),
-    checkpointSyncUrls: z.array(httpUrl).default(DEFAULT_CHECKPOINT_SYNC_URLS)
+    checkpointSyncUrls: z.array(checkpointUrl).default(DEFAULT_CHECKPOINT_SYNC_URLS)
       .describe("Checkpoint-sync providers, tried best first."),
     genesisSyncFallback: z.boolean().default(true)
       .describe("Sync from genesis.ssz when no checkpoint provider serves the current chain."),
@@ -97,7 +98,7 @@ export const consensusSchema = z
     beaconApiPort: port.default(5052).describe("Beacon API port, on loopback unless exposeBeaconApi."),
     metricsPort: port.optional().describe("Metrics port on loopback (default: the client's own)."),
     exposeBeaconApi: z.boolean().default(false).describe("Publish the beacon API on all addresses (unsafe)."),
-    checkpointSyncUrls: z.array(httpUrl).optional()
+    checkpointSyncUrls: z.array(checkpointUrl).optional()
       .describe("Checkpoint providers for this host (default: network.checkpointSyncUrls)."),
   })
   .prefault({});

@@ -1,5 +1,6 @@
 /** The values the host-side reset program is rendered with, derived from a node's config and specs. Pure. */
 import { NodeSpecs } from "../clients";
+import { CHECKPOINT_URL_PATTERN } from "../clients/common";
 import { hostPaths } from "../clients/types";
 import { HostConfig, NetworkConfig } from "../config/schema";
 import { composeArgs } from "../composeCommand";
@@ -127,6 +128,7 @@ export function resetScriptValues(host: HostConfig, network: NetworkConfig, spec
     PROBE_MAX_TIME_SEC: DOWNLOAD_LIMITS.probeMaxTimeSec,
     LOCK_WAIT_SEC: lockWaitSec(checkpoints.length),
     CHECKPOINT_URLS: checkpoints,
+    CHECKPOINT_URL_RE: CHECKPOINT_URL_PATTERN,
     RUNTIME: host.runtime,
     // An array, never a command string: the script passes it as argv (no eval).
     COMPOSE_ARGS: shellArray(host.runtime === "compose" ? composeArgs(host.name, `${paths.compose}/docker-compose.yml`) : []),

@@ -109,7 +109,7 @@ describe("stack config", () => {
       },
       expected: [
         { path: "network.release.archiveUrl", message: '"https://mirror.example/testnet-all.tar.gz" must be an http(s) URL containing {tag}' },
-        { path: "network.checkpointSyncUrls[0]", message: '"ftp://x" must be an http(s) URL' },
+        { path: "network.checkpointSyncUrls[0]", message: '"ftp://x" must be http(s)://host[:port][/path] (no query, fragment or credentials)' },
         { path: "hosts[0].execution.image", message: "must be an image reference such as repository:tag or repository:tag@sha256:<digest>" },
       ],
     },
@@ -149,7 +149,9 @@ describe("settings rendered into shell and cron lines use a safe character set",
   const host = (extra: Record<string, unknown>) => ({ "ephemery:hosts": [{ name: "n1", kind: "local", ...extra }] });
   const validator = (extra: Record<string, unknown>) => host({ validator: { feeRecipient: `0x${"11".repeat(20)}`, ...extra } });
   const refused: { setting: string; config: Record<string, unknown>; message: string }[] = [
-    { setting: "hosts[0].consensus.checkpointSyncUrls[0]", config: host({ consensus: { checkpointSyncUrls: ["https://cp.example/?a=1&b=2"] } }), message: '"&" at position 24 is not allowed (shell characters such as & ; $ ( ) ` \' and spaces are refused: percent-encode them (& is %26))' },
+    // A checkpoint provider is host, port and path: the reset program and the CLs take nothing else.
+    { setting: "hosts[0].consensus.checkpointSyncUrls[0]", config: host({ consensus: { checkpointSyncUrls: ["https://cp.example/?a=1&b=2"] } }), message: '"?" at position 20 is not allowed (a checkpoint provider is a host, a port and a path)' },
+    { setting: "network.release.latestUrl", config: { ...host({}), "ephemery:network": { release: { latestUrl: "https://mirror.example/latest?a=1&b=2" } } }, message: '"&" at position 34 is not allowed (shell characters such as & ; $ ( ) ` \' and spaces are refused: percent-encode them (& is %26))' },
     { setting: "hosts[0].consensus.checkpointSyncUrls[0]", config: host({ consensus: { checkpointSyncUrls: ["https://cp.example/$(touch /tmp/x)"] } }), message: '"$" at position 20 is not allowed' },
     { setting: "network.checkpointSyncUrls[0]", config: { ...host({}), "ephemery:network": { checkpointSyncUrls: ["https://cp.example/`id`"] } }, message: '"`" at position 20 is not allowed' },
     { setting: "network.checkpointSyncUrls[0]", config: { ...host({}), "ephemery:network": { checkpointSyncUrls: ["https://cp.example/a;b"] } }, message: '";" at position 21 is not allowed' },
@@ -196,7 +198,7 @@ describe("settings rendered into shell and cron lines use a safe character set",
   test("values at the edge of each set are accepted unchanged", () => {
     const edge = {
       "ephemery:network": {
-        checkpointSyncUrls: ["https://user@[::1]:8443/a-b_c.d~e/f?x=%26y+z,w#frag"],
+        checkpointSyncUrls: ["https://cp-1.example.org:8443/a_b.c/d-e"],
         release: { latestUrl: "http://127.0.0.1:8080/latest", archiveUrl: "http://m.example/{tag}/testnet-{tag}.tar.gz?v=1" },
       },
       "ephemery:hosts": [{
