@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SECRET_PLACEHOLDER } from "./stackFile";
 import { charsetProblem, RECEIVER_URL_RULE } from "./charsets";
 
 const port = z.number().int().min(1).max(65535);
@@ -134,7 +135,8 @@ export function receiverUrlProblems(m: MonitoringConfig, secrets: Record<string,
     const field = r.type === "webhook" ? "urlSecret" : r.type === "slack" || r.type === "discord" ? "webhookUrlSecret" : undefined;
     const name = field ? (r as Record<string, string>)[field] : undefined;
     const value = name === undefined ? undefined : secrets?.[name];
-    if (field === undefined || value === undefined) return [];
+    // Offline (config check, monitoring render) a secret is only known to exist: its value is checked at `pulumi up`.
+    if (field === undefined || value === undefined || value === SECRET_PLACEHOLDER) return [];
     const problem = charsetProblem(value, RECEIVER_URL_RULE, `the secret ephemery:alertmanagerSecrets.${name} (value not shown)`);
     return problem ? [{ path: `${at}.receivers[${i}].${field}`, message: problem }] : [];
   });

@@ -41,8 +41,8 @@ describe("ephemery monitoring render", () => {
     const r = await runCli(["monitoring", "render", "--file", "Pulumi.test.yaml", "--out", "out"], { cwd: dir });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^alpha: \d+ files, 20 alerts -> .*out\/alpha$/m);
-    expect(r.stdout).toMatch(/^beta: \d+ files, 17 alerts/m);
+    expect(r.stdout).toMatch(/^alpha: \d+ files, 22 alerts -> .*out\/alpha$/m); // 20 + the two release alerts
+    expect(r.stdout).toMatch(/^beta: \d+ files, 19 alerts/m);
     expect(r.stdout).toContain("gamma: monitoring disabled, skipped");
     const alpha = path.join(dir, "out", "alpha");
     expect(fs.readdirSync(alpha).sort()).toEqual(["alertmanager.yml", "dashboards", "grafana", "prometheus.yml", "rules"]);
