@@ -9,8 +9,8 @@ import { EXPORTER_METRICS as X, RESET_METRICS as R } from "./exporterMetrics";
 import { AlertRule, RuleGroup } from "./rules";
 
 export interface FleetAlertThresholds {
-  /** Minutes without any series from a node (that sent some in the last hour) before FleetNodeSilent. Default: 5. */
-  readonly silentMinutes: number;
+  /** Seconds without any series from a node (that sent some in the last hour) before FleetNodeSilent. Default: 300. */
+  readonly silentSec: number;
   /** Minutes a node may stay on an older iteration than the fleet's newest (the reset window). Default: 30. */
   readonly iterationLagMinutes: number;
   /** Share of nodes (0..1) whose beacon node is syncing above which FleetNodesNotSynced fires. Default: 0.2. */
@@ -19,24 +19,25 @@ export interface FleetAlertThresholds {
   readonly notSyncedMinutes: number;
 }
 
-export const DEFAULT_FLEET_THRESHOLDS: FleetAlertThresholds = { silentMinutes: 5, iterationLagMinutes: 30, notSyncedShare: 0.2, notSyncedMinutes: 15 };
+export const DEFAULT_FLEET_THRESHOLDS: FleetAlertThresholds = { silentSec: 300, iterationLagMinutes: 30, notSyncedShare: 0.2, notSyncedMinutes: 15 };
 
 /** The fleet's alert rules. Each fires per node where it can name one. */
 export function buildFleetRuleGroup(t: FleetAlertThresholds = DEFAULT_FLEET_THRESHOLDS): RuleGroup {
   if (!(t.notSyncedShare > 0 && t.notSyncedShare < 1)) throw new Error(`fleet.alerts.notSyncedShare must be between 0 and 1 (exclusive); got ${t.notSyncedShare}`);
-  for (const k of ["silentMinutes", "iterationLagMinutes", "notSyncedMinutes"] as const) {
+  if (!Number.isInteger(t.silentSec) || t.silentSec < 10 || t.silentSec > 3000) throw new Error(`fleet.alerts.silentSec must be a whole number of seconds from 10 to 3000 (under the rule's one-hour look-back); got ${t.silentSec}`);
+  for (const k of ["iterationLagMinutes", "notSyncedMinutes"] as const) {
     if (!Number.isInteger(t[k]) || t[k] < 1 || t[k] > 1440) throw new Error(`fleet.alerts.${k} must be a whole number of minutes from 1 to 1440; got ${t[k]}`);
   }
   const rules: AlertRule[] = [
     {
       alert: "FleetNodeSilent",
       // `up` is written by every node's Prometheus for each of its targets, so a live node always sends some.
-      expr: `group by (node) (last_over_time(up[1h])) unless group by (node) (last_over_time(up[${t.silentMinutes}m]))`,
+      expr: `group by (node) (last_over_time(up[1h])) unless group by (node) (last_over_time(up[${t.silentSec}s]))`,
       for: "0m",
       severity: "critical",
       silenceDuringReset: false,
       summary: "node sends no series to the fleet monitor",
-      description: `No series from this node for ${t.silentMinutes} minutes (it sent some within the last hour): the host, its Prometheus or the network to the fleet monitor is down.`,
+      description: `No series from this node for ${t.silentSec} seconds (it sent some within the last hour): the host, its Prometheus or the network to the fleet monitor is down.`,
     },
     {
       alert: "FleetIterationBehind",

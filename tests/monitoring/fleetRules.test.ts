@@ -59,7 +59,7 @@ describe("fleet alert rules under promtool", () => {
   });
 
   test("FleetNodeSilent names the node that stopped sending, once its silence passes the threshold", () => {
-    const silent = DEFAULT_FLEET_THRESHOLDS.silentMinutes;
+    const silent = DEFAULT_FLEET_THRESHOLDS.silentSec / 60;
     promtoolTest([{
       name: "one of two nodes goes silent at minute 10",
       series: [up("a", "1x60"), up("b", `1x10 _x50`)],
@@ -114,7 +114,8 @@ describe("fleet alert rules under promtool", () => {
 
   test("thresholds out of range are refused with the setting's name", () => {
     expect(() => buildFleetRuleGroup({ ...DEFAULT_FLEET_THRESHOLDS, notSyncedShare: 1.5 })).toThrow("fleet.alerts.notSyncedShare must be between 0 and 1");
-    expect(() => buildFleetRuleGroup({ ...DEFAULT_FLEET_THRESHOLDS, silentMinutes: 0 })).toThrow("fleet.alerts.silentMinutes must be a whole number of minutes");
+    expect(() => buildFleetRuleGroup({ ...DEFAULT_FLEET_THRESHOLDS, silentSec: 5 })).toThrow("fleet.alerts.silentSec must be a whole number of seconds");
+    expect(() => buildFleetRuleGroup({ ...DEFAULT_FLEET_THRESHOLDS, iterationLagMinutes: 0 })).toThrow("fleet.alerts.iterationLagMinutes must be a whole number of minutes");
   });
 });
 
