@@ -5,6 +5,7 @@
  * node's `node` label (the node Prometheus sets it as an external label).
  */
 import * as yaml from "js-yaml";
+import { Dashboard, PanelQuery } from "./dashboards";
 import { EXPORTER_METRICS as X, RESET_METRICS as R } from "./exporterMetrics";
 import { AlertRule, RuleGroup } from "./rules";
 
@@ -132,4 +133,42 @@ export function renderFleetWebConfig(o: { certFile: string; keyFile: string; use
   }
   const doc = { tls_server_config: { cert_file: o.certFile, key_file: o.keyFile, min_version: "TLS12" }, basic_auth_users: o.users };
   return yaml.dump(doc, { lineWidth: -1, noRefs: true, sortKeys: false });
+}
+
+const byNode = (expr: string): PanelQuery => ({ expr: `max by (node) (${expr})`, legend: "{{node}}" });
+const total = (expr: string): PanelQuery => ({ expr, legend: "" });
+
+/** One view of the whole fleet: iteration, sync, peers, validator effectiveness and reset status per node. */
+export function buildFleetDashboard(): Dashboard {
+  const behind = `max by (node) (${R.iteration}) < scalar(max(${R.iteration}))`;
+  return {
+    uid: "ephemery-fleet",
+    title: "Ephemery fleet",
+    panels: [
+      { title: "Nodes sending", kind: "stat", queries: [total("count(group by (node) (up))")], width: 6 },
+      { title: "Nodes behind the newest iteration", kind: "stat", queries: [total(`count(${behind}) or vector(0)`)], width: 6 },
+      { title: "Beacon nodes syncing", kind: "stat", queries: [total(`count(max by (node) (${X.beaconSyncing}) == 1) or vector(0)`)], width: 6 },
+      { title: "Reset failures (24h, fleet)", kind: "stat", queries: [total(`sum(increase(${R.resetFailures}[24h])) or vector(0)`)], width: 6 },
+      { title: "Iteration per node", kind: "timeseries", queries: [byNode(R.iteration)] },
+      { title: "Next release staged per node", kind: "timeseries", queries: [byNode(R.releaseStaged)] },
+      { title: "Beacon sync distance per node (slots)", kind: "timeseries", queries: [byNode(X.beaconSyncDistance)] },
+      { title: "Execution head per node", kind: "timeseries", queries: [byNode(X.executionHead)] },
+      { title: "Beacon peers per node", kind: "timeseries", queries: [byNode(X.beaconPeers)] },
+      { title: "Execution peers per node", kind: "timeseries", queries: [byNode(X.executionPeers)] },
+      {
+        title: "Attestation hit ratio per node (1h)",
+        kind: "timeseries",
+        unit: "percentunit",
+        queries: [{ expr: `1 - sum by (node) (increase(${X.attestationsMissed}[1h])) / sum by (node) (increase(${X.attestationDuties}[1h]))`, legend: "{{node}}" }],
+      },
+      {
+        title: "Attestation effectiveness per node (reward / ideal)",
+        kind: "timeseries",
+        unit: "percentunit",
+        queries: [{ expr: `sum by (node) (${X.attestationReward}) / sum by (node) (${X.attestationIdealReward})`, legend: "{{node}}" }],
+      },
+      { title: "Last reset took per node", kind: "timeseries", unit: "s", queries: [byNode(R.lastResetDuration)] },
+      { title: "Reset failures per node (24h)", kind: "timeseries", queries: [{ expr: `sum by (node) (increase(${R.resetFailures}[24h]))`, legend: "{{node}}" }] },
+    ],
+  };
 }

@@ -8,7 +8,8 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as https from "https";
 import * as path from "path";
-import { buildFleetRuleGroup, DEFAULT_FLEET_THRESHOLDS, renderFleetPrometheusConfig, renderFleetRuleFile, renderFleetWebConfig, withRemoteWrite } from "../../lib/monitoring/fleet";
+import { allQueries } from "../../lib/monitoring/dashboards";
+import { buildFleetDashboard, buildFleetRuleGroup, DEFAULT_FLEET_THRESHOLDS, renderFleetPrometheusConfig, renderFleetRuleFile, renderFleetWebConfig, withRemoteWrite } from "../../lib/monitoring/fleet";
 import { renderPrometheusConfig } from "../../lib/monitoring/prometheus";
 import { freePort, hostFor, startProcess, Started, tmpDir, waitFor } from "./support";
 
@@ -98,6 +99,16 @@ test("every node's series arrive at the fleet monitor, labelled by node", async 
   // They arrived by remote_write: the fleet monitor scrapes nothing itself.
   expect((await query("up")).every((r) => r.metric.job === "prometheus")).toBe(true);
 }, 90_000);
+
+test("the real fleet Prometheus evaluates every fleet dashboard query", async () => {
+  for (const q of allQueries([buildFleetDashboard()])) {
+    const r = await fleetGet(`/api/v1/query?query=${encodeURIComponent(q.expr)}`);
+    expect([q.panel, r.status, r.body.slice(0, 200)]).toEqual([q.panel, 200, expect.stringContaining('"status":"success"')]);
+  }
+  // Both nodes count as sending.
+  const sending = JSON.parse((await fleetGet(`/api/v1/query?query=${encodeURIComponent("count(group by (node) (up))")}`)).body);
+  expect(sending.data.result[0].value[1]).toBe("2");
+});
 
 test("the receiver refuses anonymous and wrong-password writers", async () => {
   expect((await fleetGet("/api/v1/write", null, "POST")).status).toBe(401);

@@ -6,8 +6,9 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
+import { allQueries, dashboardJson } from "../../lib/monitoring/dashboards";
 import {
-  buildFleetRuleGroup, DEFAULT_FLEET_THRESHOLDS, remoteWriteConfig, renderFleetPrometheusConfig, renderFleetRuleFile, renderFleetWebConfig,
+  buildFleetDashboard, buildFleetRuleGroup, DEFAULT_FLEET_THRESHOLDS, remoteWriteConfig, renderFleetPrometheusConfig, renderFleetRuleFile, renderFleetWebConfig,
 } from "../../lib/monitoring/fleet";
 import { EXPORTER_METRICS, RESET_METRICS } from "../../lib/monitoring/exporterMetrics";
 import { tmpDir } from "./support";
@@ -144,5 +145,29 @@ describe("remote_write and the receiver's config", () => {
     fs.writeFileSync(path.join(dir, "prometheus.yml"), renderFleetPrometheusConfig({ ruleFiles: ["fleet.yml"] }));
     execFileSync("promtool", ["check", "config", path.join(dir, "prometheus.yml")], { stdio: "pipe" });
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("the fleet dashboard", () => {
+  const published = new Set<string>(["up", ...Object.values(EXPORTER_METRICS), ...Object.values(RESET_METRICS)]);
+
+  test("every query reads only series the nodes send, grouped by node where it draws one line per node", () => {
+    const queries = allQueries([buildFleetDashboard()]);
+    expect(queries.length).toBeGreaterThan(10);
+    for (const q of queries) {
+      const names = (q.expr.match(/[a-z_:][a-z0-9_:]*(?=\s*[[{)]|\s*$|\s*[<>=)])/g) ?? []).filter((n) => /^(up|ephemery_)/.test(n));
+      expect([q.panel, names.length > 0]).toEqual([q.panel, true]);
+      for (const n of names) expect([q.panel, n, published.has(n)]).toEqual([q.panel, n, true]);
+    }
+    for (const p of buildFleetDashboard().panels.filter((x) => x.kind === "timeseries")) {
+      expect([p.title, p.queries.every((x) => x.legend === "{{node}}" && /by \(node\)/.test(x.expr))]).toEqual([p.title, true]);
+    }
+  });
+
+  test("it covers iteration, sync, peers, validator effectiveness and reset status", () => {
+    const text = JSON.stringify(dashboardJson(buildFleetDashboard()));
+    for (const m of [RESET_METRICS.iteration, EXPORTER_METRICS.beaconSyncDistance, EXPORTER_METRICS.beaconPeers, EXPORTER_METRICS.attestationsMissed, RESET_METRICS.resetFailures]) {
+      expect(text).toContain(m);
+    }
   });
 });
