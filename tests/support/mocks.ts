@@ -136,13 +136,15 @@ export async function runProgram(
   return { resources, outputs, harnessMs: Number(harnessNs) / 1e6 };
 }
 
-/** A fresh copy of the program per run, so each test sees only its own config and resources. */
+/**
+ * The program, loaded once per test file and run afresh for each call: it reads its config when it runs and
+ * keeps no state between runs but the key-move registry, reset here. (A fresh module registry per run, as
+ * jest.isolateModules gives, re-evaluated the Pulumi SDK and every provider package each time: most of a
+ * component test's time.)
+ */
 function loadIsolated(): Record<string, unknown> {
-  let program: Record<string, unknown> = {};
-  jest.isolateModules(() => {
-    program = require("../../index");
-  });
-  return program;
+  require("../../components/validatorKeys").resetKeyMoveRegistry();
+  return require("../../index");
 }
 
 function resourceName(r: pulumi.Resource): string {
