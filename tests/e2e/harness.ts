@@ -182,15 +182,24 @@ export class EngineStack {
   timeline = { start: 0, firstResource: 0, lastResource: 0, end: 0 };
   log = "";
 
-  private constructor(readonly stack: Stack, readonly workDir: string, readonly stateDir: string) {}
+  private constructor(readonly stack: Stack, readonly workDir: string, readonly stateDir: string, readonly policyPack: string) {}
 
-  static async create(stackName: string, opts: { stateDir: string; workDir: string }): Promise<EngineStack> {
+  /**
+   * A stack of the repository's program, or of another one (`program`: a project name and its main directory,
+   * JavaScript); `policyPack` (default: the repository's) is what `preview`/`up` enforce.
+   */
+  static async create(
+    stackName: string,
+    opts: { stateDir: string; workDir: string; program?: { name: string; main: string }; policyPack?: string },
+  ): Promise<EngineStack> {
     const env = toolchainEnv();
     fs.mkdirSync(opts.stateDir, { recursive: true });
     fs.mkdirSync(opts.workDir, { recursive: true });
     fs.writeFileSync(
       path.join(opts.workDir, "Pulumi.yaml"),
-      yaml.dump({ name: "ephemery", runtime: { name: "nodejs", options: { typescript: true } }, main: REPO }),
+      yaml.dump(opts.program
+        ? { name: opts.program.name, runtime: { name: "nodejs", options: { typescript: false } }, main: opts.program.main }
+        : { name: "ephemery", runtime: { name: "nodejs", options: { typescript: true } }, main: REPO }),
     );
     const pulumiCommand = await PulumiCommand.get({ root: path.dirname(path.dirname(pulumiBinary(env))), skipVersionCheck: true });
     const stack = await LocalWorkspace.createStack(
@@ -206,7 +215,7 @@ export class EngineStack {
         },
       },
     );
-    return new EngineStack(stack, opts.workDir, opts.stateDir);
+    return new EngineStack(stack, opts.workDir, opts.stateDir, opts.policyPack ?? POLICY_PACK);
   }
 
   get configFile(): string {
@@ -232,7 +241,7 @@ export class EngineStack {
     this.log = "";
     this.timeline = { start: Date.now(), firstResource: 0, lastResource: 0, end: 0 };
     return {
-      ...(policy ? { policyPacks: [POLICY_PACK] } : {}),
+      ...(policy ? { policyPacks: [this.policyPack] } : {}),
       onOutput: (s: string) => { this.log += s; },
       onEvent: (e: EngineEvent) => {
         const now = Date.now();
