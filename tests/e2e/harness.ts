@@ -6,6 +6,7 @@
 import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
@@ -78,12 +79,33 @@ async function hostPorts(): Promise<HostPorts> {
   const out = {} as HostPorts;
   const taken = new Set<number>();
   for (const n of names) {
-    let p = await freePort();
-    while (taken.has(p)) p = await freePort();
+    let p = await freeClientPort();
+    while (taken.has(p)) p = await freeClientPort();
     taken.add(p);
     out[n] = p;
   }
   return out;
+}
+
+/**
+ * A free port below the kernel's ephemeral range (32768-60999): a client's port is bound only later, by
+ * `compose up`, and a port from the ephemeral range can be taken meanwhile by any outgoing connection or
+ * another test's freePort() on this shared machine ("bind: address already in use").
+ */
+async function freeClientPort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const p = 20000 + Math.floor(Math.random() * 12000);
+    if (await portIsFree(p)) return p;
+  }
+  return freePort();
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
 }
 
 /**
