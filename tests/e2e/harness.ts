@@ -77,15 +77,17 @@ export interface Fleet {
 async function hostPorts(): Promise<HostPorts> {
   const names: (keyof HostPorts)[] = ["elP2p", "rpc", "ws", "elMetrics", "clP2p", "quic", "beacon", "clMetrics", "keymanager", "vcMetrics", "prometheus", "alertmanager", "grafana", "nodeExporter", "validatorExporter"];
   const out = {} as HostPorts;
-  const taken = new Set<number>();
   for (const n of names) {
     let p = await freeClientPort();
-    while (taken.has(p)) p = await freeClientPort();
-    taken.add(p);
+    while (reservedPorts.has(p)) p = await freeClientPort();
+    reservedPorts.add(p);
     out[n] = p;
   }
   return out;
 }
+
+/** Ports handed to any test host of this process: nothing binds them before `compose up`, so none may repeat. */
+const reservedPorts = new Set<number>();
 
 /**
  * A free port below the kernel's ephemeral range (32768-60999): a client's port is bound only later, by
