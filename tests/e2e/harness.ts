@@ -79,15 +79,53 @@ async function hostPorts(): Promise<HostPorts> {
   const out = {} as HostPorts;
   for (const n of names) {
     let p = await freeClientPort();
-    while (reservedPorts.has(p)) p = await freeClientPort();
-    reservedPorts.add(p);
+    while (!reservePort(p)) p = await freeClientPort();
     out[n] = p;
   }
   return out;
 }
 
-/** Ports handed to any test host of this process: nothing binds them before `compose up`, so none may repeat. */
+/**
+ * Ports handed to test hosts: nothing binds them before `compose up`, so none may go to two hosts, in this
+ * process or in another test run on the machine. A file per port under PORTS_DIR (created exclusively, holding
+ * the owner's pid) reserves it until this process exits; a file whose owner is gone is taken over.
+ */
+const PORTS_DIR = path.join(os.tmpdir(), "ephemery-test-ports");
 const reservedPorts = new Set<number>();
+
+export function reservePort(port: number): boolean {
+  if (reservedPorts.has(port)) return false;
+  fs.mkdirSync(PORTS_DIR, { recursive: true });
+  const file = path.join(PORTS_DIR, String(port));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: "wx" });
+      if (reservedPorts.size === 0) process.once("exit", releasePorts);
+      reservedPorts.add(port);
+      return true;
+    } catch {
+      let owner = 0;
+      try { owner = Number(fs.readFileSync(file, "utf8")); } catch { continue; /* released meanwhile: try again */ }
+      if (!owner || processAlive(owner)) return false; // empty: its owner is writing it now
+      fs.rmSync(file, { force: true });
+    }
+  }
+  return false;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function releasePorts(): void {
+  for (const p of reservedPorts) fs.rmSync(path.join(PORTS_DIR, String(p)), { force: true });
+  reservedPorts.clear();
+}
 
 /**
  * A free port below the kernel's ephemeral range (32768-60999): a client's port is bound only later, by
