@@ -6,6 +6,7 @@
 import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
@@ -76,14 +77,75 @@ export interface Fleet {
 async function hostPorts(): Promise<HostPorts> {
   const names: (keyof HostPorts)[] = ["elP2p", "rpc", "ws", "elMetrics", "clP2p", "quic", "beacon", "clMetrics", "keymanager", "vcMetrics", "prometheus", "alertmanager", "grafana", "nodeExporter", "validatorExporter"];
   const out = {} as HostPorts;
-  const taken = new Set<number>();
   for (const n of names) {
-    let p = await freePort();
-    while (taken.has(p)) p = await freePort();
-    taken.add(p);
+    let p = await freeClientPort();
+    while (!reservePort(p)) p = await freeClientPort();
     out[n] = p;
   }
   return out;
+}
+
+/**
+ * Ports handed to test hosts: nothing binds them before `compose up`, so none may go to two hosts, in this
+ * process or in another test run on the machine. A file per port under PORTS_DIR (created exclusively, holding
+ * the owner's pid) reserves it until this process exits; a file whose owner is gone is taken over.
+ */
+const PORTS_DIR = path.join(os.tmpdir(), "ephemery-test-ports");
+const reservedPorts = new Set<number>();
+
+export function reservePort(port: number): boolean {
+  if (reservedPorts.has(port)) return false;
+  fs.mkdirSync(PORTS_DIR, { recursive: true });
+  const file = path.join(PORTS_DIR, String(port));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: "wx" });
+      if (reservedPorts.size === 0) process.once("exit", releasePorts);
+      reservedPorts.add(port);
+      return true;
+    } catch {
+      let owner = 0;
+      try { owner = Number(fs.readFileSync(file, "utf8")); } catch { continue; /* released meanwhile: try again */ }
+      if (!owner || processAlive(owner)) return false; // empty: its owner is writing it now
+      fs.rmSync(file, { force: true });
+    }
+  }
+  return false;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function releasePorts(): void {
+  for (const p of reservedPorts) fs.rmSync(path.join(PORTS_DIR, String(p)), { force: true });
+  reservedPorts.clear();
+}
+
+/**
+ * A free port below the kernel's ephemeral range (32768-60999): a client's port is bound only later, by
+ * `compose up`, and a port from the ephemeral range can be taken meanwhile by any outgoing connection or
+ * another test's freePort() on this shared machine ("bind: address already in use").
+ */
+async function freeClientPort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const p = 20000 + Math.floor(Math.random() * 12000);
+    if (await portIsFree(p)) return p;
+  }
+  return freePort();
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
 }
 
 /**
@@ -182,15 +244,24 @@ export class EngineStack {
   timeline = { start: 0, firstResource: 0, lastResource: 0, end: 0 };
   log = "";
 
-  private constructor(readonly stack: Stack, readonly workDir: string, readonly stateDir: string) {}
+  private constructor(readonly stack: Stack, readonly workDir: string, readonly stateDir: string, readonly policyPack: string) {}
 
-  static async create(stackName: string, opts: { stateDir: string; workDir: string }): Promise<EngineStack> {
+  /**
+   * A stack of the repository's program, or of another one (`program`: a project name and its main directory,
+   * JavaScript); `policyPack` (default: the repository's) is what `preview`/`up` enforce.
+   */
+  static async create(
+    stackName: string,
+    opts: { stateDir: string; workDir: string; program?: { name: string; main: string }; policyPack?: string },
+  ): Promise<EngineStack> {
     const env = toolchainEnv();
     fs.mkdirSync(opts.stateDir, { recursive: true });
     fs.mkdirSync(opts.workDir, { recursive: true });
     fs.writeFileSync(
       path.join(opts.workDir, "Pulumi.yaml"),
-      yaml.dump({ name: "ephemery", runtime: { name: "nodejs", options: { typescript: true } }, main: REPO }),
+      yaml.dump(opts.program
+        ? { name: opts.program.name, runtime: { name: "nodejs", options: { typescript: false } }, main: opts.program.main }
+        : { name: "ephemery", runtime: { name: "nodejs", options: { typescript: true } }, main: REPO }),
     );
     const pulumiCommand = await PulumiCommand.get({ root: path.dirname(path.dirname(pulumiBinary(env))), skipVersionCheck: true });
     const stack = await LocalWorkspace.createStack(
@@ -206,7 +277,7 @@ export class EngineStack {
         },
       },
     );
-    return new EngineStack(stack, opts.workDir, opts.stateDir);
+    return new EngineStack(stack, opts.workDir, opts.stateDir, opts.policyPack ?? POLICY_PACK);
   }
 
   get configFile(): string {
@@ -232,7 +303,7 @@ export class EngineStack {
     this.log = "";
     this.timeline = { start: Date.now(), firstResource: 0, lastResource: 0, end: 0 };
     return {
-      ...(policy ? { policyPacks: [POLICY_PACK] } : {}),
+      ...(policy ? { policyPacks: [this.policyPack] } : {}),
       onOutput: (s: string) => { this.log += s; },
       onEvent: (e: EngineEvent) => {
         const now = Date.now();
