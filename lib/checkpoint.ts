@@ -4,6 +4,7 @@
  * finalized checkpoint past epoch 0. Qualified providers rank by finalized epoch (highest first), then latency.
  * No Pulumi; the only I/O is the injectable `fetch`.
  */
+import { HttpError, readBounded } from "./http";
 import { BASE_TIME, clGenesisTime, GENESIS_DELAY_SEC, iterationAt, PERIOD_SEC, SLOTS_PER_EPOCH } from "./ephemery";
 
 export interface ProviderProbe {
@@ -41,6 +42,8 @@ export interface ProbeOptions {
 }
 
 export const DEFAULT_PROBE_TIMEOUT_MS = 5000;
+/** Genesis and finality answers are a few hundred bytes. */
+const PROBE_MAX_ANSWER_BYTES = 64 * 1024;
 
 export function expectedGenesisTimeFor(iteration?: number, nowSec = Math.floor(Date.now() / 1000)): number {
   return clGenesisTime(iteration ?? iterationAt(nowSec));
@@ -63,8 +66,11 @@ async function getJson(fetchFn: FetchLike, url: string, signal: AbortSignal): Pr
   }
   if (res.status !== 200) return { status: res.status, body: undefined };
   try {
-    return { status: 200, body: await res.json() };
-  } catch {
+    // A real Response is read with a size bound (a provider's answer is data); an injected fetch gives JSON.
+    const body = "body" in res && (res as Response).body ? JSON.parse(await readBounded(res as Response, PROBE_MAX_ANSWER_BYTES, url)) : await res.json();
+    return { status: 200, body };
+  } catch (e) {
+    if (e instanceof HttpError) throw new ProbeFailure(e.message);
     if (signal.aborted) throw new ProbeFailure("timed out");
     throw new ProbeFailure(`${new URL(url).pathname} answered 200 but not with JSON`);
   }
