@@ -165,7 +165,8 @@ describe("ephemery status", () => {
       fs.writeFileSync(file, ["config:", "  ephemery:sshPrivateKey: { secure: v1:AAAA }", "  ephemery:hosts:", "    - name: mute", "      address: 127.0.0.1", `      ssh: { port: ${port} }`, ""].join("\n"));
       const started = Date.now();
       const r = await runCli(["status", "--file", file, "--identity", sshHost.privateKeyFile, "--timeout", "2", "--json"]);
-      expect(Date.now() - started).toBeLessThan(5000);
+      // Without the --timeout the silent host would hold the command forever; the bound is generous for a busy machine.
+      expect(Date.now() - started).toBeLessThan(20_000);
       expect(JSON.parse(r.out).hosts[0].error).toMatch(/timed out|no answer within 2 s/i);
     } finally {
       silent.close();
