@@ -44,10 +44,13 @@ export class ResetJob extends pulumi.ComponentResource {
     this.script = script;
     const install = hostFile(`${name}-program`, host.connection, { path: this.scriptPath, mode: "0755", content: script }, { parent: this, dependsOn: [host.ready] });
     // Catch up: a new host (or one that was down across a reset) gets the current release before its clients start.
+    const ensure = `${shellQuote(this.scriptPath)} ensure # ${contentDigest(script)}`;
     const release = hostCommand(
       `${name}-release`,
       host.connection,
-      { create: `${shellQuote(this.scriptPath)} ensure`, triggers: [contentDigest(script)] },
+      // The program's digest is part of the command: a new program updates in place and runs `ensure` again
+      // (a changed `triggers` would replace the resource instead).
+      { create: ensure, update: ensure },
       { parent: this, dependsOn: [install] },
     );
     this.releaseReady = release;
@@ -56,7 +59,8 @@ export class ResetJob extends pulumi.ComponentResource {
     hostCommand(
       `${name}-cleanup`,
       host.connection,
-      { create: "true", delete: `rm -rf ${shellQuote(host.paths.testnetRoot)} ${shellQuote(host.paths.state)} && rm -f ${shellQuote(`${host.paths.textfile}/ephemery.prom`)}` },
+      // A changed delete updates in place (only triggers replace a command), so adding a file here is safe.
+      { create: "true", delete: `rm -rf ${shellQuote(host.paths.testnetRoot)} ${shellQuote(host.paths.state)} && rm -f ${shellQuote(`${host.paths.textfile}/ephemery.prom`)} ${shellQuote(`${host.paths.textfile}/ephemery-release.prom`)}` },
       { parent: this, dependsOn: [release] },
     );
     this.installedIteration = release.stdout.apply((out) => {

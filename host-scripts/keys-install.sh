@@ -366,7 +366,8 @@ esac
 case "${1:-}" in
   install) cmd_install ;;
   release) cmd_release ;;
-  remove) cmd_release < /dev/null ;;
+  # The node's keys are going away with it (pulumi destroy): so does the lock, and the directory once empty.
+  remove) cmd_release < /dev/null && rm -f "$KEYS_ROOT/.lock" && { rmdir "$KEYS_ROOT" 2>/dev/null || true; } ;;
   backups) cmd_backups ;;
   restore) cmd_restore "${2:-}" ;;
   *) die "usage: $0 install|release|remove|backups|restore ID" ;;

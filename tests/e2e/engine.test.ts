@@ -212,9 +212,10 @@ test("a new execution image tag on one host updates only that host's compose pro
   await stack.up();
   expect(stack.changes()).toEqual(planned);
   // In-place updates on host a only: its compose file and project (plus the components and drift record that
-  // describe them); nothing on host b, no replacement, no JWT, no reset job.
+  // describe them), and its reset program, whose fork check names the pinned client versions (so `ensure` runs
+  // again, in place); nothing on host b, no replacement, no JWT.
   expect(planned).toEqual(expect.arrayContaining([`update ${a.name}-compose-file`, `update ${a.name}-compose-up`]));
-  for (const c of planned) expect(c).toMatch(new RegExp(`^update ${a.name}(-execution|-compose|-compose-file|-compose-up|-drift-state)?$`));
+  for (const c of planned) expect(c).toMatch(new RegExp(`^update ${a.name}(-execution|-compose|-compose-file|-compose-up|-drift-state|-reset|-reset-program|-reset-release)?$`));
 
   const el = inspect(`${a.name}-execution`);
   expect(el.State.Running).toBe(true);
