@@ -76,7 +76,6 @@ test("a stack that publishes JSON-RPC on 0.0.0.0 is blocked at preview and at up
 
     // `up` previews first: the violation stops it before any resource exists.
     await expect(stack.up()).rejects.toThrow(/private-ports-not-published/);
-    console.log(JSON.stringify((await stack.stack.exportStack()).deployment.resources.map((r: any) => [r.type, r.urn.split("::").pop(), r.custom ?? false])));
     expect(await stack.customResources()).toEqual([]);
     for (const h of fleet.hosts) {
       expect(fs.existsSync(h.nodeDir)).toBe(false);

@@ -356,10 +356,16 @@ export class EngineStack {
     return (state.deployment?.resources ?? []).filter((r: { type: string }) => r.type !== "pulumi:pulumi:Stack").length;
   }
 
-  /** URNs of the custom resources (things that exist somewhere) the backend holds for this stack. */
+  /**
+   * URNs of the custom resources (things that exist somewhere) the backend holds for this stack. Provider
+   * instances are left out: the engine may record the default provider before a policy stops the update, and it
+   * exists nowhere but in the state.
+   */
   async customResources(): Promise<string[]> {
     const state = await this.stack.exportStack();
-    return (state.deployment?.resources ?? []).filter((r: { custom?: boolean }) => r.custom).map((r: { urn: string }) => r.urn);
+    return (state.deployment?.resources ?? [])
+      .filter((r: { custom?: boolean; type: string }) => r.custom && !r.type.startsWith("pulumi:providers:"))
+      .map((r: { urn: string }) => r.urn);
   }
 
   /** The stack's state file as the file:// backend stores it (secrets encrypted), not `stack export --show-secrets`. */
