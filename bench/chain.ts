@@ -5,7 +5,7 @@
  *   - from N's first slot (its CL genesis): seconds to the first block and to the first finalized epoch;
  *   - from N+1's EL genesis (the switch moment): seconds until the node answers on N+1 (EL chain id and CL
  *     genesis), until N+1's first block, and the slots N+1 missed before it (slots are N+1's CL genesis onwards).
- * Run: npm run bench:chain   (BENCH_SLOT_SEC=3, BENCH_VALIDATORS=8; needs scripts/client-binaries.sh built)
+ * Run: npm run bench:chain   (BENCH_SLOT_SEC=3, BENCH_VALIDATORS=8, BENCH_FORK=fulu|electra; needs scripts/client-binaries.sh built)
  */
 import { iterationAt } from "../lib/ephemery";
 import { ChainNode, publishChainRelease, waitOn } from "../tests/chain/harness";
@@ -16,6 +16,7 @@ import { ReleaseServer } from "../tests/support/releases";
 
 const SLOT_SEC = Number(process.env.BENCH_SLOT_SEC ?? 3);
 const VALIDATORS = Number(process.env.BENCH_VALIDATORS ?? 8);
+const FORK = (process.env.BENCH_FORK ?? "fulu") as "fulu" | "electra";
 const GENESIS_DELAY_SEC = 30;
 const now = () => Date.now() / 1000;
 
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
   const schedule = { baseTime: elN - n * periodSec, periodSec, genesisDelaySec: GENESIS_DELAY_SEC, chainIdBase: 39438000 };
   const s = scheduleOf(schedule);
   const gen = (iteration: number, boot: { bootEnrs?: string[]; bootEnodes?: string[] } = {}) =>
-    generateChainRelease({ iteration, schedule, validators: VALIDATORS, secondsPerSlot: SLOT_SEC, prysmctl: bins.prysmctl, geth: bins.geth, ...boot });
+    generateChainRelease({ iteration, schedule, validators: VALIDATORS, secondsPerSlot: SLOT_SEC, prysmctl: bins.prysmctl, geth: bins.geth, fork: FORK, ...boot });
   const node = await ChainNode.create(server.network, schedule);
   const out: string[] = [];
   try {
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
     await server.stop();
     if (startedDockerd) await stopDockerdIfStarted();
   }
-  console.log(`live-chain benchmark (geth + prysm, ${VALIDATORS} validators, ${SLOT_SEC} s slots, one node, genesis delay ${GENESIS_DELAY_SEC} s)`);
+  console.log(`live-chain benchmark (geth + prysm, ${FORK} at genesis, ${VALIDATORS} validators, ${SLOT_SEC} s slots, one node, genesis delay ${GENESIS_DELAY_SEC} s)`);
   for (const line of out) console.log(line);
 }
 

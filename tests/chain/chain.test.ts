@@ -15,6 +15,8 @@ import { ChainNode, publishChainRelease, waitOn } from "./harness";
 const SECONDS_PER_SLOT = 3;
 const VALIDATORS = 8;
 const PERIOD_SEC = 600;
+/** Ephemery's current fork (Osaka on the EL). */
+const FORK = "fulu";
 const nowSec = () => Math.floor(Date.now() / 1000);
 
 describe("live chain: geth + prysm on generated Ephemery releases", () => {
@@ -33,7 +35,7 @@ describe("live chain: geth + prysm on generated Ephemery releases", () => {
     // after N has finalized (about four 96 s epochs).
     const elN = nowSec() + 40;
     schedule = { baseTime: elN - n * PERIOD_SEC, periodSec: PERIOD_SEC, genesisDelaySec: 30, chainIdBase: 39438000 };
-    releaseN = await generateChainRelease({ iteration: n, schedule, validators: VALIDATORS, secondsPerSlot: SECONDS_PER_SLOT, prysmctl: bins.prysmctl, geth: bins.geth });
+    releaseN = await generateChainRelease({ iteration: n, schedule, validators: VALIDATORS, secondsPerSlot: SECONDS_PER_SLOT, prysmctl: bins.prysmctl, geth: bins.geth, fork: FORK });
     publishChainRelease(server, releaseN);
     node = await ChainNode.create(server.network, schedule);
   });
@@ -56,6 +58,7 @@ describe("live chain: geth + prysm on generated Ephemery releases", () => {
     })();
     expect(genesis).toMatchObject({ genesis_time: String(releaseN.clGenesisTime), genesis_validators_root: releaseN.genesisValidatorsRoot });
     expect(Number.parseInt(await node.rpc<string>("eth_chainId"), 16)).toBe(scheduleOf(schedule).chainId(n));
+    expect((await node.beacon("/eth/v1/beacon/states/head/fork")).data.current_version).toBe("0x7000101b");
     // geth initialised the same genesis block the CL's state names.
     expect((await node.rpc<{ hash: string }>("eth_getBlockByNumber", ["0x0", false])).hash).toBe(releaseN.elGenesisHash);
 
@@ -111,7 +114,7 @@ describe("live chain: geth + prysm on generated Ephemery releases", () => {
     const identity = await node.identity();
     // N+1's boot files name this node, as upstream's name Ephemery's bootnodes.
     const releaseNext = await generateChainRelease({
-      iteration: next, schedule, validators: VALIDATORS, secondsPerSlot: SECONDS_PER_SLOT, prysmctl: bins.prysmctl, geth: bins.geth,
+      iteration: next, schedule, validators: VALIDATORS, secondsPerSlot: SECONDS_PER_SLOT, prysmctl: bins.prysmctl, geth: bins.geth, fork: FORK,
       bootEnrs: [identity.enr], bootEnodes: [enode],
     });
     publishChainRelease(server, releaseNext);
