@@ -4,6 +4,8 @@
  * iteration N+1 (genesis sync, no checkpoint provider), and the validator's keys are listed through the
  * keymanager API with the token where KEY_TOOLS reads it.
  */
+import * as fs from "fs";
+import * as path from "path";
 import { iterationAt } from "../../lib/ephemery";
 import { clientBinaries, ensureClientImages } from "../support/chainClients";
 import { ChainRelease, ChainSchedule, generateChainRelease, scheduleOf } from "../support/chainRelease";
@@ -12,6 +14,9 @@ import { ChainNode, publishChainRelease, waitOn } from "./harness";
 
 const SECONDS_PER_SLOT = 3;
 const VALIDATORS = 8;
+const PERIOD_SEC = 600;
+/** Ephemery's current fork (Osaka on the EL). */
+const FORK = "fulu";
 const nowSec = () => Math.floor(Date.now() / 1000);
 
 describe("live chain: geth + prysm on generated Ephemery releases", () => {
@@ -26,10 +31,11 @@ describe("live chain: geth + prysm on generated Ephemery releases", () => {
     ensureClientImages();
     await server.start();
     n = iterationAt(nowSec());
-    // N's EL genesis 40 s from now leaves time to generate, install and start; N+1 follows one period later.
+    // N's EL genesis 40 s from now leaves time to generate, install and start; N+1 follows one period later,
+    // after N has finalized (about four 96 s epochs).
     const elN = nowSec() + 40;
-    schedule = { baseTime: elN - n * 240, periodSec: 240, genesisDelaySec: 30, chainIdBase: 39438000 };
-    releaseN = await generateChainRelease({ iteration: n, schedule, validators: VALIDATORS, secondsPerSlot: SECONDS_PER_SLOT, prysmctl: bins.prysmctl, geth: bins.geth });
+    schedule = { baseTime: elN - n * PERIOD_SEC, periodSec: PERIOD_SEC, genesisDelaySec: 30, chainIdBase: 39438000 };
+    releaseN = await generateChainRelease({ iteration: n, schedule, validators: VALIDATORS, secondsPerSlot: SECONDS_PER_SLOT, prysmctl: bins.prysmctl, geth: bins.geth, fork: FORK });
     publishChainRelease(server, releaseN);
     node = await ChainNode.create(server.network, schedule);
   });
@@ -52,6 +58,7 @@ describe("live chain: geth + prysm on generated Ephemery releases", () => {
     })();
     expect(genesis).toMatchObject({ genesis_time: String(releaseN.clGenesisTime), genesis_validators_root: releaseN.genesisValidatorsRoot });
     expect(Number.parseInt(await node.rpc<string>("eth_chainId"), 16)).toBe(scheduleOf(schedule).chainId(n));
+    expect((await node.beacon("/eth/v1/beacon/states/head/fork")).data.current_version).toBe("0x7000101b");
     // geth initialised the same genesis block the CL's state names.
     expect((await node.rpc<{ hash: string }>("eth_getBlockByNumber", ["0x0", false])).hash).toBe(releaseN.elGenesisHash);
 
@@ -72,6 +79,10 @@ describe("live chain: geth + prysm on generated Ephemery releases", () => {
     const total = async (state: string) => ((await node.beacon(`/eth/v1/beacon/states/${state}/validator_balances`)).data as { balance: string }[]).reduce((s, b) => s + BigInt(b.balance), 0n);
     const atGenesis = await total("genesis");
     await waitOn(node, async () => (await total("head")) > atGenesis, 120_000, "validator balances above their genesis total");
+  });
+
+  test("the chain finalizes (finalized epoch > 0)", async () => {
+    await waitOn(node, async () => Number((await node.beacon("/eth/v1/beacon/states/head/finality_checkpoints")).data.finalized.epoch) > 0, 540_000, "a finalized epoch above 0");
   });
 
   test("the prysm validator lists its keys through the keymanager API with the token KEY_TOOLS names", async () => {
@@ -103,7 +114,7 @@ describe("live chain: geth + prysm on generated Ephemery releases", () => {
     const identity = await node.identity();
     // N+1's boot files name this node, as upstream's name Ephemery's bootnodes.
     const releaseNext = await generateChainRelease({
-      iteration: next, schedule, validators: VALIDATORS, secondsPerSlot: SECONDS_PER_SLOT, prysmctl: bins.prysmctl, geth: bins.geth,
+      iteration: next, schedule, validators: VALIDATORS, secondsPerSlot: SECONDS_PER_SLOT, prysmctl: bins.prysmctl, geth: bins.geth, fork: FORK,
       bootEnrs: [identity.enr], bootEnodes: [enode],
     });
     publishChainRelease(server, releaseNext);
@@ -121,6 +132,9 @@ describe("live chain: geth + prysm on generated Ephemery releases", () => {
     const switched = await node.run("run", Math.max(nowSec(), s.elGenesis(next)), { EPHEMERY_CHECK_TIMEOUT_SEC: "180" });
     expect({ code: switched.code, log: switched.code === 0 ? "" : switched.stderr }).toEqual({ code: 0, log: "" });
     expect(switched.stderr).toMatch(/check passed/);
+    // N's slashing-protection database is archived under N; the attestations on N+1 below show the validator
+    // signs N+1's low slots again, which N's database would refuse (same keys, same genesis_validators_root).
+    expect(fs.statSync(path.join(node.paths.archive, `ephemery-${n}`, "prysm-slashing-protection", "validator.db")).size).toBeGreaterThan(0);
 
     expect(Number.parseInt(await node.rpc<string>("eth_chainId"), 16)).toBe(s.chainId(next));
     const genesis = (await node.beacon("/eth/v1/beacon/genesis")).data;

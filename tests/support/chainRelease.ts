@@ -48,6 +48,8 @@ export interface ChainReleaseOptions {
   bootEnodes?: string[];
   /** Password of every keystore. */
   keystorePassword?: string;
+  /** The fork at genesis: electra (Prague on the EL; default) or fulu (Osaka), Ephemery's current fork. */
+  fork?: "electra" | "fulu";
 }
 
 export interface GenesisKey {
@@ -107,7 +109,7 @@ export function encryptKeystore(secret: Buffer, pubkey: string, password: string
 }
 
 /** Ephemery's config.yaml (ephemery-genesis cl-config.yaml and values.env) with the test's slot time and delay. */
-export function ephemeryConfigYaml(o: { elGenesis: number; genesisDelaySec: number; chainId: number; validators: number; secondsPerSlot: number }): string {
+export function ephemeryConfigYaml(o: { elGenesis: number; genesisDelaySec: number; chainId: number; validators: number; secondsPerSlot: number; fork?: "electra" | "fulu" }): string {
   const v = (fork: number) => `0x${fork}000101b`;
   return [
     "PRESET_BASE: 'mainnet'",
@@ -124,7 +126,7 @@ export function ephemeryConfigYaml(o: { elGenesis: number; genesisDelaySec: numb
     `CAPELLA_FORK_VERSION: ${v(4)}`, "CAPELLA_FORK_EPOCH: 0",
     `DENEB_FORK_VERSION: ${v(5)}`, "DENEB_FORK_EPOCH: 0",
     `ELECTRA_FORK_VERSION: ${v(6)}`, "ELECTRA_FORK_EPOCH: 0",
-    `FULU_FORK_VERSION: ${v(7)}`, `FULU_FORK_EPOCH: ${FAR_FUTURE}`,
+    `FULU_FORK_VERSION: ${v(7)}`, `FULU_FORK_EPOCH: ${o.fork === "fulu" ? 0 : FAR_FUTURE}`,
     `SECONDS_PER_SLOT: ${o.secondsPerSlot}`,
     `SECONDS_PER_ETH1_BLOCK: ${o.secondsPerSlot}`,
     "MIN_VALIDATOR_WITHDRAWABILITY_DELAY: 256",
@@ -161,16 +163,24 @@ export async function generateChainRelease(o: ChainReleaseOptions): Promise<Chai
   const chainId = s.chainId(o.iteration);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ephemery-chain-release-"));
   try {
-    const config = ephemeryConfigYaml({ elGenesis: el, genesisDelaySec: o.schedule.genesisDelaySec, chainId, validators: o.validators, secondsPerSlot: o.secondsPerSlot });
+    const fork = o.fork ?? "electra";
+    const config = ephemeryConfigYaml({ elGenesis: el, genesisDelaySec: o.schedule.genesisDelaySec, chainId, validators: o.validators, secondsPerSlot: o.secondsPerSlot, fork });
     fs.writeFileSync(path.join(dir, "config.yaml"), config);
-    const common = ["--chain-config-file=config.yaml", `--num-validators=${o.validators}`, `--genesis-time=${cl}`, "--fork=electra"];
+    const common = ["--chain-config-file=config.yaml", `--num-validators=${o.validators}`, `--genesis-time=${cl}`, `--fork=${fork}`];
 
     // geth's own developer genesis carries the system contracts Cancun and Prague need (EIP-4788, -2935, -7002,
-    // -7251); Osaka is dropped because the CL starts at Electra.
+    // -7251) and has Osaka at 0; an Electra genesis drops Osaka (the CL forks must match the EL's).
     const { stdout } = await run(o.geth, ["--dev", "dumpgenesis"], { timeout: 60_000, maxBuffer: 16 << 20 });
     const genesis = JSON.parse(stdout);
-    delete genesis.config.osakaTime;
-    delete genesis.config.blobSchedule?.osaka;
+    if (fork === "electra") {
+      delete genesis.config.osakaTime;
+      delete genesis.config.blobSchedule?.osaka;
+    } else if (genesis.config.osakaTime === undefined) {
+      throw new Error("this geth's developer genesis has no osakaTime: it cannot run a Fulu genesis");
+    } else {
+      // prysmctl moves Shanghai, Cancun and Prague to the genesis time but not Osaka; geth refuses Osaka before Prague.
+      genesis.config.osakaTime = cl;
+    }
     genesis.config.chainId = chainId;
     genesis.config.depositContractAddress = DEPOSIT_CONTRACT;
     // The deposit contract as prysmctl's own testnet genesis deploys it.
