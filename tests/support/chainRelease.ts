@@ -6,9 +6,8 @@
  * ReleaseServer (./releases).
  *
  * Where this differs from an upstream release, and why: prysmctl sets the EL genesis timestamp to the CL genesis
- * time (upstream uses MIN_GENESIS_TIME); Electra is the genesis fork with Fulu unscheduled (upstream runs Fulu), so a
- * one- or two-node test network needs no data-column peers; besu.json/chainspec.json are not written (no geth-only
- * node reads them, and the new upstream generator drops them too).
+ * time (upstream uses MIN_GENESIS_TIME); besu.json/chainspec.json are not written (no geth node reads them, and the
+ * new upstream generator drops them too). The genesis fork is Electra or Fulu (Ephemery's).
  */
 import { execFile } from "child_process";
 import * as crypto from "crypto";
