@@ -23,9 +23,13 @@ mkdir -p /www/cgi-bin /www/eth/v1/beacon
 printf '%s\\n' "$client $*" > /tmp/argv
 case "$client $1" in
   "geth init")
-    # The entry command runs this only when chain data is missing: it must leave chaindata behind.
+    # As real geth v1.16.7: writes the genesis into empty chain data, is a no-op for the same genesis, and fails
+    # for another one ("database contains incompatible genesis").
     mkdir -p /data/geth/chaindata
     for genesis; do :; done
+    if [ -f /data/geth/chaindata/genesis.json ] && ! cmp -s "$genesis" /data/geth/chaindata/genesis.json; then
+      echo "Fatal: Failed to write genesis block: database contains incompatible genesis" >&2; exit 1
+    fi
     cp "$genesis" /data/geth/chaindata/genesis.json
     exit 0 ;;
   "geth "*)

@@ -12,8 +12,10 @@ export const geth: ExecutionClientModule = {
     const metricsPort = metricsPortOf(ctx, "execution");
     const entry = shellEntry(
       [
-        // A wiped data dir (first start, or after a reset) is initialised from this iteration's genesis.
-        `if [ ! -d ${PATHS.data}/geth/chaindata ]; then geth init --datadir=${PATHS.data} --state.scheme=path "$T/genesis.json"; fi`,
+        // Init at every start: on a wiped dir (first start, after a reset) it writes this iteration's genesis; on an
+        // initialised one it is a no-op; a chain of another genesis makes it fail loudly. A test of the directory
+        // instead let a failed init (partial chaindata) run geth without the release's genesis (geth v1.16.7, tried).
+        `geth init --datadir=${PATHS.data} --state.scheme=path "$T/genesis.json"`,
         // No --networkid: geth takes the network id from genesis.json's chain id (eth/backend.go) and warns on the flag.
         [
           "exec geth",
