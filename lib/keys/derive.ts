@@ -121,3 +121,15 @@ export function secretAtPath(seed: Uint8Array, path: string): Buffer {
   }
   return i2osp(sk, 32);
 }
+
+/**
+ * The consensus specs' interop (mock-start) key of validator `i`: sha256 of i as 32 little-endian bytes, read as a
+ * little-endian integer, mod r. Test networks use them as their genesis validators.
+ */
+export function interopSecret(i: number): Buffer {
+  const seed = Buffer.alloc(32);
+  seed.writeUInt32LE(i, 0);
+  const le = crypto.createHash("sha256").update(seed).digest();
+  const n = BigInt(`0x${Buffer.from(le).reverse().toString("hex")}`) % BLS_CURVE_ORDER;
+  return Buffer.from(n.toString(16).padStart(64, "0"), "hex");
+}

@@ -12,7 +12,8 @@ export const REFERENCE_KDF_PARAMS = {
   pbkdf2: { dklen: 32, c: 2 ** 18, prf: "hmac-sha256" as const },
 };
 
-export function encryptKeystore(secret: Uint8Array, password: string, path: string, kdf: WriterKdf = "scrypt"): Keystore {
+/** `pbkdf2Rounds` below the reference value is for test networks only (their keystores are written by the thousand). */
+export function encryptKeystore(secret: Uint8Array, password: string, path: string, kdf: WriterKdf = "scrypt", opts: { pbkdf2Rounds?: number; description?: string } = {}): Keystore {
   if (secret.length !== 32) throw new Error(`a BLS secret key has 32 bytes, got ${secret.length}`);
   if (passwordBytes(password).length === 0) throw new Error("the keystore password is empty after EIP-2335 processing (control characters are dropped): choose a real password");
   const salt = crypto.randomBytes(32);
@@ -25,7 +26,7 @@ export function encryptKeystore(secret: Uint8Array, password: string, path: stri
     key = crypto.scryptSync(pw, salt, p.dklen, { N: p.n, r: p.r, p: p.p, maxmem: 128 * p.n * p.r * p.p + 64 * 1024 * 1024 });
     kdfModule = { function: "scrypt", params: { ...p, salt: salt.toString("hex") }, message: "" };
   } else {
-    const p = REFERENCE_KDF_PARAMS.pbkdf2;
+    const p = { ...REFERENCE_KDF_PARAMS.pbkdf2, c: opts.pbkdf2Rounds ?? REFERENCE_KDF_PARAMS.pbkdf2.c };
     key = crypto.pbkdf2Sync(pw, salt, p.c, p.dklen, "sha256");
     kdfModule = { function: "pbkdf2", params: { ...p, salt: salt.toString("hex") }, message: "" };
   }
@@ -38,7 +39,7 @@ export function encryptKeystore(secret: Uint8Array, password: string, path: stri
       checksum: { function: "sha256", params: {}, message: checksum.toString("hex") },
       cipher: { function: "aes-128-ctr", params: { iv: iv.toString("hex") }, message: cipherText.toString("hex") },
     },
-    description: "",
+    description: opts.description ?? "",
     pubkey: blsPublicKey(secret).toString("hex"),
     path,
     uuid: crypto.randomUUID(),

@@ -6,7 +6,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { BLS_CURVE_ORDER, checkMnemonic, deriveChildSecret, deriveMasterSecret, mnemonicToSeed, secretAtPath } from "../../lib/keys/derive";
+import { checkMnemonic, deriveChildSecret, deriveMasterSecret, interopSecret, mnemonicToSeed, secretAtPath } from "../../lib/keys/derive";
 import {
   checkAmount, DepositDataJson, executionCredentials, genesisForkVersionOf, makeDeposit, parseCredentials, verifyDeposit,
 } from "../../lib/keys/deposit";
@@ -31,15 +31,6 @@ const EIP2333_VECTORS: [string, string, number, string][] = [
 ];
 
 const ABANDON = `${"abandon ".repeat(11)}about`;
-
-/** The consensus specs' interop keys: sk_i = int_le(sha256(i as 32-byte little endian)) mod r. */
-function interopSecret(i: number): Buffer {
-  const le = Buffer.alloc(32);
-  le.writeUInt32LE(i);
-  const digest = crypto.createHash("sha256").update(le).digest();
-  const sk = BigInt(`0x${Buffer.from(digest).reverse().toString("hex")}`) % BLS_CURVE_ORDER;
-  return Buffer.from(sk.toString(16).padStart(64, "0"), "hex");
-}
 
 describe("EIP-2333 / BIP-39 derivation", () => {
   test.each(EIP2333_VECTORS)("test vector with seed %s", (seed, master, index, child) => {

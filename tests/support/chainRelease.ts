@@ -10,12 +10,15 @@
  * new upstream generator drops them too). The genesis fork is Electra or Fulu (Ephemery's).
  */
 import { execFile } from "child_process";
-import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
+import { interopSecret } from "../../lib/keys/derive";
+import { encryptKeystore } from "../../lib/keys/keystoreWriter";
 import { derivePubkeys } from "../keys/fixtures";
+
+export { interopSecret };
 
 const run = promisify(execFile);
 
@@ -73,39 +76,6 @@ export interface ChainRelease {
 
 export const DEPOSIT_CONTRACT = "0x4242424242424242424242424242424242424242";
 const FAR_FUTURE = "18446744073709551615";
-const CURVE_ORDER = BigInt("0x73eda753299d7d483339d80809a1d80553bda402fffe5bfeffffffff00000001");
-
-/** The interop secret key of validator `i`: sha256 of i as 32 little-endian bytes, read little-endian, mod r. */
-export function interopSecret(i: number): Buffer {
-  const seed = Buffer.alloc(32);
-  seed.writeUInt32LE(i, 0);
-  const le = crypto.createHash("sha256").update(seed).digest();
-  const n = BigInt(`0x${Buffer.from(le).reverse().toString("hex")}`) % CURVE_ORDER;
-  return Buffer.from(n.toString(16).padStart(64, "0"), "hex");
-}
-
-/** An EIP-2335 keystore (pbkdf2-sha256, aes-128-ctr) of `secret`, written with Node's crypto. */
-export function encryptKeystore(secret: Buffer, pubkey: string, password: string, index: number, rounds = 16384): string {
-  const salt = crypto.randomBytes(32);
-  const iv = crypto.randomBytes(16);
-  const pw = Buffer.from(password.normalize("NFKD").replace(/[\u0000-\u001f\u007f-\u009f]/g, ""), "utf8");
-  const key = crypto.pbkdf2Sync(pw, salt, rounds, 32, "sha256");
-  const c = crypto.createCipheriv("aes-128-ctr", key.subarray(0, 16), iv);
-  const message = Buffer.concat([c.update(secret), c.final()]);
-  const checksum = crypto.createHash("sha256").update(key.subarray(16, 32)).update(message).digest("hex");
-  return JSON.stringify({
-    crypto: {
-      kdf: { function: "pbkdf2", params: { dklen: 32, c: rounds, prf: "hmac-sha256", salt: salt.toString("hex") }, message: "" },
-      checksum: { function: "sha256", params: {}, message: checksum },
-      cipher: { function: "aes-128-ctr", params: { iv: iv.toString("hex") }, message: message.toString("hex") },
-    },
-    description: `pulumi-ephemery live-chain genesis validator ${index}`,
-    pubkey,
-    path: `m/12381/3600/${index}/0/0`,
-    uuid: crypto.randomUUID(),
-    version: 4,
-  });
-}
 
 /** Ephemery's config.yaml (ephemery-genesis cl-config.yaml and values.env) with the test's slot time and delay. */
 export function ephemeryConfigYaml(o: { elGenesis: number; genesisDelaySec: number; chainId: number; validators: number; secondsPerSlot: number; fork?: "electra" | "fulu" }): string {
@@ -205,7 +175,8 @@ export async function generateChainRelease(o: ChainReleaseOptions): Promise<Chai
     const keys: GenesisKey[] = secrets.map((secret, index) => {
       const pubkey = pubkeys[index];
       if (pubkey !== statePubkeys[index]) throw new Error(`interop key ${index} (${pubkey}) is not validator ${index} of the genesis state (${statePubkeys[index]})`);
-      return { index, pubkey, secret, password, keystore: encryptKeystore(secret, pubkey, password, index) };
+      const keystore = JSON.stringify(encryptKeystore(secret, password, `m/12381/3600/${index}/0/0`, "pbkdf2", { pbkdf2Rounds: 16384, description: `pulumi-ephemery live-chain genesis validator ${index}` }));
+      return { index, pubkey, secret, password, keystore };
     });
 
     const enrs = o.bootEnrs ?? [];
