@@ -17,7 +17,8 @@ import { ReleaseServer } from "../tests/support/releases";
 const SLOT_SEC = Number(process.env.BENCH_SLOT_SEC ?? 3);
 const VALIDATORS = Number(process.env.BENCH_VALIDATORS ?? 8);
 const FORK = (process.env.BENCH_FORK ?? "fulu") as "fulu" | "electra";
-const GENESIS_DELAY_SEC = 30;
+/** 0: prysmctl stamps genesis.json with the CL genesis time (see tests/chain/chain.test.ts). */
+const GENESIS_DELAY_SEC = 0;
 const now = () => Date.now() / 1000;
 
 async function main(): Promise<void> {

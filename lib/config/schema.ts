@@ -53,7 +53,7 @@ export const scheduleSchema = z
   .strictObject({
     baseTime: seconds.default(DEFAULT_SCHEDULE.baseTime)
       .describe("EL genesis of iteration 0 on the closed-form schedule, unix seconds (default 1393527600)."),
-    periodSec: z.number().int().min(3600).max(366 * 86400).default(DEFAULT_SCHEDULE.periodSec)
+    periodSec: z.number().int().min(60).max(366 * 86400).default(DEFAULT_SCHEDULE.periodSec)
       .describe("Length of one iteration in seconds (default 2419200, 28 days); each release's GENESIS_RESET_INTERVAL is checked against it."),
     genesisDelaySec: z.number().int().min(0).max(86400).default(DEFAULT_SCHEDULE.genesisDelaySec)
       .describe("CL genesis minus EL genesis in seconds (default 600, config.yaml GENESIS_DELAY)."),

@@ -38,7 +38,9 @@ describe("live chain: geth + prysm on generated Ephemery releases", () => {
     // N's EL genesis 40 s from now leaves time to generate, install and start; N+1 follows one period later,
     // after N has finalized (about four 96 s epochs).
     const elN = nowSec() + 40;
-    schedule = { baseTime: elN - n * PERIOD_SEC, periodSec: PERIOD_SEC, genesisDelaySec: 30, chainIdBase: 39438000 };
+    // No genesis delay: prysmctl stamps genesis.json with the CL genesis time, and the release check holds a
+    // release to MIN_GENESIS_TIME = genesis.json timestamp, GENESIS_TIME = MIN_GENESIS_TIME + GENESIS_DELAY.
+    schedule = { baseTime: elN - n * PERIOD_SEC, periodSec: PERIOD_SEC, genesisDelaySec: 0, chainIdBase: 39438000 };
     releaseN = await generateChainRelease({ iteration: n, schedule, validators: VALIDATORS, secondsPerSlot: SECONDS_PER_SLOT, prysmctl: bins.prysmctl, geth: bins.geth, fork: FORK });
     publishChainRelease(server, releaseN);
     node = await ChainNode.create(server.network, schedule);

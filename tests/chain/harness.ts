@@ -46,14 +46,8 @@ export class ChainNode {
     this.paths = hostPaths(config.dataDir, config.name);
     for (const d of ["bin", "state", "testnet", "node-exporter", "archive", "jwt", "compose", "validator-keys"]) fs.mkdirSync(path.join(this.paths.root, d), { recursive: true });
     this.script = path.join(this.paths.scripts, "ephemery-reset");
-    const values = {
-      ...resetScriptValues(config, network, this.specs),
-      BASE_TIME: schedule.baseTime,
-      PERIOD_SEC: schedule.periodSec,
-      GENESIS_DELAY_SEC: schedule.genesisDelaySec,
-      CHAIN_ID_BASE: schedule.chainIdBase,
-      POLL_INTERVAL_SEC: 1,
-    };
+    // The test network's schedule is the configurable ephemery:network.schedule, as an operator would set it.
+    const values = { ...resetScriptValues(config, { ...network, schedule }, this.specs), POLL_INTERVAL_SEC: 1 };
     fs.writeFileSync(this.script, renderHostScript(RESET_SCRIPT, values), { mode: 0o755 });
     fs.writeFileSync(this.paths.jwt, crypto.randomBytes(32).toString("hex"), { mode: 0o600 });
     fs.writeFileSync(this.composeFile, renderCompose(this.name, this.allSpecs));
