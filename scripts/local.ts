@@ -175,6 +175,15 @@ async function createDevnet(runtime: string): Promise<void> {
   step("genesis: generating release N with prysmctl and geth (a few seconds)");
   const now = Math.floor(Date.now() / 1000);
   const n = iterationAt(now);
+  // Volumes that local:destroy kept hold the chain of an earlier devnet whose releases are gone with it; the reset
+  // program rightly refuses to guess what they are, so a new devnet starts its clients from empty volumes.
+  const kept = spawnSync("docker", ["volume", "ls", "-q", "--filter", `name=^${DEVNET_NODE}-`], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
+  if (kept.length > 0) {
+    say(`removing the volumes of an earlier devnet (${kept.join(", ")}): its chain is gone with its releases`);
+    const r = spawnSync("docker", ["volume", "rm", ...kept], { encoding: "utf8" });
+    if (r.status !== 0) throw new Fail(`could not remove ${kept.join(", ")}: ${r.stderr.trim()}; run npm run local:destroy first`);
+  }
+  fs.rmSync(path.join(DEVNET_DATA, DEVNET_NODE, "state"), { recursive: true, force: true });
   // N's EL genesis soon enough for blocks within minutes, late enough for pulumi up to start the clients.
   const elN = now + 90;
   const schedule = { baseTime: elN - n * PERIOD_SEC, periodSec: PERIOD_SEC, genesisDelaySec: GENESIS_DELAY_SEC, chainIdBase: 39438000 };
