@@ -219,11 +219,19 @@ activate() {
     import_slashing_protection "$import_file"
     record_import "$SETS/$new" "$import_file"
   fi
-  if [ "$(cat "$SETS/$new/client.txt")" = "prysm" ] && volume_exists; then
-    log "importing keystores into the prysm wallet"
-    client_tool "rm -rf /data/wallet && $PRYSM_WALLET_IMPORT" >/dev/null || { rm -rf "${SETS:?}/$new"; die "prysm wallet import failed; keys unchanged"; }
-  fi
+  # The client is stopped: point `current` at the new set first, since prysm's wallet import reads the keys there.
   swap_to "sets/$new"
+  if [ "$(cat "$SETS/$new/client.txt")" = "prysm" ]; then
+    # On a first deploy the validator's volume does not exist yet; prysm reads keys only from its wallet, so make
+    # the volume now (compose and the Docker provider both adopt a volume of that name) and import into it.
+    volume_exists || docker volume create --label ephemery.role=validator "$DATA_VOLUME" >/dev/null
+    log "importing keystores into the prysm wallet"
+    client_tool "rm -rf /data/wallet && $PRYSM_WALLET_IMPORT" >/dev/null || {
+      if [ -n "$prev" ]; then swap_to "$prev"; else rm -f "$KEYS_ROOT/current"; fi
+      rm -rf "${SETS:?}/$new"
+      die "prysm wallet import failed; keys unchanged"
+    }
+  fi
   log "keys swapped: current -> sets/$new ($(grep -c . "$SETS/$new/pubkeys.txt" || true) key(s))"
   if [ "$MOVE_WAIT_SEC" -gt 0 ] && [ "$had_client" = true ]; then
     log "keys moved from another host: waiting ${MOVE_WAIT_SEC}s before the client may sign"
