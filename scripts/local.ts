@@ -19,8 +19,9 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { iterationAt, releaseTag } from "../lib/ephemery";
 import { clientBinaries } from "../tests/support/chainClients";
-import { encryptKeystore, interopSecret, scheduleOf } from "../tests/support/chainRelease";
-import { derivePubkeys } from "../tests/keys/fixtures";
+import { interopSecret } from "../lib/keys/derive";
+import { encryptKeystore } from "../lib/keys/keystoreWriter";
+import { scheduleOf } from "../tests/support/chainRelease";
 import * as devnet from "./devnet";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -203,10 +204,10 @@ async function createDevnet(runtime: string): Promise<void> {
   const password = crypto.randomBytes(18).toString("base64url");
   const keysDir = path.join(DEVNET, "keys");
   fs.mkdirSync(keysDir, { recursive: true, mode: 0o700 });
-  const secrets = Array.from({ length: devnet.VALIDATORS }, (_, i) => interopSecret(i));
-  derivePubkeys(secrets).forEach((pubkey, i) => {
-    fs.writeFileSync(path.join(keysDir, `keystore-${i}.json`), encryptKeystore(secrets[i], pubkey, password, i), { mode: 0o600 });
-  });
+  for (let i = 0; i < devnet.VALIDATORS; i++) {
+    const keystore = encryptKeystore(interopSecret(i), password, `m/12381/3600/${i}/0/0`, "pbkdf2", { pbkdf2Rounds: 16384, description: `devnet genesis validator ${i}` });
+    fs.writeFileSync(path.join(keysDir, `keystore-${i}.json`), JSON.stringify(keystore), { mode: 0o600 });
+  }
 
   const p = (x: number) => pickPort(x, taken);
   const stackConfig = {
