@@ -12,7 +12,8 @@ import {
 import { Interchange, interchangeProblems } from "../../lib/keys/interchange";
 import { mergeInterchanges, mergeReleased } from "../../components/validatorKeys";
 
-const DIR = path.join(__dirname, "..", "..", "..", "..", "shared", "vectors", "eip3076");
+// shared/ sits beside the repository (the project root's parent), in a workstation checkout and in CI alike.
+const DIR = path.join(__dirname, "..", "..", "..", "shared", "vectors", "eip3076");
 const VECTORS = fs.existsSync(DIR) ? fs.readdirSync(DIR).filter((f) => f.endsWith(".json") && f !== "schema.json").sort() : [];
 
 interface Step {
