@@ -35,7 +35,8 @@ describe("ResetJob (mocks)", () => {
     expect(script).toContain("readonly VC_SLASHING_PATHS='validators/slashing_protection.sqlite'");
     expect(script).not.toContain("@@VALUES@@");
     const [release] = byName(resources, "solo-reset-release");
-    expect(release.inputs.create).toBe("'/srv/eph/solo/bin/ephemery-reset' ensure");
+    // The program's digest rides in the command, so a new program updates the release in place.
+    expect(release.inputs.create).toBe(`'/srv/eph/solo/bin/ephemery-reset' ensure # sha256:${require("crypto").createHash("sha256").update(script).digest("hex")}`);
     expect(release.dependsOn).toContain("solo-reset-program");
     const [schedule] = byName(resources, "solo-reset-schedule");
     expect(schedule.dependsOn).toContain("solo-reset-release");
