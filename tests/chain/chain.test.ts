@@ -9,10 +9,6 @@ import * as path from "path";
 import { iterationAt } from "../../lib/ephemery";
 import { clientBinaries, ensureClientImages } from "../support/chainClients";
 import { ChainRelease, ChainSchedule, generateChainRelease, scheduleOf } from "../support/chainRelease";
-import { KEY_TOOLS } from "../../lib/keys/layout";
-import { validatorState } from "../../lib/keys/exit";
-import { runCli } from "../support/cli";
-import { docker } from "../support/dockerd";
 import { ReleaseServer } from "../support/releases";
 import { ChainNode, publishChainRelease, waitOn } from "./harness";
 
@@ -156,23 +152,5 @@ describe("live chain: geth + prysm on generated Ephemery releases", () => {
     const res = await node.keymanager<{ data: { validating_pubkey: string }[] }>("/eth/v1/keystores");
     expect(res.body.data.map((k) => k.validating_pubkey.toLowerCase()).sort()).toEqual(releaseN.keys.map((k) => `0x${k.pubkey}`).sort());
     await waitOn(node, async () => ((await node.beacon("/eth/v2/beacon/blocks/head")).data.message.body.attestations.length > 0), 120_000, "attestations on N+1");
-  });
-
-  test("ephemery keys exit: the validator client signs a voluntary exit, the beacon node takes it, the validator leaves", async () => {
-    const [key] = releaseN.keys;
-    const tokenFile = path.join(node.root, "keymanager-token");
-    fs.writeFileSync(tokenFile, docker(["exec", node.specs.validator!.name, "cat", KEY_TOOLS.prysm.apiTokenPath]).split("\n")[0].trim(), { mode: 0o600 });
-    const r = await runCli(["keys", "exit", "--pubkey", `0x${key.pubkey}`, "--keymanager-url", `http://127.0.0.1:${node.config.validator!.keymanagerPort}`,
-      "--token-file", tokenFile, "--beacon-url", `http://127.0.0.1:${node.config.consensus.beaconApiPort}`, "--yes", "--json"]);
-    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
-    const out = JSON.parse(r.stdout);
-    expect(out.exits).toEqual([expect.objectContaining({ pubkey: key.pubkey, validatorIndex: String(key.index) })]);
-    // Included in a block within a few slots: the head state then has the validator exiting.
-    await waitOn(node, async () => (await validatorState(`http://127.0.0.1:${node.config.consensus.beaconApiPort}`, key.pubkey))?.status === "active_exiting", 120_000, "the validator to be exiting");
-    // A key the validator client does not hold is refused by name.
-    const other = await runCli(["keys", "exit", "--pubkey", `0x${"a".repeat(96)}`, "--keymanager-url", `http://127.0.0.1:${node.config.validator!.keymanagerPort}`,
-      "--token-file", tokenFile, "--beacon-url", `http://127.0.0.1:${node.config.consensus.beaconApiPort}`, "--yes"]);
-    expect(other.code).toBe(1);
-    expect(other.stderr).toMatch(/could not sign an exit|does not hold/);
   });
 });
