@@ -3,7 +3,8 @@
  * specs): the genesis validators come from `ephemery keys generate`; `ephemery keys exit` (the prompt answered on a
  * terminal) has the prysm validator client sign a voluntary exit that its beacon node accepts, and the validator is
  * seen exiting; a validator outside genesis, made by `keys generate` after the genesis indices and sent by
- * `ephemery keys deposit` through the node's JSON-RPC to the release's deposit contract, becomes active.
+ * `ephemery keys deposit` through the node's JSON-RPC to the release's deposit contract, becomes active, and the
+ * validator client, given its keystore through the keymanager API, attests for it.
  *
  * Activation follows Electra's EIP-6110 path: the deposit request waits in pending_deposits until its slot is
  * finalized, the next epoch makes it eligible, and once that epoch is finalized it activates MAX_SEED_LOOKAHEAD + 1
@@ -20,7 +21,7 @@ import { ChainRelease, generateChainKeys, generateChainRelease } from "../suppor
 import { runCli, runCliOnTty } from "../support/cli";
 import { docker } from "../support/dockerd";
 import { ReleaseServer } from "../support/releases";
-import { ChainNode, publishChainRelease, waitOn } from "./harness";
+import { ChainNode, httpGet, publishChainRelease, waitOn } from "./harness";
 
 const SECONDS_PER_SLOT = 3;
 const SLOTS_PER_EPOCH = 32;
@@ -78,6 +79,9 @@ describe("live chain: a validator's life (keys generate, keys deposit, keys exit
   let depositSlotTime: number;
   let extra: { pubkey: string; index: number };
 
+  /** The keymanager token where KEY_TOOLS says prysm keeps it. */
+  const keymanagerToken = () => docker(["exec", node.specs.validator!.name, "cat", KEY_TOOLS.prysm.apiTokenPath]).split("\n")[0].trim();
+
   test("ephemery keys deposit sends a deposit for a key after the genesis ones; the beacon node queues it", async () => {
     const made = await generateChainKeys({ out: path.join(work, "extra-keys"), configYaml: release.files["config.yaml"].toString(), start: VALIDATORS, count: 1, password: "extra validator" });
     extra = { pubkey: made.keys[0].pubkey, index: made.keys[0].index };
@@ -92,12 +96,19 @@ describe("live chain: a validator's life (keys generate, keys deposit, keys exit
     // EIP-6110: the block's deposit request lands in the state's pending_deposits, signature unchecked until processed.
     await waitOn(node, slowly(async () => ((await node.beacon("/eth/v1/beacon/states/head/pending_deposits")).data as { pubkey: string }[])
       .some((d) => d.pubkey.toLowerCase() === `0x${extra.pubkey}`)), 120_000, "the deposit in the beacon state's pending_deposits");
+
+    // The validator client takes the new key through the keymanager API (standard import), ready for activation.
+    const res = await fetch(`http://127.0.0.1:${node.config.validator!.keymanagerPort}/eth/v1/keystores`, {
+      method: "POST", headers: { authorization: `Bearer ${keymanagerToken()}`, "content-type": "application/json" },
+      body: JSON.stringify({ keystores: [made.keys[0].keystore], passwords: [made.keys[0].password] }), signal: AbortSignal.timeout(60_000),
+    });
+    expect({ status: res.status, body: await res.json() }).toEqual({ status: 200, body: { data: [expect.objectContaining({ status: "imported" })] } });
   });
 
   test("ephemery keys exit, confirmed at the prompt: the prysm validator client signs, the beacon node accepts, the validator exits", async () => {
     const key = release.keys[1];
     const tokenFile = path.join(work, "keymanager-token");
-    fs.writeFileSync(tokenFile, docker(["exec", node.specs.validator!.name, "cat", KEY_TOOLS.prysm.apiTokenPath]).split("\n")[0].trim(), { mode: 0o600 });
+    fs.writeFileSync(tokenFile, keymanagerToken(), { mode: 0o600 });
     const args = ["keys", "exit", "--pubkey", `0x${key.pubkey}`, "--keymanager-url", `http://127.0.0.1:${node.config.validator!.keymanagerPort}`, "--token-file", tokenFile, "--beacon-url", beaconUrl];
     // A wrong answer exits nothing.
     const declined = await runCliOnTty(args, 'Type "exit" to go on', "no");
@@ -117,7 +128,7 @@ describe("live chain: a validator's life (keys generate, keys deposit, keys exit
     }), 180_000, "the validator to be active_exiting with an exit epoch");
   });
 
-  test("the deposited validator becomes active_ongoing", async () => {
+  test("the deposited validator becomes active_ongoing, and the validator client that imported it attests for it", async () => {
     const genesis = release.clGenesisTime;
     const epochSec = SECONDS_PER_SLOT * SLOTS_PER_EPOCH;
     let seenInState = 0;
@@ -132,5 +143,12 @@ describe("live chain: a validator's life (keys generate, keys deposit, keys exit
     // Figures for the README: deposit inclusion to the validator in the registry and to its activation epoch.
     process.stderr.write(`lifecycle: deposit included at epoch ${Math.floor((depositSlotTime - genesis) / epochSec)}; in the registry after ${seenInState - depositSlotTime} s; activation epoch ${v.validator.activation_epoch}, ${activation - depositSlotTime} s after inclusion\n`);
     expect(Number(v.validator.activation_epoch)).toBeGreaterThan(0);
+
+    // Liveness (an attestation or block seen from the index) in an epoch it is active in.
+    await waitOn(node, slowly(async () => {
+      const epoch = Math.floor((await node.headSlot()) / SLOTS_PER_EPOCH);
+      const body = JSON.parse(await httpGet(`${beaconUrl}/eth/v1/validator/liveness/${epoch}`, JSON.stringify([String(extra.index)])));
+      return epoch >= Number(v.validator.activation_epoch) && body.data?.[0]?.is_live === true;
+    }), 3 * epochSec * 1000, "the deposited validator to attest");
   });
 });
