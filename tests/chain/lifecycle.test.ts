@@ -150,5 +150,5 @@ describe("live chain: a validator's life (keys generate, keys deposit, keys exit
       const body = JSON.parse(await httpGet(`${beaconUrl}/eth/v1/validator/liveness/${epoch}`, JSON.stringify([String(extra.index)])));
       return epoch >= Number(v.validator.activation_epoch) && body.data?.[0]?.is_live === true;
     }), 3 * epochSec * 1000, "the deposited validator to attest");
-  });
+  }, 2_400_000);
 });
