@@ -20,7 +20,6 @@ import * as yaml from "js-yaml";
 import { LOCAL_MONITORING_IMAGES } from "../lib/config/images";
 import { iterationAt, releaseTag } from "../lib/ephemery";
 import { clientBinaries } from "../tests/support/chainClients";
-import { interopSecret } from "../lib/keys/derive";
 import { encryptKeystore } from "../lib/keys/keystoreWriter";
 import { scheduleOf } from "../tests/support/chainRelease";
 import * as devnet from "./devnet";
@@ -198,16 +197,17 @@ async function createDevnet(runtime: string): Promise<void> {
   fs.mkdirSync(DEVNET, { recursive: true, mode: 0o700 });
   fs.writeFileSync(devnet.statePath(DEVNET), JSON.stringify(state, null, 2));
   const t0 = Date.now();
-  await devnet.publishIteration(DEVNET, state, n);
+  const release = await devnet.publishIteration(DEVNET, state, n);
   say(`${releaseTag(n)} generated in ${Math.round((Date.now() - t0) / 1000)}s: chain id ${scheduleOf(schedule).chainId(n)}, EL genesis ${clock(elN)}, ${devnet.VALIDATORS} genesis validators`);
 
   // The genesis validators' keystores, under a password that only ever reaches Pulumi as a secret (stdin).
   const password = crypto.randomBytes(18).toString("base64url");
   const keysDir = path.join(DEVNET, "keys");
   fs.mkdirSync(keysDir, { recursive: true, mode: 0o700 });
-  for (let i = 0; i < devnet.VALIDATORS; i++) {
-    const keystore = encryptKeystore(interopSecret(i), password, `m/12381/3600/${i}/0/0`, "pbkdf2", { pbkdf2Rounds: 16384, description: `devnet genesis validator ${i}` });
-    fs.writeFileSync(path.join(keysDir, `keystore-${i}.json`), JSON.stringify(keystore), { mode: 0o600 });
+  // The release's genesis keys (keys generate from the test mnemonic), re-encrypted under that password.
+  for (const k of release.keys) {
+    const keystore = encryptKeystore(k.secret, password, `m/12381/3600/${k.index}/0/0`, "pbkdf2", { pbkdf2Rounds: 16384, description: `devnet genesis validator ${k.index}` });
+    fs.writeFileSync(path.join(keysDir, `keystore-${k.index}.json`), JSON.stringify(keystore), { mode: 0o600 });
   }
 
   const p = (x: number) => pickPort(x, taken);

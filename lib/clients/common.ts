@@ -25,6 +25,12 @@ export function beaconEndpoint(ctx: NodeContext): string {
   return `http://${containerName(ctx.node, "consensus")}:${ctx.host.consensus.beaconApiPort}`;
 }
 
+/**
+ * The prysm beacon node's gRPC port (its --rpc-port default, cmd/beacon-chain/flags/base.go, prysm v7.0.0), kept on
+ * the node's private network: only a prysm validator client of the same node talks to it.
+ */
+export const PRYSM_GRPC_PORT = 4000;
+
 export function p2pPorts(port: number, opts: { udp?: boolean; quicPort?: number } = {}): PortSpec[] {
   const out: PortSpec[] = [{ containerPort: port, hostPort: port, protocol: "tcp", purpose: "p2p", bindAddress: "0.0.0.0" }];
   if (opts.udp !== false) out.push({ containerPort: port, hostPort: port, protocol: "udp", purpose: "p2p", bindAddress: "0.0.0.0" });
@@ -206,14 +212,14 @@ export function executionSpec(
 export function consensusSpec(
   ctx: NodeContext,
   client: ClientIdentity,
-  fields: { entry: { entrypoint?: string[]; command: string[] }; reset: ResetDataRule; quic?: boolean },
+  fields: { entry: { entrypoint?: string[]; command: string[] }; reset: ResetDataRule; quic?: boolean; privatePorts?: PortSpec[] },
 ): ContainerSpec {
   const cl = ctx.host.consensus;
   return baseSpec(ctx, "consensus", client.name, {
     image: cl.image ?? client.defaultImage,
     memoryMiB: cl.memoryMiB ?? client.defaultMemoryMiB,
     ...fields.entry,
-    ports: [...p2pPorts(cl.p2pPort, fields.quic ? { quicPort: cl.quicPort } : {}), apiPort(cl.beaconApiPort, "beacon", cl.exposeBeaconApi)],
+    ports: [...p2pPorts(cl.p2pPort, fields.quic ? { quicPort: cl.quicPort } : {}), apiPort(cl.beaconApiPort, "beacon", cl.exposeBeaconApi), ...(fields.privatePorts ?? [])],
     mounts: sharedMounts(ctx, { jwt: true }),
     metricsPort: metricsPortOf(ctx, "consensus"),
     reset: fields.reset,

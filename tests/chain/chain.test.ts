@@ -1,6 +1,6 @@
 /**
  * Real geth + prysm beacon + prysm validator from the client modules' own container specs: the chain advances
- * and the validators do their duties, node identities survive a restart and the switch by ephemery-reset to
+ * and the genesis validators (made by `ephemery keys generate`) do their duties, node identities survive a restart and the switch by ephemery-reset to
  * iteration N+1 (genesis sync, no checkpoint provider), and the validator's keys are listed through the
  * keymanager API with the token where KEY_TOOLS reads it.
  */
@@ -10,7 +10,7 @@ import { iterationAt } from "../../lib/ephemery";
 import { clientBinaries, ensureClientImages } from "../support/chainClients";
 import { ChainRelease, ChainSchedule, generateChainRelease, scheduleOf } from "../support/chainRelease";
 import { ReleaseServer } from "../support/releases";
-import { ChainNode, publishChainRelease, waitOn } from "./harness";
+import { ChainNode, httpGet, publishChainRelease, waitOn } from "./harness";
 
 const SECONDS_PER_SLOT = 3;
 const VALIDATORS = 8;
@@ -33,7 +33,9 @@ describe("live chain: geth + prysm on generated Ephemery releases", () => {
     n = iterationAt(nowSec());
     // N's EL genesis 40 s from now leaves time to generate, install and start; N+1 follows one period later,
     // after N has finalized (about four 96 s epochs).
-    const elN = nowSec() + 40;
+    // Generating the genesis keys (keys generate, pbkdf2 at the reference rounds) and importing them takes longer
+    // than interop keys did.
+    const elN = nowSec() + 60;
     // No genesis delay: prysmctl stamps genesis.json with the CL genesis time, and the release check holds a
     // release to MIN_GENESIS_TIME = genesis.json timestamp, GENESIS_TIME = MIN_GENESIS_TIME + GENESIS_DELAY.
     schedule = { baseTime: elN - n * PERIOD_SEC, periodSec: PERIOD_SEC, genesisDelaySec: 0, chainIdBase: 39438000 };
@@ -85,6 +87,16 @@ describe("live chain: geth + prysm on generated Ephemery releases", () => {
 
   test("the chain finalizes (finalized epoch > 0)", async () => {
     await waitOn(node, async () => Number((await node.beacon("/eth/v1/beacon/states/head/finality_checkpoints")).data.finalized.epoch) > 0, 540_000, "a finalized epoch above 0");
+  });
+
+  test("every genesis validator made by keys generate attested: positive source and target rewards two epochs back", async () => {
+    const epoch = Math.floor((await node.headSlot()) / 32) - 2;
+    expect(epoch).toBeGreaterThan(0);
+    const indices = releaseN.keys.map((k) => String(k.index));
+    const body = JSON.parse(await httpGet(`http://127.0.0.1:${node.config.consensus.beaconApiPort}/eth/v1/beacon/rewards/attestations/${epoch}`, JSON.stringify(indices)));
+    const rewards = (body.data?.total_rewards ?? []) as { validator_index: string; source: string; target: string }[];
+    expect(rewards.map((r) => r.validator_index).sort()).toEqual([...indices].sort());
+    expect(rewards.filter((r) => !(Number(r.source) > 0 && Number(r.target) > 0))).toEqual([]);
   });
 
   test("the prysm validator lists its keys through the keymanager API with the token KEY_TOOLS names", async () => {

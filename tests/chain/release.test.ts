@@ -3,25 +3,23 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { interopSecret, mnemonicToSeed, secretAtPath } from "../../lib/keys/derive";
 import { decryptKeystore, parseKeystore } from "../../lib/keys/keystore";
 import { clientBinaries } from "../support/chainClients";
-import { ChainRelease, DEPOSIT_CONTRACT, generateChainRelease, interopSecret } from "../support/chainRelease";
+import { derivePubkeys } from "../keys/fixtures";
+import { CHAIN_MNEMONIC, CHAIN_WITHDRAWAL_ADDRESS, ChainRelease, DEPOSIT_CONTRACT, generateChainRelease, PREFUND_WEI } from "../support/chainRelease";
 
 const bins = clientBinaries();
 const schedule = { baseTime: 1_800_000_000 - 100 * 600, periodSec: 600, genesisDelaySec: 60, chainIdBase: 39438000 };
 let release: ChainRelease;
 
 beforeAll(async () => {
-  release = await generateChainRelease({ iteration: 100, schedule, validators: 4, secondsPerSlot: 3, prysmctl: bins.prysmctl, geth: bins.geth, bootEnrs: ["enr:-AAA"], bootEnodes: ["enode://ab@127.0.0.1:30303"] });
+  release = await generateChainRelease({ iteration: 100, schedule, validators: 4, secondsPerSlot: 3, prysmctl: bins.prysmctl, geth: bins.geth, bootEnrs: ["enr:-AAA"], bootEnodes: ["enode://ab@127.0.0.1:30303"], prefund: [FUNDED] });
 });
+const FUNDED = `0x${"5a".repeat(20)}`;
 
 const text = (name: string) => release.files[name].toString();
 const envOf = (name: string) => Object.fromEntries(text(name).trim().split("\n").map((l) => /^(?:export )?([A-Z_]+)="(.*)"$/.exec(l)!.slice(1, 3)));
-
-test("the interop key of validator 0 is the spec's", () => {
-  // eth2.0-pm interop: the first mock-start private key.
-  expect(interopSecret(0).toString("hex")).toBe("25295f0d1d592a90b333e26e85149708208e9f8e8bc18f6c77bd62f8ad7a6866");
-});
 
 test("the release carries the upstream files with one consistent set of values", () => {
   for (const f of ["config.yaml", "genesis.json", "genesis.ssz", "boot_enr.yaml", "bootstrap_nodes.txt", "boot_enode.txt", "deposit_contract.txt", "deposit_contract_block.txt", "deploy_block.txt", "genesis_validators_root.txt", "nodevars_env.txt", "retention.vars"]) {
@@ -44,14 +42,26 @@ test("the release carries the upstream files with one consistent set of values",
   }
 });
 
-test("the keystores pass lib/keys validation and decrypt to the interop secrets", () => {
-  expect(release.keys).toHaveLength(4);
+test("the genesis validators are keys 0..n-1 of the test mnemonic, from keys generate: keystores open, 0x01 credentials in the state", () => {
+  expect(release.keys.map((k) => k.index)).toEqual([0, 1, 2, 3]);
+  const seed = mnemonicToSeed(CHAIN_MNEMONIC);
   for (const k of release.keys) {
     const parsed = parseKeystore(k.keystore);
     expect(parsed.pubkey).toBe(k.pubkey);
-    expect(decryptKeystore(parsed.keystore, k.password)).toEqual(interopSecret(k.index));
+    expect(parsed.keystore.path).toBe(`m/12381/3600/${k.index}/0/0`);
+    expect(decryptKeystore(parsed.keystore, k.password)).toEqual(secretAtPath(seed, `m/12381/3600/${k.index}/0/0`));
     expect(decryptKeystore(parsed.keystore, "wrong")).toBeUndefined();
   }
+  // Not prysm's interop keys, which prysmctl would make without the deposit file.
+  expect(release.keys[0].pubkey).not.toBe(derivePubkeys([interopSecret(0)])[0]);
+  expect(release.genesisValidators.map((v) => v.pubkey)).toEqual(release.keys.map((k) => k.pubkey));
+  expect(release.genesisValidators.map((v) => v.withdrawalCredentials)).toEqual(release.keys.map(() => `0x01${"00".repeat(11)}${CHAIN_WITHDRAWAL_ADDRESS.slice(2)}`));
+});
+
+test("a prefunded address holds its balance in genesis.json", () => {
+  const alloc = JSON.parse(text("genesis.json")).alloc;
+  const key = Object.keys(alloc).find((k) => k.toLowerCase().replace(/^0x/, "") === FUNDED.slice(2));
+  expect(BigInt(alloc[key!].balance)).toBe(PREFUND_WEI);
 });
 
 function gethInitHash(genesisJson: string): string {

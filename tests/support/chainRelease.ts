@@ -2,8 +2,9 @@
  * A real Ephemery-format release for the live-chain tier: a genesis.json that geth v1.16 initialises, a
  * genesis.ssz made by prysmctl `testnet generate-genesis` from the same genesis.json (so the CL's execution payload
  * header names the EL's genesis block), config.yaml with Ephemery's values except the slot time and genesis delay,
- * and EIP-2335 keystores for the genesis validators (interop keys). Pack it with buildArchive, serve it with
- * ReleaseServer (./releases).
+ * and the genesis validators: keystores and deposit data written by `ephemery keys generate` from a fixed test
+ * mnemonic, given to prysmctl as --deposit-json-file. Pack it with buildArchive, serve it with ReleaseServer
+ * (./releases).
  *
  * Where this differs from an upstream release, and why: prysmctl sets the EL genesis timestamp to the CL genesis
  * time (upstream uses MIN_GENESIS_TIME); besu.json/chainspec.json are not written (no geth node reads them, and the
@@ -14,11 +15,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
-import { interopSecret } from "../../lib/keys/derive";
-import { encryptKeystore } from "../../lib/keys/keystoreWriter";
-import { derivePubkeys } from "../keys/fixtures";
-
-export { interopSecret };
+import { mnemonicToSeed, secretAtPath, signingKeyPath } from "../../lib/keys/derive";
+import { DepositDataJson } from "../../lib/keys/deposit";
+import { runCli } from "./cli";
 
 const run = promisify(execFile);
 
@@ -39,7 +38,7 @@ export const scheduleOf = (s: ChainSchedule) => ({
 export interface ChainReleaseOptions {
   iteration: number;
   schedule: ChainSchedule;
-  /** Genesis validators (interop keys 0..n-1). */
+  /** Genesis validators: keys 0..n-1 of CHAIN_MNEMONIC (EIP-2334 paths), made by `ephemery keys generate`. */
   validators: number;
   secondsPerSlot: number;
   /** The prysmctl and geth binaries (scripts/client-binaries.sh). */
@@ -52,6 +51,8 @@ export interface ChainReleaseOptions {
   keystorePassword?: string;
   /** The fork at genesis: electra (Prague on the EL; default) or fulu (Osaka), Ephemery's current fork. */
   fork?: "electra" | "fulu";
+  /** Execution addresses given PREFUND_WEI each in genesis.json (e.g. to pay deposits). */
+  prefund?: string[];
 }
 
 export interface GenesisKey {
@@ -67,6 +68,8 @@ export interface ChainRelease {
   iteration: number;
   files: Record<string, string | Buffer>;
   keys: GenesisKey[];
+  /** The validators of genesis.ssz, in index order (hex without 0x for pubkeys, 0x-hex credentials). */
+  genesisValidators: { pubkey: string; withdrawalCredentials: string }[];
   genesisValidatorsRoot: string;
   elGenesisHash: string;
   elGenesisTime: number;
@@ -75,6 +78,41 @@ export interface ChainRelease {
 }
 
 export const DEPOSIT_CONTRACT = "0x4242424242424242424242424242424242424242";
+/** The test network's validator mnemonic (the BIP-39 test vector): genesis keys from index 0, later ones after them. */
+export const CHAIN_MNEMONIC = `${"abandon ".repeat(11)}about`;
+/** Withdrawal address (0x01 credentials) of every generated validator. */
+export const CHAIN_WITHDRAWAL_ADDRESS = `0x${"ee".repeat(20)}`;
+export const PREFUND_WEI = 10n ** 24n;
+
+/**
+ * Runs `ephemery keys generate` (pbkdf2, so a start imports quickly) for keys start..start+count-1 of the mnemonic,
+ * signed for config.yaml's GENESIS_FORK_VERSION, into `out` (new). Returns the keys and the deposit data file.
+ */
+export async function generateChainKeys(o: { out: string; configYaml: string; start: number; count: number; password: string; mnemonic?: string }): Promise<{ keys: GenesisKey[]; depositDataFile: string; deposits: DepositDataJson[] }> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "ephemery-chain-keys-"));
+  try {
+    fs.writeFileSync(path.join(work, "mnemonic"), `${o.mnemonic ?? CHAIN_MNEMONIC}\n`, { mode: 0o600 });
+    fs.writeFileSync(path.join(work, "password"), o.password, { mode: 0o600 });
+    fs.writeFileSync(path.join(work, "config.yaml"), o.configYaml);
+    const r = await runCli(["keys", "generate", "--mnemonic-file", path.join(work, "mnemonic"), "--count", String(o.count), "--start-index", String(o.start),
+      "--password-file", path.join(work, "password"), "--withdrawal-address", CHAIN_WITHDRAWAL_ADDRESS, "--network-config", path.join(work, "config.yaml"),
+      "--kdf", "pbkdf2", "--out", o.out, "--json"]);
+    if (r.code !== 0) throw new Error(`ephemery keys generate failed (${r.code}): ${r.stderr.slice(-2000)}`);
+    const result = JSON.parse(r.stdout) as { pubkeys: string[]; keystoreFiles: string[]; depositDataFile: string };
+    const seed = mnemonicToSeed(o.mnemonic ?? CHAIN_MNEMONIC);
+    const keys = result.pubkeys.map((pubkey, i) => ({
+      index: o.start + i,
+      pubkey,
+      secret: secretAtPath(seed, signingKeyPath(o.start + i)),
+      keystore: fs.readFileSync(path.join(o.out, result.keystoreFiles[i]), "utf8"),
+      password: o.password,
+    }));
+    const depositDataFile = path.join(o.out, result.depositDataFile);
+    return { keys, depositDataFile, deposits: JSON.parse(fs.readFileSync(depositDataFile, "utf8")) };
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
 const FAR_FUTURE = "18446744073709551615";
 
 /** Ephemery's config.yaml (ephemery-genesis cl-config.yaml and values.env) with the test's slot time and delay. */
@@ -136,7 +174,12 @@ export async function generateChainRelease(o: ChainReleaseOptions): Promise<Chai
     const fork = o.fork ?? "electra";
     const config = ephemeryConfigYaml({ elGenesis: el, genesisDelaySec: o.schedule.genesisDelaySec, chainId, validators: o.validators, secondsPerSlot: o.secondsPerSlot, fork });
     fs.writeFileSync(path.join(dir, "config.yaml"), config);
-    const common = ["--chain-config-file=config.yaml", `--num-validators=${o.validators}`, `--genesis-time=${cl}`, `--fork=${fork}`];
+    const password = o.keystorePassword ?? "ephemery live chain";
+    const generated = await generateChainKeys({ out: path.join(dir, "keys"), configYaml: config, start: 0, count: o.validators, password });
+    // --deposit-json-file takes the deposit CLI's deposit_data-*.json; --num-validators is a required flag, but the
+    // interop keys it counts are made only without a deposit file (cmd/prysmctl/testnet/generate_genesis.go,
+    // runtime/interop/premine-state.go, prysm v7.0.0).
+    const common = ["--chain-config-file=config.yaml", `--deposit-json-file=${generated.depositDataFile}`, `--num-validators=${o.validators}`, `--genesis-time=${cl}`, `--fork=${fork}`];
 
     // geth's own developer genesis carries the system contracts Cancun and Prague need (EIP-4788, -2935, -7002,
     // -7251) and has Osaka at 0; an Electra genesis drops Osaka (the CL forks must match the EL's).
@@ -159,6 +202,7 @@ export async function generateChainRelease(o: ChainReleaseOptions): Promise<Chai
     const depositKey = Object.keys(deposit).find((a) => a.toLowerCase().replace(/^0x/, "") === DEPOSIT_CONTRACT.slice(2));
     if (!depositKey || !deposit[depositKey].code) throw new Error("prysmctl's testnet genesis has no deposit contract at " + DEPOSIT_CONTRACT);
     genesis.alloc[DEPOSIT_CONTRACT.slice(2)] = deposit[depositKey];
+    for (const a of o.prefund ?? []) genesis.alloc[a.toLowerCase().replace(/^0x/, "")] = { balance: `0x${PREFUND_WEI.toString(16)}` };
     fs.writeFileSync(path.join(dir, "genesis-in.json"), JSON.stringify(genesis));
     await prysmctlGenesis(o.prysmctl, dir, [...common, "--geth-genesis-json-in=genesis-in.json", "--geth-genesis-json-out=genesis.json", "--output-ssz=genesis.ssz", "--output-json=state.json"]);
 
@@ -168,16 +212,14 @@ export async function generateChainRelease(o: ChainReleaseOptions): Promise<Chai
     const header = Object.entries(state).find(([k, v]) => k.startsWith("latest_execution_payload_header") && (v as { block_hash?: unknown } | null)?.block_hash)?.[1] as { block_hash: unknown } | undefined;
     if (!header) throw new Error("prysmctl's genesis state has no execution payload header");
     const elHash = bytesHex(header.block_hash);
-    const statePubkeys: string[] = state.validators.map((v: { public_key: unknown }) => bytesHex(v.public_key).slice(2));
+    const genesisValidators = (state.validators as { public_key: unknown; withdrawal_credentials: unknown }[])
+      .map((v) => ({ pubkey: bytesHex(v.public_key).slice(2), withdrawalCredentials: bytesHex(v.withdrawal_credentials) }));
+    const statePubkeys = genesisValidators.map((v) => v.pubkey);
+    if (statePubkeys.length !== o.validators) throw new Error(`prysmctl's genesis state has ${statePubkeys.length} validators, not the ${o.validators} generated`);
 
-    const password = o.keystorePassword ?? "ephemery live chain";
-    const secrets = Array.from({ length: o.validators }, (_, index) => interopSecret(index));
-    const pubkeys = derivePubkeys(secrets);
-    const keys: GenesisKey[] = secrets.map((secret, index) => {
-      const pubkey = pubkeys[index];
-      if (pubkey !== statePubkeys[index]) throw new Error(`interop key ${index} (${pubkey}) is not validator ${index} of the genesis state (${statePubkeys[index]})`);
-      const keystore = JSON.stringify(encryptKeystore(secret, password, `m/12381/3600/${index}/0/0`, "pbkdf2", { pbkdf2Rounds: 16384, description: `pulumi-ephemery live-chain genesis validator ${index}` }));
-      return { index, pubkey, secret, password, keystore };
+    const keys = generated.keys;
+    keys.forEach((k, i) => {
+      if (k.pubkey !== statePubkeys[i]) throw new Error(`generated key ${k.index} (${k.pubkey}) is not validator ${i} of the genesis state (${statePubkeys[i]})`);
     });
 
     const enrs = o.bootEnrs ?? [];
@@ -209,7 +251,7 @@ export async function generateChainRelease(o: ChainReleaseOptions): Promise<Chai
         `export GENESIS_RESET_INTERVAL="${o.schedule.periodSec}"`, `export CHAIN_ID="${chainId}"`, "",
       ].join("\n"),
     };
-    return { iteration: o.iteration, files, keys, genesisValidatorsRoot: gvr, elGenesisHash: elHash, elGenesisTime: el, clGenesisTime: cl, chainId };
+    return { iteration: o.iteration, files, keys, genesisValidators, genesisValidatorsRoot: gvr, elGenesisHash: elHash, elGenesisTime: el, clGenesisTime: cl, chainId };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

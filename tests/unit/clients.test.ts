@@ -159,6 +159,18 @@ describe("validator clients", () => {
     expect(on.ports).toEqual([{ containerPort: 5062, hostPort: 5062, protocol: "tcp", purpose: "keymanager", bindAddress: "127.0.0.1" }, expect.objectContaining({ purpose: "metrics" })]);
   });
 
+  test("a prysm validator next to a prysm beacon node talks gRPC to it over the node network; next to another, REST", () => {
+    const own = specsFor(host({ consensus: { client: "prysm" }, validator: { feeRecipient: FEE } }));
+    expect(own.validator!.command).toContain("--beacon-rpc-provider=n1-consensus:4000");
+    expect(own.validator!.command).not.toContain("--enable-beacon-rest-api");
+    // The beacon listens for gRPC on all container addresses, yet publishes nothing on the host for it.
+    expect(own.consensus.command[0]).toMatch(/ --rpc-host=0\.0\.0\.0 --rpc-port=4000 /);
+    expect(own.consensus.ports.filter((p) => p.containerPort === 4000)).toEqual([{ containerPort: 4000, protocol: "tcp", purpose: "beacon", bindAddress: "127.0.0.1" }]);
+    const mixed = specsFor(host({ consensus: { client: "lighthouse" }, validator: { client: "prysm", feeRecipient: FEE } })).validator!;
+    expect(mixed.command).toEqual(expect.arrayContaining(["--enable-beacon-rest-api", "--beacon-rest-api-provider=http://n1-consensus:5052"]));
+    expect(mixed.command.join(" ")).not.toContain("--beacon-rpc-provider");
+  });
+
   test("the validator client defaults to the consensus client", () => {
     expect(specsFor(host({ consensus: { client: "teku" }, validator: { feeRecipient: FEE } })).validator!.client).toBe("teku");
   });

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { checkpointArgs, consensusSpec, executionEndpoint, metricsPortOf, readCheckpointUrl, shellEntry } from "../common";
+import { checkpointArgs, consensusSpec, executionEndpoint, metricsPortOf, PRYSM_GRPC_PORT, privatePort, readCheckpointUrl, shellEntry } from "../common";
 import { ConsensusClientModule, PATHS } from "../types";
 
 export const prysm: ConsensusClientModule = {
@@ -31,6 +31,9 @@ export const prysm: ConsensusClientModule = {
           `--p2p-quic-port=${cl.quicPort}`,
           "--http-host=0.0.0.0",
           `--http-port=${cl.beaconApiPort}`,
+          // gRPC for the prysm validator client, on the container network (the default host is 127.0.0.1).
+          "--rpc-host=0.0.0.0",
+          `--rpc-port=${PRYSM_GRPC_PORT}`,
           "--monitoring-host=0.0.0.0",
           `--monitoring-port=${metricsPort}`,
           "--p2p-static-id",
@@ -41,6 +44,6 @@ export const prysm: ConsensusClientModule = {
       cl.extraArgs,
       { nodevars: false },
     );
-    return consensusSpec(ctx, prysm, { entry, reset: { wipe: ["."], keep: ["network-keys"] }, quic: true });
+    return consensusSpec(ctx, prysm, { entry, reset: { wipe: ["."], keep: ["network-keys"] }, quic: true, privatePorts: [privatePort(PRYSM_GRPC_PORT, "beacon")] });
   },
 };
