@@ -1,17 +1,12 @@
 /** `ephemery keys deposit`: send the deposits of a deposit_data-*.json to the network's deposit contract. */
 import * as fs from "fs";
 import * as path from "path";
-import { DepositDataJson, genesisForkVersionOf, verifyDeposit } from "../../lib/keys/deposit";
+import { DepositDataJson, genesisForkVersionOf, networkConfigValue, verifyDeposit } from "../../lib/keys/deposit";
 import { sendDeposits } from "../../lib/keys/depositTx";
 import { addressOf } from "../../lib/execution/transaction";
 import { Command, CommandIO, json, stringOpt, UsageError } from "../command";
 
 const MAX_DEPOSIT_FILE_BYTES = 16 * 1024 * 1024;
-
-/** `KEY: value` of a consensus config.yaml, as data. */
-function configValue(configYaml: string, key: string): string | undefined {
-  return new RegExp(`^${key}:[ \\t]*["']?([0-9A-Za-zx]+)["']?[ \\t]*(#.*)?$`, "m").exec(configYaml)?.[1];
-}
 
 function readDeposits(file: string): DepositDataJson[] {
   const st = fs.statSync(file, { throwIfNoEntry: false });
@@ -63,8 +58,8 @@ export const keysDepositCommands: Command[] = [
       const networkConfig = stringOpt(values, "network-config");
       if (networkConfig) {
         const text = fs.readFileSync(path.resolve(io.cwd, networkConfig), "utf8").slice(0, 1024 * 1024);
-        contract ??= configValue(text, "DEPOSIT_CONTRACT_ADDRESS");
-        chainId ??= configValue(text, "DEPOSIT_CHAIN_ID");
+        contract ??= networkConfigValue(text, "DEPOSIT_CONTRACT_ADDRESS");
+        chainId ??= networkConfigValue(text, "DEPOSIT_CHAIN_ID");
         forkVersion ??= genesisForkVersionOf(text);
       }
       if (!contract || !chainId || !forkVersion) throw new UsageError("give --network-config (the release's config.yaml) or all of --deposit-contract, --chain-id and --fork-version");
