@@ -8,7 +8,9 @@ import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import { clientLayout, SET_CLIENT_FILE, SET_PUBKEYS_FILE } from "../../lib/keys/layout";
-import { executionCredentials } from "../../lib/keys/deposit";
+import { executionCredentials, makeDeposit } from "../../lib/keys/deposit";
+import { depositCalldata } from "../../lib/keys/depositTx";
+import { addressOf, signEip1559 } from "../../lib/execution/transaction";
 import { METRICS_FILE, RedepositRecord, RedepositSettings, recordPath } from "../../lib/keys/redeposit";
 import { redepositProgramSource } from "../../lib/keys/redepositValues";
 import { DevChain, startDevChain, waitFor } from "../support/devChain";
@@ -148,6 +150,28 @@ test("killed right after sending, the next run finds the sent transaction on the
   expect(Object.values(record.deposits).map((e) => e.state)).toEqual(["included", "included"]);
   // Two keys, two deposits, two transactions of the funder: the killed one was not sent twice.
   await waitFor("the deposits", async () => ((await chain.depositCount()) === count0 + 2n ? true : undefined), 10_000);
+  expect(await chain.funderNonce()).toBe(nonce0 + 2n);
+}, 240_000);
+
+test("killed after recording its intent but before sending, the next run sends those same bytes: one deposit", async () => {
+  const [count0, nonce0] = [await chain.depositCount(), await chain.funderNonce()];
+  // What the program records just before eth_sendRawTransaction, for a transaction the node never saw.
+  const d = makeDeposit(keys[1].secret, Buffer.from(settings.withdrawalCredentials.slice(2), "hex"), 32_000_000_000n, FORK, "ephemery-204");
+  const block = await chain.rpc<{ baseFeePerGas: string }>("eth_getBlockByNumber", ["latest", false]);
+  const tx = signEip1559({ chainId: chain.chainId, nonce: nonce0, maxPriorityFeePerGas: 10n ** 9n, maxFeePerGas: BigInt(block.baseFeePerGas) * 2n + 10n ** 9n,
+    gasLimit: 300_000n, to: chain.contract, valueWei: 32n * 10n ** 18n, data: depositCalldata(d) }, chain.funder);
+  fs.writeFileSync(recordPath(settings.recordDir, 204), JSON.stringify({ version: 1, iteration: 204, complete: false, deposits: {
+    [keys[1].pubkey]: { state: "intent", txHash: tx.hash, nonce: nonce0.toString(), from: addressOf(chain.funder), raw: tx.raw, at: 1 },
+  } }));
+  expect(await chain.rpc("eth_getTransactionByHash", [tx.hash])).toBeNull();
+  const r = await runProgram(204);
+  expect(r.stderr).not.toMatch(/ERROR/);
+  expect(r.code).toBe(0);
+  expect(r.stderr).toMatch(/re-broadcast the same signed bytes/);
+  const record = readRecord(204);
+  expect(record.deposits[keys[1].pubkey]).toMatchObject({ state: "included", txHash: tx.hash });
+  expect(record.deposits[keys[2].pubkey]).toMatchObject({ state: "included" });
+  expect(await chain.depositCount()).toBe(count0 + 2n);
   expect(await chain.funderNonce()).toBe(nonce0 + 2n);
 }, 240_000);
 
