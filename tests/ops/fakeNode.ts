@@ -27,7 +27,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-function listen(handler: http.RequestListener): Promise<TestServer> {
+export function listen(handler: http.RequestListener): Promise<TestServer> {
   const requests: string[] = [];
   const sockets = new Set<net.Socket>();
   const server = http.createServer((req, res) => {
@@ -48,7 +48,7 @@ function listen(handler: http.RequestListener): Promise<TestServer> {
   });
 }
 
-function send(res: http.ServerResponse, status: number, body?: unknown) {
+export function send(res: http.ServerResponse, status: number, body?: unknown) {
   res.writeHead(status, { "content-type": "application/json" });
   res.end(body === undefined ? "" : JSON.stringify(body));
 }
