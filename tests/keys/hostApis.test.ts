@@ -9,7 +9,7 @@ import * as path from "path";
 import { executionCredentials, makeDeposit } from "../../lib/keys/deposit";
 import { busyboxImage, docker } from "../support/dockerd";
 import { startSshHost, TestSshHost } from "../support/sshd";
-import { listen, send, TestServer } from "../ops/fakeNode";
+import { listen, send, sshStackFiles, TestServer } from "../ops/fakeNode";
 import { runCli } from "../ops/io";
 import { tempDir, testSecret } from "./fixtures";
 
@@ -61,23 +61,7 @@ beforeAll(async () => {
   const image = busyboxImage("ephemery-host-apis", { "data/validators/api-token.txt": { content: `${TOKEN}\n` } });
   docker(["rm", "-f", `${NODE}-validator`]);
   docker(["run", "-d", "--name", `${NODE}-validator`, image, "sleep", "600"]);
-  const knownHosts = path.join(work, "known_hosts");
-  const hostKey = fs.readFileSync(path.join(sshHost.dir, "host_ed25519.pub"), "utf8").split(" ").slice(0, 2).join(" ");
-  fs.writeFileSync(knownHosts, `[127.0.0.1]:${sshHost.port} ${hostKey}\n`);
-  const stackFile = path.join(work, "Pulumi.tun.yaml");
-  fs.writeFileSync(stackFile, [
-    "config:",
-    "  ephemery:sshPrivateKey: { secure: v1:AAAA }",
-    "  ephemery:hosts:",
-    `    - name: ${NODE}`,
-    "      address: 127.0.0.1",
-    `      ssh: { user: root, port: ${sshHost.port} }`,
-    `      dataDir: ${path.join(work, "data")}`,
-    `      execution: { rpcPort: ${rpc.port} }`,
-    `      consensus: { beaconApiPort: ${beacon.port} }`,
-    `      validator: { feeRecipient: "0x${"11".repeat(20)}", keymanagerPort: ${km.port} }`,
-    "",
-  ].join("\n"));
+  const { stackFile, knownHosts } = sshStackFiles(sshHost, work, NODE, { rpcPort: rpc.port, beaconApiPort: beacon.port, keymanagerPort: km.port });
   sshArgs = ["--host", NODE, "--file", stackFile, "--identity", sshHost.privateKeyFile, "--known-hosts", knownHosts];
   const d = makeDeposit(testSecret(1), executionCredentials("0x01", `0x${"42".repeat(20)}`), 32_000_000_000n, FORK, "ephemery");
   fs.writeFileSync(path.join(work, "deposit_data.json"), JSON.stringify([d]));
