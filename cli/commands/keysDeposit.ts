@@ -111,8 +111,12 @@ async function deposit(values: Record<string, unknown>, io: CommandIO, rpcUrl: s
     onProgress: values.json ? undefined : (line) => io.err(`${line}\n`),
   });
   // The beacon node sees a deposit only after the execution chain's follow distance: "not yet" is normal.
-  const states = apis ? await Promise.all(sent.map((s) => validatorState(apis.urls.beacon, s.pubkey).catch(() => undefined))) : [];
-  const withState = sent.map((s, i) => ({ ...s, ...(apis ? { beaconStatus: states[i]?.status ?? "not yet known to the beacon node" } : {}) }));
+  const beaconStatus = (pubkey: string) => validatorState(apis!.urls.beacon, pubkey).then(
+    (st) => st?.status ?? "not yet known to the beacon node",
+    (e: Error) => `unknown (beacon API: ${e.message.slice(0, 160)})`,
+  );
+  const states = apis ? await Promise.all(sent.map((s) => beaconStatus(s.pubkey))) : [];
+  const withState = sent.map((s, i) => ({ ...s, ...(apis ? { beaconStatus: states[i] } : {}) }));
   io.out(values.json ? json({ deposits: withState }) : `${withState.map((s) => `0x${s.pubkey}: included in block ${s.block} (${s.txHash})${s.beaconStatus ? `; beacon: ${s.beaconStatus}` : ""}`).join("\n")}\n`);
   return 0;
 }

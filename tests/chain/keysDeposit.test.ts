@@ -9,7 +9,9 @@ import { makeDeposit, executionCredentials } from "../../lib/keys/deposit";
 import { secretAtPath, mnemonicToSeed } from "../../lib/keys/derive";
 import { runCli } from "../support/cli";
 import { DevChain, startDevChain } from "../support/devChain";
-import { tempDir } from "../keys/fixtures";
+import { tempDir, testSecret } from "../keys/fixtures";
+import { closedPort, sshStackFiles } from "../ops/fakeNode";
+import { startSshHost } from "../support/sshd";
 
 const ABANDON = `${"abandon ".repeat(11)}about`;
 const FORK = "0x1000101b";
@@ -63,3 +65,26 @@ test("a node on another chain is refused before anything is signed", async () =>
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(/is on chain \d+, the deposits are for chain 39438999: nothing was sent/);
 });
+
+test("keys deposit --host sends through an SSH tunnel to the host's JSON-RPC, the network named by the host's release", async () => {
+  const sshHost = await startSshHost();
+  try {
+    const node = `dep${process.pid}`;
+    const testnet = path.join(work, "data", node, "testnet", "current");
+    fs.mkdirSync(testnet, { recursive: true });
+    fs.writeFileSync(path.join(testnet, "config.yaml"), `GENESIS_FORK_VERSION: ${FORK}\nDEPOSIT_CHAIN_ID: ${chain.chainId}\nDEPOSIT_CONTRACT_ADDRESS: ${contract}\n`);
+    // No beacon node here: the deposit still goes through; its beacon state is reported as unknown, with why.
+    const { stackFile, knownHosts } = sshStackFiles(sshHost, work, node, { rpcPort: Number(new URL(rpcUrl).port), beaconApiPort: await closedPort(), keymanagerPort: await closedPort() });
+    const d = makeDeposit(testSecret(4), executionCredentials("0x01", `0x${"42".repeat(20)}`), 32_000_000_000n, FORK, "ephemery");
+    fs.writeFileSync(path.join(work, "deposit_data-4.json"), JSON.stringify([d]));
+    const count0 = await chain.depositCount();
+    const r = await runCli(["keys", "deposit", "--host", node, "--file", stackFile, "--identity", sshHost.privateKeyFile, "--known-hosts", knownHosts,
+      "--deposit-data", path.join(work, "deposit_data-4.json"), "--funding-key-file", path.join(work, "funding.key"), "--yes", "--json"]);
+    expect(r.stderr).not.toMatch(/reverted|nothing was sent/i);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).deposits).toEqual([expect.objectContaining({ pubkey: d.pubkey, beaconStatus: expect.stringMatching(/^unknown \(beacon API: /) })]);
+    expect(await chain.depositCount()).toBe(count0 + 1n);
+  } finally {
+    await sshHost.stop();
+  }
+}, 240_000);
