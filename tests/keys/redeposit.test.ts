@@ -2,6 +2,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { redepositSchema } from "../../lib/config/keys";
+import { loadStackConfig } from "../../lib/config/load";
 import { emptyRecord, metricsText, networkFacts, parseRecord, planRedeposit, readFundingKeyFile, RedepositRecord, writeAtomic } from "../../lib/keys/redeposit";
 import { tempDir } from "./fixtures";
 
@@ -93,5 +94,24 @@ describe("hosts[].validator.redeposit", () => {
   });
   test("0x02 credentials take other amounts", () => {
     expect(redepositSchema.safeParse({ enabled: true, withdrawalCredentials: `0x02${"00".repeat(11)}${"42".repeat(20)}`, amountGwei: 64_000_000_000 }).success).toBe(true);
+  });
+});
+
+describe("ephemery:depositFundingKeys in the stack config", () => {
+  const entries = (funding: unknown, secret = true) => new Map<string, { value: unknown; secret: boolean }>([
+    ["ephemery:hosts", { value: [{ name: "v1", kind: "local", validator: { feeRecipient: `0x${"11".repeat(20)}` } }], secret: false }],
+    ["ephemery:depositFundingKeys", { value: funding, secret }],
+  ]);
+  const problems = (e: ReturnType<typeof entries>) => { const r = loadStackConfig(e); return r.ok ? [] : r.problems.map((p) => `${p.path}: ${p.message}`); };
+
+  test("a plain-text funding key is refused with the command that stores it as a secret", () => {
+    expect(problems(entries({ v1: `0x${"5a".repeat(32)}` }, false)).join("\n")).toMatch(/depositFundingKeys: is a secret but is stored in plain text; run: pulumi config set --secret/);
+  });
+  test("a malformed key is named without echoing it, and a key for no host is named", () => {
+    const bad = "0xnot-a-key-but-a-secret-anyway";
+    const text = problems(entries({ v1: bad, ghost: `0x${"5a".repeat(32)}` })).join("\n");
+    expect(text).toMatch(/must be a 32-byte private key in hex/);
+    expect(text).not.toContain("not-a-key-but-a-secret-anyway");
+    expect(problems(entries({ ghost: `0x${"5a".repeat(32)}` })).join("\n")).toMatch(/depositFundingKeys\.ghost: names no host; hosts are v1/);
   });
 });
