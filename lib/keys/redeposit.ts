@@ -230,7 +230,10 @@ export async function runRedeposit(s: RedepositSettings, log: (line: string) => 
     const timeoutMs = s.receiptTimeoutSec * 1000;
     for (const pk of pubkeys) {
       const e = record.deposits[pk];
-      if (e?.state === "intent") { record.deposits[pk] = await resumeIntent(rpc, net.depositContract, pk, e, timeoutMs, log); save(); }
+      if (e?.state !== "intent") continue;
+      if (s.dryRun) { log(`dry run: would look up (and re-broadcast if unknown) the recorded deposit ${e.txHash} for 0x${pk}`); continue; }
+      record.deposits[pk] = await resumeIntent(rpc, net.depositContract, pk, e, timeoutMs, log);
+      save();
     }
     const inChain = new Set<string>();
     for (const pk of pubkeys) {

@@ -160,9 +160,14 @@ test("killed after recording its intent but before sending, the next run sends t
   const block = await chain.rpc<{ baseFeePerGas: string }>("eth_getBlockByNumber", ["latest", false]);
   const tx = signEip1559({ chainId: chain.chainId, nonce: nonce0, maxPriorityFeePerGas: 10n ** 9n, maxFeePerGas: BigInt(block.baseFeePerGas) * 2n + 10n ** 9n,
     gasLimit: 300_000n, to: chain.contract, valueWei: 32n * 10n ** 18n, data: depositCalldata(d) }, chain.funder);
+  fs.mkdirSync(settings.recordDir, { recursive: true });
   fs.writeFileSync(recordPath(settings.recordDir, 204), JSON.stringify({ version: 1, iteration: 204, complete: false, deposits: {
     [keys[1].pubkey]: { state: "intent", txHash: tx.hash, nonce: nonce0.toString(), from: addressOf(chain.funder), raw: tx.raw, at: 1 },
   } }));
+  expect(await chain.rpc("eth_getTransactionByHash", [tx.hash])).toBeNull();
+  // A dry run does not even re-broadcast recorded bytes.
+  const dry = await runProgram(204, { dryRun: true });
+  expect(dry.stderr).toMatch(new RegExp(`dry run: would look up \\(and re-broadcast if unknown\\) the recorded deposit ${tx.hash}`));
   expect(await chain.rpc("eth_getTransactionByHash", [tx.hash])).toBeNull();
   const r = await runProgram(204);
   expect(r.stderr).not.toMatch(/ERROR/);
