@@ -10,7 +10,7 @@ import { holdKeyMoveRegistry } from "./components/validatorKeys";
 import { checkpointListsForHosts } from "./lib/checkpoint";
 
 export = async () => {
-  const { config, sshKeyFor, secrets } = readProgramConfig();
+  const { config, sshKeyFor, fundingKeyFor, secrets } = readProgramConfig();
 
   // Checkpoint providers are probed once, before any node is built, so each node gets a plain, ranked list.
   const log = { info: (m: string) => pulumi.log.info(m), warn: (m: string) => pulumi.log.warn(m) };
@@ -30,6 +30,7 @@ export = async () => {
         network: config.network,
         checkpointSyncUrls: checkpointLists[i],
         sshPrivateKey: sshKeyFor(host.name),
+        depositFundingKey: fundingKeyFor(host.name),
         monitoringSecrets: { alertmanager: secrets.alertmanagerSecrets, grafanaAdminPassword: secrets.grafanaAdminPassword },
       })));
       await new Promise((resolve) => setImmediate(resolve));

@@ -10,6 +10,8 @@ export interface ProgramConfig {
   secrets: { [K in keyof SecretSettings]: pulumi.Output<NonNullable<SecretSettings[K]>> | undefined };
   /** The SSH key for a host: its own from sshPrivateKeys, else sshPrivateKey; a secret. */
   sshKeyFor(host: string): pulumi.Output<string> | undefined;
+  /** The key paying a host's re-deposits: its own from depositFundingKeys, else depositFundingKey; a secret. */
+  fundingKeyFor(host: string): pulumi.Output<string> | undefined;
 }
 
 /**
@@ -61,5 +63,9 @@ export function readProgramConfig(entries: Map<string, ConfigEntry> = runtimeCon
     const key = plain.sshPrivateKeys?.[host] ?? plain.sshPrivateKey;
     return key === undefined ? undefined : pulumi.secret(key);
   };
-  return { config: result.config, secrets, sshKeyFor };
+  const fundingKeyFor = (host: string) => {
+    const key = plain.depositFundingKeys?.[host] ?? plain.depositFundingKey;
+    return key === undefined ? undefined : pulumi.secret(key);
+  };
+  return { config: result.config, secrets, sshKeyFor, fundingKeyFor };
 }

@@ -32,6 +32,8 @@ export interface EphemeryNodeArgs {
   readonly monitoringSecrets?: { alertmanager?: pulumi.Input<Record<string, string>>; grafanaAdminPassword?: pulumi.Input<string> };
   /** Keystore passwords for this host's validator keys (secrets). Default: read from the stack's keystorePassword(s). */
   readonly keystorePasswords?: pulumi.Input<KeystorePasswords>;
+  /** The key paying this host's automatic re-deposits (`ephemery:depositFundingKeys.<host>`, a secret). Default: none. */
+  readonly depositFundingKey?: pulumi.Input<string>;
 }
 
 export class EphemeryNode extends pulumi.ComponentResource {
@@ -64,7 +66,7 @@ export class EphemeryNode extends pulumi.ComponentResource {
       { parent: this },
     );
     this.jwt = new JwtSecret(`${name}-jwt`, { host: this.host }, { parent: this });
-    this.resetJob = new ResetJob(`${name}-reset`, { host: this.host, config: cfg, network: args.network, specs }, { parent: this });
+    this.resetJob = new ResetJob(`${name}-reset`, { host: this.host, config: cfg, network: args.network, specs, depositFundingKey: args.depositFundingKey }, { parent: this });
     const filesReady: pulumi.Resource[] = [this.jwt.file, this.resetJob.releaseReady];
 
     // Containers of the docker runtime share one network; the compose runtime declares its own of the same name.

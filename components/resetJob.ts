@@ -8,6 +8,7 @@ import { HostConfig, NetworkConfig } from "../lib/config/schema";
 import { contentDigest, renderHostScript, shellQuote } from "../lib/hostScripts";
 import { cronFileContent, cronInstallCommand, cronRemoveCommand } from "../lib/reset/schedule";
 import { RESET_SCRIPT, resetScriptValues } from "../lib/reset/values";
+import { fundingKeyPath, redepositProgramPath, redepositProgramSource } from "../lib/keys/redepositValues";
 import { Host } from "./host";
 import { hostCommand, hostFile } from "./hostCommand";
 
@@ -20,6 +21,8 @@ export interface ResetJobArgs {
   readonly network: NetworkConfig;
   /** The node's client containers: names, volumes and the wipe/keep rules the program is rendered with. */
   readonly specs: NodeSpecs;
+  /** The execution-layer key that pays re-deposits (a secret), written 0600 on the host. Default: none (required when `validator.redeposit.enabled` and not `dryRun`). */
+  readonly depositFundingKey?: pulumi.Input<string>;
 }
 
 export class ResetJob extends pulumi.ComponentResource {
@@ -43,6 +46,17 @@ export class ResetJob extends pulumi.ComponentResource {
     const script = renderHostScript(RESET_SCRIPT, resetScriptValues(config, args.network, args.specs));
     this.script = script;
     const install = hostFile(`${name}-program`, host.connection, { path: this.scriptPath, mode: "0755", content: script }, { parent: this, dependsOn: [host.ready] });
+    const redeposit = config.validator?.redeposit;
+    if (redeposit?.enabled) {
+      hostFile(`${name}-redeposit-program`, host.connection, { path: redepositProgramPath(config.dataDir, config.name), mode: "0644", content: redepositProgramSource() }, { parent: this, dependsOn: [host.ready] });
+      if (args.depositFundingKey !== undefined) {
+        // Through stdin into a 0600 file of a 0700 directory: the key never reaches argv, logs or a loose file.
+        const key = pulumi.secret(pulumi.output(args.depositFundingKey).apply((k) => `${k.trim()}\n`));
+        hostFile(`${name}-funding-key`, host.connection, { path: fundingKeyPath(config.dataDir, config.name), mode: "0600", dirMode: "0700", content: key, quiet: true }, { parent: this, dependsOn: [host.ready] });
+      } else if (!redeposit.dryRun) {
+        throw new Error(`hosts[${config.name}].validator.redeposit is enabled but no funding key was given; run: pulumi config set --secret --path 'ephemery:depositFundingKeys.${config.name}' 0x<64 hex>`);
+      }
+    }
     // Catch up: a new host (or one that was down across a reset) gets the current release before its clients start.
     const ensure = `${shellQuote(this.scriptPath)} ensure # ${contentDigest(script)}`;
     const release = hostCommand(

@@ -22,6 +22,8 @@ readonly RELEASES_DIR="$TESTNET_DIR/releases"
 readonly STAGING_DIR="$STATE_DIR/staging"
 readonly JOURNAL="$STATE_DIR/switch.journal"
 readonly MARKER="$STATE_DIR/iteration"
+# Holds the iteration a verified switch still owes a re-deposit run (REDEPOSIT_JS set); removed once it is done.
+readonly REDEPOSIT_DUE="$STATE_DIR/redeposit-due"
 readonly BACKOFF_FILE="$STATE_DIR/query-backoff"
 # Read by every consensus client at start: one provider URL, or empty for genesis sync (chosen here, never at `pulumi up`).
 readonly CHECKPOINT_FILE="$TESTNET_DIR/checkpoint-sync-url"
@@ -888,6 +890,8 @@ finish_switch() {
       journal_phase swapped ;&
     swapped)
       INSTALLED=$n
+      # A reset (not a first install) owes this host's non-genesis validators a deposit on the new chain.
+      if [ -n "$REDEPOSIT_JS" ] && [ "$from" != none ]; then write_file "$REDEPOSIT_DUE" "$n"; fi
       for role in execution consensus validator; do
         [[ " $running " == *" $role "* ]] && start_role "$role"
       done
@@ -905,6 +909,49 @@ finish_switch() {
       log "switched to $tag in ${e}s" ;;
     *) die "journal $JOURNAL has unknown phase \"$phase\"; move it away to start over" ;;
   esac
+}
+
+# --- re-deposit after a reset ---
+
+# The program is lib/keys/redeposit.ts bundled (REDEPOSIT_JS, written by `pulumi up`). Like the release checker it
+# runs under the host's node (>= 20), else in the pinned Node image, with only the paths it needs mounted. Its
+# per-iteration record makes a second run safe; the funding key stays in its 0600 file (never argv).
+run_redeposit() { # iteration
+  local major
+  major=$("${EPHEMERY_NODE:-node}" -p 'process.versions.node.split(".")[0]' 2>/dev/null || true)
+  if is_uint "${major:-x}" && [ "$major" -ge 20 ]; then
+    timeout "$REDEPOSIT_TIMEOUT_SEC" "${EPHEMERY_NODE:-node}" --max-old-space-size=1024 "$REDEPOSIT_JS" run "$1" "$REDEPOSIT_SETTINGS"
+  else
+    # Directories, not the key file: a bind mount of a missing file would make a directory in its place.
+    mkdir -p "$REDEPOSIT_RECORD_DIR" "$TEXTFILE_DIR"
+    install -d -m 0700 "${REDEPOSIT_FUNDING_KEY%/*}"
+    timeout "$REDEPOSIT_TIMEOUT_SEC" docker run --rm --network host --read-only --memory 1g \
+      -v "$REDEPOSIT_JS:$REDEPOSIT_JS:ro" -v "$REDEPOSIT_KEYS_DIR:$REDEPOSIT_KEYS_DIR:ro" -v "$TESTNET_DIR:$TESTNET_DIR:ro" \
+      -v "${REDEPOSIT_FUNDING_KEY%/*}:${REDEPOSIT_FUNDING_KEY%/*}:ro" -v "$REDEPOSIT_RECORD_DIR:$REDEPOSIT_RECORD_DIR" -v "$TEXTFILE_DIR:$TEXTFILE_DIR" \
+      "$RELEASE_CHECK_IMAGE" node --max-old-space-size=1024 "$REDEPOSIT_JS" run "$1" "$REDEPOSIT_SETTINGS"
+  fi
+}
+
+# Runs while a verified switch owes it (every cron run retries), and only against an EL on the installed chain.
+maybe_redeposit() {
+  local due got rc=0
+  [ -n "$REDEPOSIT_JS" ] && [ -n "$INSTALLED" ] && [ ! -f "$JOURNAL" ] || return 0
+  due=$(read_file "$REDEPOSIT_DUE")
+  [ -n "$due" ] || return 0
+  if [ "$due" != "$INSTALLED" ]; then rm -f "$REDEPOSIT_DUE"; return 0; fi
+  got=$(el_chain_id || true)
+  if [ "$got" != "$(chain_id "$INSTALLED")" ]; then
+    log "re-deposit for iteration $INSTALLED waits: the EL at $EL_RPC_URL answers chain id \"$got\", expected $(chain_id "$INSTALLED")"
+    return 0
+  fi
+  log "re-depositing this host's validators that iteration $INSTALLED's genesis lacks"
+  run_redeposit "$INSTALLED" || rc=$?
+  if [ "$rc" = 0 ]; then
+    rm -f "$REDEPOSIT_DUE"
+    log "re-deposit for iteration $INSTALLED done"
+  else
+    log "re-deposit for iteration $INSTALLED did not finish (exit $rc, see above); the next run tries again"
+  fi
 }
 
 # --- housekeeping ---
@@ -1040,6 +1087,7 @@ main() {
   rm -rf "${STAGING_DIR:?}"/*   # leftovers of interrupted downloads; we hold the lock
   converge
   refresh_release_metrics
+  if [ "$MODE" = run ]; then maybe_redeposit; fi
   if [ "$MODE" = ensure ]; then
     # An installed release keeps `pulumi up` going when the source is down; cron retries within the minute.
     if [ "$QUERY_FAILED" = 1 ]; then

@@ -282,6 +282,21 @@ export function targetOf(host: HostConfig, addresses: Record<string, string>): H
   return { name: host.name, kind: "ssh", address: kind === "ssh" ? host.address : addresses[host.name], user, port: host.ssh.port };
 }
 
+/** The read-only status script rendered for one host (containers, iteration, disk, keymanager token). */
+export function statusScriptOf(host: HostConfig): string {
+  const paths = hostPaths(host.dataDir, host.name);
+  const vc = validatorClientOf(host);
+  return renderHostScript(STATUS_SCRIPT, {
+    NODE: host.name,
+    NODE_DIR: paths.root,
+    TESTNET_DIR: paths.testnetRoot,
+    TEXTFILE_DIR: paths.textfile,
+    STATE_DIR: paths.state,
+    VC_CONTAINER: vc ? containerName(host.name, "validator") : "",
+    VC_TOKEN_PATHS: vc ? KEYMANAGER_TOKEN_PATHS[vc] : [],
+  });
+}
+
 export async function hostStatus(host: HostConfig, opts: StatusOptions): Promise<HostStatus> {
   const target = targetOf(host, opts.addresses);
   const expected = iterationAt(opts.nowSec);
@@ -304,18 +319,7 @@ export async function hostStatus(host: HostConfig, opts: StatusOptions): Promise
   let session: HostSession | undefined;
   const work = async () => {
     session = await openSession(target, opts.auth, opts.timeoutMs);
-    const paths = hostPaths(host.dataDir, host.name);
-    const vc = validatorClientOf(host);
-    const script = renderHostScript(STATUS_SCRIPT, {
-      NODE: host.name,
-      NODE_DIR: paths.root,
-      TESTNET_DIR: paths.testnetRoot,
-      TEXTFILE_DIR: paths.textfile,
-      STATE_DIR: paths.state,
-      VC_CONTAINER: vc ? containerName(host.name, "validator") : "",
-      VC_TOKEN_PATHS: vc ? KEYMANAGER_TOKEN_PATHS[vc] : [],
-    });
-    const run = await session.exec(script, opts.timeoutMs);
+    const run = await session.exec(statusScriptOf(host), opts.timeoutMs);
     const facts = parseHostScript(run.stdout);
     const [execution, consensus, validator] = await Promise.all([
       queryExecution(session, host.execution.rpcPort, opts.timeoutMs),

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { ADDRESS_RULE, charsetString, CHECKPOINT_URL_RULE, CLOUD_ID_RULE, DATA_DIR_RULE, EXTRA_ARG_RULE, GRAFFITI_RULE, TAG_URL_RULE, URL_RULE } from "./charsets";
 import { CONSENSUS_CLIENTS, EXECUTION_CLIENTS, VALIDATOR_CLIENTS } from "./clients";
 import { imageRefSchema } from "./images";
-import { keySourceSchema } from "./keys";
+import { keySourceSchema, redepositSchema } from "./keys";
 import { monitoringSchema } from "./monitoring";
 import { resetSchema } from "./reset";
 import { DEFAULT_SCHEDULE } from "../ephemery";
@@ -115,6 +115,7 @@ export const validatorSchema = z.strictObject({
   keymanagerPort: port.default(5062).describe("Keymanager API port, on loopback."),
   metricsPort: port.optional().describe("Metrics port on loopback (default: the client's own)."),
   keys: keySourceSchema.optional().describe("Validator keys to install (see the keys section)."),
+  redeposit: redepositSchema.prefault({}).describe("Re-deposit after each reset (off by default)."),
 });
 
 const sshSchema = z

@@ -1,5 +1,7 @@
 import { z } from "zod";
 
+const fundingKey = z.string().regex(/^(0x)?[0-9a-fA-F]{64}$/, "must be a 32-byte private key in hex (64 characters, 0x optional)");
+
 /**
  * Settings that hold secrets. They live in their own top-level keys so that `pulumi config set --secret`
  * marks exactly them, and a plain value can be caught precisely.
@@ -14,6 +16,10 @@ export const secretSettingsSchema = z.strictObject({
     .describe("Per-host keystore passwords: a string for all keys of the host, or a map pubkey -> password."),
   grafanaAdminPassword: z.string().min(12, "must be at least 12 characters").optional()
     .describe("Grafana admin password (generated and kept as a secret when unset)."),
+  depositFundingKey: fundingKey.optional()
+    .describe("Execution-layer private key (32 bytes hex) that pays automatic re-deposits on every host."),
+  depositFundingKeys: z.record(z.string(), fundingKey).optional()
+    .describe("Per-host re-deposit funding keys, by host name; they win over depositFundingKey."),
   alertmanagerSecrets: z.record(z.string(), z.string()).optional()
     .describe("Alert receiver URLs and tokens, by the name the receiver config refers to."),
 });

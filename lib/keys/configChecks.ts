@@ -47,6 +47,22 @@ export function keysConfigProblems(cfg: StackConfig, secrets: SecretSettings): P
       }
     }
   });
+  cfg.hosts.forEach((h, i) => {
+    if (h.validator?.redeposit.enabled && !h.validator.keys?.path) {
+      problems.push({ path: `hosts[${i}].validator.redeposit`, message: `re-deposit is on for host "${h.name}" but it has no validator.keys.path: it can only deposit keys pulumi-ephemery installs` });
+    }
+    if (h.validator?.redeposit.enabled && !h.validator.redeposit.dryRun && !secrets.depositFundingKeys?.[h.name] && !secrets.depositFundingKey) {
+      problems.push({
+        path: `hosts[${i}].validator.redeposit`,
+        message: `re-deposit is on for host "${h.name}" but no funding key is set; run: pulumi config set --secret --path 'ephemery:depositFundingKeys.${h.name}' 0x<64 hex> (or set ephemery:depositFundingKey, or redeposit.dryRun: true)`,
+      });
+    }
+  });
+  for (const name of Object.keys(secrets.depositFundingKeys ?? {})) {
+    if (!cfg.hosts.some((h) => h.name === name)) {
+      problems.push({ path: `ephemery:depositFundingKeys.${name}`, message: `names no host; hosts are ${cfg.hosts.map((h) => h.name).join(", ")}` });
+    }
+  }
   for (const name of Object.keys(secrets.keystorePasswords ?? {})) {
     if (!cfg.hosts.some((h) => h.name === name)) {
       problems.push({ path: `ephemery:keystorePasswords.${name}`, message: `names no host; hosts are ${cfg.hosts.map((h) => h.name).join(", ")}` });

@@ -182,3 +182,8 @@ export function genesisForkVersionOf(configYaml: string): string {
   if (!m) throw new Error("the network config has no GENESIS_FORK_VERSION line of the form `GENESIS_FORK_VERSION: 0x<8 hex>`");
   return m[1].toLowerCase();
 }
+
+/** `KEY: value` of a consensus config.yaml (DEPOSIT_CONTRACT_ADDRESS, DEPOSIT_CHAIN_ID), read as data. */
+export function networkConfigValue(configYaml: string, key: string): string | undefined {
+  return new RegExp(`^${key}:[ \\t]*["']?([0-9A-Za-zx]+)["']?[ \\t]*(#.*)?$`, "m").exec(configYaml)?.[1];
+}

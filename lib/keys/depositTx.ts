@@ -42,6 +42,18 @@ export interface SendDepositsOptions {
   receiptTimeoutMs?: number;
   pollMs?: number;
   onProgress?: (line: string) => void;
+  /**
+   * Called with each signed transaction before it is sent; a rejection stops before sending. Lets a caller
+   * record its intent (hash, nonce, raw bytes) first, so a crash after the send cannot lead to a second deposit.
+   */
+  beforeSend?: (deposit: DepositDataJson, tx: SignedDeposit) => void | Promise<void>;
+}
+
+export interface SignedDeposit {
+  hash: string;
+  raw: string;
+  nonce: bigint;
+  from: string;
 }
 
 /** Sends each deposit in turn and waits for its inclusion; stops at the first failure (what was sent is returned). */
@@ -66,22 +78,29 @@ export async function sendDeposits(o: SendDepositsOptions): Promise<DepositRecei
       chainId, nonce, maxPriorityFeePerGas: tip, maxFeePerGas: baseFee * 2n + tip, gasLimit: (gas * 12n) / 10n,
       to: o.depositContract, valueWei, data,
     }, o.fundingKey);
+    await o.beforeSend?.(d, { hash: tx.hash, raw: tx.raw, nonce, from });
     const sent = await rpc<string>("eth_sendRawTransaction", [tx.raw]);
     if (sent?.toLowerCase() !== tx.hash) throw new RpcError(`the node named transaction ${String(sent).slice(0, 80)}, expected ${tx.hash}`);
     o.onProgress?.(`0x${d.pubkey.slice(0, 12)}…: sent ${tx.hash}, waiting for inclusion`);
     const receipt = await waitForReceipt(rpc, tx.hash, o.receiptTimeoutMs ?? 180_000, o.pollMs ?? 1000);
-    if (hexQuantity(receipt.status, "receipt status") !== 1n) throw new Error(`deposit for 0x${d.pubkey} reverted in ${tx.hash}: the contract refused it (wrong deposit_data_root or amount?)`);
-    const event = (receipt.logs ?? []).find((l) => l.address?.toLowerCase() === o.depositContract.toLowerCase() && l.topics?.[0] === DEPOSIT_EVENT_TOPIC);
-    if (!event || !String(event.data).toLowerCase().includes(d.pubkey.toLowerCase())) throw new Error(`transaction ${tx.hash} succeeded but logged no DepositEvent for 0x${d.pubkey}`);
-    done.push({ pubkey: d.pubkey, txHash: tx.hash, block: Number(hexQuantity(receipt.blockNumber, "blockNumber")), gasUsed: Number(hexQuantity(receipt.gasUsed, "gasUsed")) });
+    done.push(checkDepositReceipt(receipt, o.depositContract, d.pubkey, tx.hash));
     nonce += 1n;
   }
   return done;
 }
 
-interface Receipt { status: string; blockNumber: string; gasUsed: string; logs?: { address?: string; topics?: string[]; data?: string }[] }
+export interface Receipt { status: string; blockNumber: string; gasUsed: string; logs?: { address?: string; topics?: string[]; data?: string }[] }
 
-async function waitForReceipt(rpc: ReturnType<typeof jsonRpc>, hash: string, timeoutMs: number, pollMs: number): Promise<Receipt> {
+/** A receipt that proves the deposit: status 1 and the contract's DepositEvent naming the pubkey. */
+export function checkDepositReceipt(receipt: Receipt, depositContract: string, pubkey: string, txHash: string): DepositReceipt {
+  if (hexQuantity(receipt.status, "receipt status") !== 1n) throw new Error(`deposit for 0x${pubkey} reverted in ${txHash}: the contract refused it (wrong deposit_data_root or amount?)`);
+  const event = (receipt.logs ?? []).find((l) => l.address?.toLowerCase() === depositContract.toLowerCase() && l.topics?.[0] === DEPOSIT_EVENT_TOPIC);
+  if (!event || !String(event.data).toLowerCase().includes(pubkey.toLowerCase())) throw new Error(`transaction ${txHash} succeeded but logged no DepositEvent for 0x${pubkey}`);
+  return { pubkey, txHash, block: Number(hexQuantity(receipt.blockNumber, "blockNumber")), gasUsed: Number(hexQuantity(receipt.gasUsed, "gasUsed")) };
+}
+
+/** Polls for a transaction's receipt until timeoutMs; the error says the transaction may still be included. */
+export async function waitForReceipt(rpc: ReturnType<typeof jsonRpc>, hash: string, timeoutMs: number, pollMs: number): Promise<Receipt> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = await rpc<Receipt | null>("eth_getTransactionReceipt", [hash]);

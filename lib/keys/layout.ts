@@ -8,6 +8,9 @@ import { KEYS_IN_DATA } from "../clients/common";
 import { NIMBUS_KEYMANAGER_TOKEN } from "../clients/validator/nimbus";
 import { DEFAULT_IMAGES, formatImage, parseImage } from "../config/images";
 import type { ValidatorClientModule } from "../clients/types";
+import { KEY_FILES, SET_CLIENT_FILE, SET_PUBKEYS_FILE } from "./setFiles";
+
+export { KEY_FILES, SET_CLIENT_FILE, SET_PUBKEYS_FILE };
 
 export type ValidatorClientName = ValidatorClientModule["name"];
 
@@ -28,11 +31,13 @@ export interface LayoutFile {
 
 const ox = (pk: string) => `0x${pk}`;
 
+
 /** The key set for one client: keystores, one password file per key, the client's own config. */
 export function clientLayout(client: ValidatorClientName, keys: InstallKey[]): LayoutFile[] {
   const sorted = [...keys].sort((a, b) => a.pubkey.localeCompare(b.pubkey));
   const files: LayoutFile[] = [];
   const add = (path: string, content: string, secret = true) => files.push({ path, content, secret });
+  const addKey = (k: InstallKey) => { const f = KEY_FILES[client](k.pubkey); add(f.keystore, k.keystore); add(f.password, k.password); };
   switch (client) {
     case "lighthouse": {
       const defs = sorted.map((k) => [
@@ -43,41 +48,25 @@ export function clientLayout(client: ValidatorClientName, keys: InstallKey[]): L
         `  voting_keystore_password_path: "${KEYS_IN_DATA}/lighthouse/secrets/${ox(k.pubkey)}"`,
       ].join("\n"));
       add("lighthouse/validator_definitions.yml", defs.length ? `---\n${defs.join("\n")}\n` : "--- []\n", false);
-      for (const k of sorted) {
-        add(`lighthouse/keystores/${ox(k.pubkey)}.json`, k.keystore);
-        add(`lighthouse/secrets/${ox(k.pubkey)}`, k.password);
-      }
+      sorted.forEach(addKey);
       break;
     }
     case "teku":
-      // Teku pairs keystores/<name>.json with secrets/<name>.txt.
-      for (const k of sorted) {
-        add(`keystores/${ox(k.pubkey)}.json`, k.keystore);
-        add(`secrets/${ox(k.pubkey)}.txt`, k.password);
-      }
+      sorted.forEach(addKey);
       if (!sorted.length) { add("keystores/.keep", "", false); add("secrets/.keep", "", false); }
       break;
     case "nimbus":
-      for (const k of sorted) {
-        add(`nimbus/validators/${ox(k.pubkey)}/keystore.json`, k.keystore);
-        add(`nimbus/secrets/${ox(k.pubkey)}`, k.password);
-      }
+      sorted.forEach(addKey);
       if (!sorted.length) { add("nimbus/validators/.keep", "", false); add("nimbus/secrets/.keep", "", false); }
       break;
     case "lodestar":
-      for (const k of sorted) {
-        add(`lodestar/keystores/${ox(k.pubkey)}/voting-keystore.json`, k.keystore);
-        add(`lodestar/secrets/${ox(k.pubkey)}`, k.password);
-      }
+      sorted.forEach(addKey);
       if (!sorted.length) { add("lodestar/keystores/.keep", "", false); add("lodestar/secrets/.keep", "", false); }
       break;
     case "prysm":
       // Imported into the wallet in the validator's data volume by the installer (see KEY_TOOLS.prysm).
       add("prysm/wallet-password.txt", prysmWalletPassword(sorted));
-      for (const k of sorted) {
-        add(`prysm/keystores/keystore-${ox(k.pubkey)}.json`, k.keystore);
-        add(`prysm/passwords/${ox(k.pubkey)}.txt`, k.password);
-      }
+      sorted.forEach(addKey);
       break;
   }
   return files;
@@ -229,8 +218,8 @@ export function installBundle(client: ValidatorClientName, keys: InstallKey[], i
   const pubkeys = keys.map((k) => k.pubkey).sort().join("\n") + (keys.length ? "\n" : "");
   const files: { path: string; content: string }[] = [
     ...layout.map((f) => ({ path: `keys/${f.path}`, content: f.content })),
-    { path: "keys/pubkeys.txt", content: pubkeys },
-    { path: "keys/client.txt", content: `${client}\n` },
+    { path: `keys/${SET_PUBKEYS_FILE}`, content: pubkeys },
+    { path: `keys/${SET_CLIENT_FILE}`, content: `${client}\n` },
     ...(interchange ? [{ path: "slashing-protection.json", content: interchange }] : []),
   ];
   const sums = files.map((f) => `${sha256hex(f.content)}  ${f.path}`).join("\n") + "\n";

@@ -8,6 +8,7 @@ import { DEFAULT_IMAGES } from "../config/images";
 import { DEFAULT_SCHEDULE } from "../ephemery";
 import { ScriptValues, shellArray } from "../hostScripts";
 import { releaseCheckerSource, releasePolicy } from "./releaseRunner";
+import { redepositProgramPath, redepositSettings, redepositTimeoutSec } from "../keys/redepositValues";
 
 export const RESET_SCRIPT = "ephemery-reset.sh";
 
@@ -148,5 +149,19 @@ export function resetScriptValues(host: HostConfig, network: NetworkConfig, spec
     VC_CONTAINER: vc?.name ?? "",
     VC_VOLUME: vc?.data.volume ?? "",
     VC_SLASHING_PATHS: vc?.slashingProtection ?? [],
+    ...redepositValues(host),
+  };
+}
+
+/** Empty REDEPOSIT_JS turns the step off (hosts[].validator.redeposit.enabled is false). */
+function redepositValues(host: HostConfig): ScriptValues {
+  const settings = redepositSettings(host);
+  return {
+    REDEPOSIT_JS: settings ? redepositProgramPath(host.dataDir, host.name) : "",
+    REDEPOSIT_SETTINGS: settings ? JSON.stringify(settings) : "",
+    REDEPOSIT_TIMEOUT_SEC: redepositTimeoutSec(host),
+    REDEPOSIT_KEYS_DIR: settings?.keysDir ?? "",
+    REDEPOSIT_FUNDING_KEY: settings?.fundingKeyFile ?? "",
+    REDEPOSIT_RECORD_DIR: settings?.recordDir ?? "",
   };
 }

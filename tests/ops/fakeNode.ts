@@ -2,8 +2,10 @@
  * Loopback HTTP servers that answer like a beacon node, an execution client's JSON-RPC and a keymanager,
  * with the facts each test chooses. Real sockets, real HTTP: the code under test cannot tell them apart.
  */
+import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
+import * as path from "path";
 
 export interface BeaconFacts {
   genesisTime: number;
@@ -27,7 +29,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-function listen(handler: http.RequestListener): Promise<TestServer> {
+export function listen(handler: http.RequestListener): Promise<TestServer> {
   const requests: string[] = [];
   const sockets = new Set<net.Socket>();
   const server = http.createServer((req, res) => {
@@ -48,7 +50,7 @@ function listen(handler: http.RequestListener): Promise<TestServer> {
   });
 }
 
-function send(res: http.ServerResponse, status: number, body?: unknown) {
+export function send(res: http.ServerResponse, status: number, body?: unknown) {
   res.writeHead(status, { "content-type": "application/json" });
   res.end(body === undefined ? "" : JSON.stringify(body));
 }
@@ -120,4 +122,32 @@ export async function closedPort(): Promise<number> {
   const s = await listen(() => undefined);
   await s.close();
   return s.port;
+}
+
+export interface FakeNodePorts { rpcPort: number; beaconApiPort: number; keymanagerPort: number }
+
+/**
+ * A stack file whose host `node` is reached through the test sshd and whose APIs are the given loopback ports,
+ * and a known_hosts file that trusts the sshd's host key. `extraHosts` are appended as YAML lines.
+ */
+export function sshStackFiles(sshHost: { dir: string; port: number }, work: string, node: string, ports: FakeNodePorts, extraHosts: string[] = []): { stackFile: string; knownHosts: string } {
+  const hostKey = fs.readFileSync(path.join(sshHost.dir, "host_ed25519.pub"), "utf8").split(" ").slice(0, 2).join(" ");
+  const knownHosts = path.join(work, "known_hosts");
+  fs.writeFileSync(knownHosts, `[127.0.0.1]:${sshHost.port} ${hostKey}\n`);
+  const stackFile = path.join(work, "Pulumi.ops.yaml");
+  fs.writeFileSync(stackFile, [
+    "config:",
+    "  ephemery:sshPrivateKey: { secure: v1:AAAA }",
+    "  ephemery:hosts:",
+    `    - name: ${node}`,
+    "      address: 127.0.0.1",
+    `      ssh: { user: root, port: ${sshHost.port} }`,
+    `      dataDir: ${path.join(work, "data")}`,
+    `      execution: { rpcPort: ${ports.rpcPort} }`,
+    `      consensus: { beaconApiPort: ${ports.beaconApiPort} }`,
+    `      validator: { feeRecipient: "0x${"11".repeat(20)}", keymanagerPort: ${ports.keymanagerPort} }`,
+    ...extraHosts,
+    "",
+  ].join("\n"));
+  return { stackFile, knownHosts };
 }

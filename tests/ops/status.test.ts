@@ -8,7 +8,7 @@ import * as path from "path";
 import { chainIdOf, iterationAt } from "../../lib/ephemery";
 import { busyboxImage, docker } from "../support/dockerd";
 import { freePort, startSshHost, TestSshHost } from "../support/sshd";
-import { beaconServer, closedPort, executionServer, keymanagerServer, TestServer } from "./fakeNode";
+import { beaconServer, closedPort, executionServer, keymanagerServer, sshStackFiles, TestServer } from "./fakeNode";
 import { runCli } from "./io";
 import { assessHost, followRelease, HostStatus, parseHostScript } from "../../cli/commands/status";
 import { hostSchema } from "../../lib/config/schema";
@@ -53,26 +53,8 @@ describe("ephemery status", () => {
     docker(["create", "--name", containers[1], image, "sleep", "600"]);
     docker(["run", "-d", "--name", containers[2], image, "sleep", "600"]);
 
-    const hostKey = fs.readFileSync(path.join(sshHost.dir, "host_ed25519.pub"), "utf8").split(" ").slice(0, 2).join(" ");
-    knownHosts = path.join(work, "known_hosts");
-    fs.writeFileSync(knownHosts, `[127.0.0.1]:${sshHost.port} ${hostKey}\n`);
-    stackFile = path.join(work, "Pulumi.ops.yaml");
-    fs.writeFileSync(stackFile, [
-      "config:",
-      "  ephemery:sshPrivateKey: { secure: v1:AAAA }",
-      "  ephemery:hosts:",
-      `    - name: ${NODE}`,
-      "      address: 127.0.0.1",
-      `      ssh: { user: root, port: ${sshHost.port} }`,
-      `      dataDir: ${path.join(work, "data")}`,
-      `      execution: { rpcPort: ${el.port} }`,
-      `      consensus: { beaconApiPort: ${cl.port} }`,
-      `      validator: { feeRecipient: "0x${"11".repeat(20)}", keymanagerPort: ${km.port} }`,
-      "    - name: gone",
-      "      address: 127.0.0.1",
-      `      ssh: { port: ${downPort} }`,
-      "",
-    ].join("\n"));
+    ({ stackFile, knownHosts } = sshStackFiles(sshHost, work, NODE, { rpcPort: el.port, beaconApiPort: cl.port, keymanagerPort: km.port },
+      ["    - name: gone", "      address: 127.0.0.1", `      ssh: { port: ${downPort} }`]));
   });
 
   afterAll(async () => {
