@@ -3,6 +3,7 @@
  * with its inputs. Unknown provider functions throw, so nothing passes by accident.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { restorePromiseStacks } from "../../components/promiseStacks";
 
 export interface RecordedResource {
   type: string;
@@ -131,8 +132,11 @@ export async function runProgram(
     }
     return {};
   });
-  if (failure) throw failure;
+  // The program turns stack capture off for its whole run (a deployment's process ends with it); this
+  // process goes on, so traces come back once the run has settled (or failed).
+  if (failure) { restorePromiseStacks(); throw failure; }
   await settle(() => resources.length);
+  restorePromiseStacks();
   return { resources, outputs, harnessMs: Number(harnessNs) / 1e6 };
 }
 
