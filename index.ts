@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { readProgramConfig } from "./components/config";
 import { EphemeryNode } from "./components/ephemeryNode";
 import { nodeOutputs } from "./components/outputs";
-import { withoutPromiseStacks } from "./components/promiseStacks";
+import { promiseStacksOffForRun } from "./components/promiseStacks";
 import { holdKeyMoveRegistry } from "./components/validatorKeys";
 import { checkpointListsForHosts } from "./lib/checkpoint";
 
@@ -22,17 +22,19 @@ export = async () => {
   // Key installs wait for every host's key release: the registry stays open until the last host is built.
   const buildDone = holdKeyMoveRegistry();
   const nodes: EphemeryNode[] = [];
+  // No promise stacks from here on: not while building, nor while the SDK registers what was built (in later
+  // ticks). Errors keep their message (all this program's errors say what to fix in it).
+  promiseStacksOffForRun();
   try {
     for (const [i, host] of config.hosts.entries()) {
-      // Errors thrown while building keep their message (all this program's errors say what to fix in it).
-      nodes.push(withoutPromiseStacks(() => new EphemeryNode(host.name, {
+      nodes.push(new EphemeryNode(host.name, {
         config: host,
         network: config.network,
         checkpointSyncUrls: checkpointLists[i],
         sshPrivateKey: sshKeyFor(host.name),
         depositFundingKey: fundingKeyFor(host.name),
         monitoringSecrets: { alertmanager: secrets.alertmanagerSecrets, grafanaAdminPassword: secrets.grafanaAdminPassword },
-      })));
+      }));
       await new Promise((resolve) => setImmediate(resolve));
     }
   } finally {

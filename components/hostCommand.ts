@@ -54,8 +54,14 @@ export function hostCommand(
   );
 }
 
-function bash(script: pulumi.Input<string>, sudo = false): pulumi.Output<string> {
-  return pulumi.output(script).apply((s) => `${sudo ? "sudo -n " : ""}bash -c ${shellQuote(s)}`);
+/**
+ * Plain scripts stay plain strings: most commands' scripts are known while the program builds, and each
+ * Output (`pulumi.output` and its `apply`) costs the SDK an object and four promises, for three scripts of every
+ * remote command. A known string and a known Output serialize alike, so the engine sees the same inputs.
+ */
+function bash(script: pulumi.Input<string>, sudo = false): pulumi.Input<string> {
+  const wrap = (s: string) => `${sudo ? "sudo -n " : ""}bash -c ${shellQuote(s)}`;
+  return typeof script === "string" ? wrap(script) : pulumi.output(script).apply(wrap);
 }
 
 /** Writes `content` (via stdin) to `path` with `mode`, atomically: a half-written file never replaces a good one. */

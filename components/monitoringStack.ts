@@ -14,6 +14,7 @@ import { packagedFileText, renderHostScript, shellQuote } from "../lib/hostScrip
 import { monitoringPaths, monitoringSpecList, placeholderSecrets, renderMonitoring, secretLookup } from "../lib/monitoring";
 import { containerMetricsCron, containerMetricsCronFile, containerMetricsValues, CONTAINER_METRICS_SCRIPT } from "../lib/monitoring/hostFiles";
 import { RenderedFile } from "../lib/monitoring";
+import { renderAlertmanagerConfig } from "../lib/monitoring/alertmanager";
 import { createDockerContainer } from "./containers";
 import { Host } from "./host";
 import { hostCommand, hostFile } from "./hostCommand";
@@ -70,8 +71,10 @@ export class MonitoringStack extends pulumi.ComponentResource {
     const files = hostCommand(`${name}-files`, host.connection, { create: "bash -s", update: "bash -s", stdin: install, delete: `rm -rf ${shellQuote(paths.root)}` }, after);
 
     // alertmanager.yml holds receiver URLs and tokens: a secret end to end, written 0600 in a 0700 directory.
+    // Only alertmanager.yml depends on the secrets: rendering the whole stack again (dashboards, rules) for it
+    // doubled each host's rendering. It is the same function renderMonitoring uses for that file.
     const amContent = pulumi.secret(pulumi.output(args.alertmanagerSecrets ?? {}).apply((s) =>
-      renderMonitoring(cfg, args.clients, secretLookup(s)).alertmanager.content));
+      renderAlertmanagerConfig(cfg.monitoring, secretLookup(s), cfg.name)));
     const alertmanagerFile = hostFile(
       `${name}-alertmanager-config`,
       host.connection,

@@ -3,6 +3,7 @@
  * with its inputs. Unknown provider functions throw, so nothing passes by accident.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { restorePromiseStacks } from "../../components/promiseStacks";
 
 export interface RecordedResource {
   type: string;
@@ -67,6 +68,12 @@ export async function runProgram(
     load?: () => Record<string, unknown>;
     /** Probe checkpoint providers as a real deploy would (off by default: tests stay offline). */
     probeCheckpoints?: boolean;
+    /**
+     * Record each resource's inputs, secret inputs and options (default). A benchmark turns it off: it needs
+     * the count only, and the copies of every input (and the stack transformation that sees the options)
+     * would otherwise count against the program's heap and time.
+     */
+    record?: boolean;
   } = {},
 ): Promise<{ resources: RecordedResource[]; outputs: Record<string, unknown>; harnessMs: number }> {
   const resources: RecordedResource[] = [];
@@ -75,15 +82,20 @@ export async function runProgram(
   let harnessNs = 0n;
   const optionsByName = new Map<string, { dependsOn: string[]; parent?: string }>();
   let ids = 0;
+  const record = opts.record ?? true;
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
         const start = process.hrtime.bigint();
         const raw = args.inputs as Record<string, any>;
-        const secretInputs = Object.entries(raw).filter(([, v]) => containsSecret(v)).map(([k]) => k);
         const inputs = unwrap(raw);
-        const opts = optionsByName.get(args.name);
-        resources.push({ type: args.type, name: args.name, inputs, secretInputs, dependsOn: opts?.dependsOn ?? [], parent: opts?.parent, provider: args.provider });
+        if (record) {
+          const secretInputs = Object.entries(raw).filter(([, v]) => containsSecret(v)).map(([k]) => k);
+          const o = optionsByName.get(args.name);
+          resources.push({ type: args.type, name: args.name, inputs, secretInputs, dependsOn: o?.dependsOn ?? [], parent: o?.parent, provider: args.provider });
+        } else {
+          resources.push({ type: args.type, name: args.name, inputs: {}, secretInputs: [], dependsOn: [] });
+        }
         const result = { id: `${args.name}-id-${ids++}`, state: { ...inputs, ...fakeOutputs(args.type, args.name, inputs) } };
         harnessNs += process.hrtime.bigint() - start;
         return result;
@@ -107,7 +119,7 @@ export async function runProgram(
   let failure: unknown;
   await pulumi.runtime.runInPulumiStack(async () => {
     // Resource options are invisible to mocks; a stack transformation sees them as the program sets them.
-    pulumi.runtime.registerStackTransformation((t) => {
+    if (record) pulumi.runtime.registerStackTransformation((t) => {
       const deps = t.opts.dependsOn;
       const list = deps === undefined ? [] : Array.isArray(deps) ? deps : [deps];
       optionsByName.set(t.name, {
@@ -131,8 +143,11 @@ export async function runProgram(
     }
     return {};
   });
-  if (failure) throw failure;
+  // The program turns stack capture off for its whole run (a deployment's process ends with it); this
+  // process goes on, so traces come back once the run has settled (or failed).
+  if (failure) { restorePromiseStacks(); throw failure; }
   await settle(() => resources.length);
+  restorePromiseStacks();
   return { resources, outputs, harnessMs: Number(harnessNs) / 1e6 };
 }
 

@@ -2,7 +2,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { withoutPromiseStacks } from "../../components/promiseStacks";
+import { promiseStacksOffForRun, restorePromiseStacks, withoutPromiseStacks } from "../../components/promiseStacks";
 import { holdKeyMoveRegistry, registerRelease, resetKeyMoveRegistry } from "../../components/validatorKeys";
 import { contentDigest, packagedFileText } from "../../lib/hostScripts";
 
@@ -23,6 +23,28 @@ describe("withoutPromiseStacks", () => {
   it("keeps full stacks when PULUMI_DEBUG_PROMISE_LEAKS asks for them", () => {
     const stack = withoutPromiseStacks(() => new Error("x").stack, { PULUMI_DEBUG_PROMISE_LEAKS: "1" });
     expect(stack).toMatch(/\n\s+at /);
+  });
+});
+
+describe("promiseStacksOffForRun", () => {
+  afterEach(() => restorePromiseStacks());
+
+  it("keeps capture off across later ticks, where the SDK registers what was built, until restored", async () => {
+    const before = Error.stackTraceLimit;
+    promiseStacksOffForRun({});
+    promiseStacksOffForRun({}); // twice: the limit found first is the one put back
+    await new Promise((r) => setImmediate(r));
+    expect(new Error("x").stack).toBe("Error: x");
+    restorePromiseStacks();
+    expect(Error.stackTraceLimit).toBe(before);
+    expect(new Error("x").stack).toMatch(/\n\s+at /);
+    restorePromiseStacks(); // a second restore changes nothing
+    expect(Error.stackTraceLimit).toBe(before);
+  });
+
+  it("leaves capture on when PULUMI_DEBUG_PROMISE_LEAKS asks for traces", () => {
+    promiseStacksOffForRun({ PULUMI_DEBUG_PROMISE_LEAKS: "1" });
+    expect(new Error("x").stack).toMatch(/\n\s+at /);
   });
 });
 
