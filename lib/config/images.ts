@@ -1,4 +1,5 @@
 /** Image references: parsing and the pinned defaults. */
+import { z } from "zod";
 
 export interface ImageRef {
   /** Registry and repository, e.g. `ethereum/client-go`. */
@@ -20,6 +21,9 @@ export function parseImage(ref: string): ImageRef {
 export function isImageRef(ref: string): boolean {
   return IMAGE_RE.test(ref);
 }
+
+/** A config field holding an image reference. */
+export const imageRefSchema = z.string().refine(isImageRef, { message: "must be an image reference such as repository:tag or repository:tag@sha256:<digest>" });
 
 export function formatImage(image: ImageRef): string {
   return `${image.repository}${image.tag ? `:${image.tag}` : ""}${image.digest ? `@${image.digest}` : ""}`;
@@ -55,4 +59,16 @@ export const DEFAULT_IMAGES = {
   nodeExporter: "prom/node-exporter:v1.10.2",
   /** Runs the validator-performance exporter (exporter/validator-exporter.js, mounted read-only). */
   validatorExporter: "node:22.21.1-alpine",
+} as const;
+
+/**
+ * Monitoring images that scripts/client-images.sh builds from Debian's packages and the npm registry's Node.js
+ * build, for machines that cannot pull (the test tiers, an offline devnet): older than the pins above, set through
+ * `monitoring.images`. The script checks each binary's version against its tag. Grafana has no Debian package.
+ */
+export const LOCAL_MONITORING_IMAGES = {
+  prometheus: "pulumi-ephemery/prometheus:2.42.0-debian12",
+  alertmanager: "pulumi-ephemery/alertmanager:0.25.0-debian12",
+  nodeExporter: "pulumi-ephemery/node-exporter:1.5.0-debian12",
+  validatorExporter: "pulumi-ephemery/node:22.21.1",
 } as const;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { SECRET_PLACEHOLDER } from "./stackFile";
 import { charsetProblem, RECEIVER_URL_RULE } from "./charsets";
+import { imageRefSchema } from "./images";
 
 const port = z.number().int().min(1).max(65535);
 const secretName = z.string().regex(/^[A-Za-z0-9_.-]+$/, "must name an entry of ephemery:alertmanagerSecrets (letters, digits, _ . -)");
@@ -93,10 +94,24 @@ export function receiverProblems(receivers: ReceiverConfig[]): { path: (string |
   return out;
 }
 
+/** Per-container image overrides, e.g. a registry mirror or images built in-house. */
+const monitoringImagesSchema = z
+  .strictObject({
+    prometheus: imageRefSchema.optional().describe("Prometheus image."),
+    alertmanager: imageRefSchema.optional().describe("Alertmanager image."),
+    grafana: imageRefSchema.optional().describe("Grafana image."),
+    nodeExporter: imageRefSchema.optional().describe("node-exporter image."),
+    validatorExporter: imageRefSchema.optional().describe("Node.js image that runs the validator-performance exporter."),
+  })
+  .prefault({});
+
 /** `hosts[].monitoring`: Prometheus, Alertmanager, Grafana and exporters beside the node. */
 export const monitoringSchema = z
   .strictObject({
     enabled: z.boolean().default(true).describe("Run the monitoring stack on this host."),
+    grafana: z.boolean().default(true)
+      .describe("Run Grafana with the node's dashboards (off: Prometheus, Alertmanager and the exporters still run)."),
+    images: monitoringImagesSchema.describe("Images of the stack's containers (default: the pinned images of lib/config/images.ts)."),
     retentionDays: z.number().int().min(1).default(15).describe("Prometheus retention time in days."),
     retentionSizeGiB: z.number().int().min(1).default(10).describe("Prometheus disk budget in GiB."),
     scrapeIntervalSec: z.number().int().min(5).max(300).default(15).describe("How often Prometheus scrapes every target."),

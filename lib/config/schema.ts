@@ -5,8 +5,8 @@
 import { z } from "zod";
 import { ADDRESS_RULE, charsetString, CHECKPOINT_URL_RULE, CLOUD_ID_RULE, DATA_DIR_RULE, EXTRA_ARG_RULE, GRAFFITI_RULE, TAG_URL_RULE, URL_RULE } from "./charsets";
 import { CONSENSUS_CLIENTS, EXECUTION_CLIENTS, VALIDATOR_CLIENTS } from "./clients";
-import { isImageRef } from "./images";
 import { fleetSchema } from "./fleet";
+import { imageRefSchema } from "./images";
 import { keySourceSchema } from "./keys";
 import { monitoringSchema } from "./monitoring";
 import { resetSchema } from "./reset";
@@ -31,7 +31,7 @@ export const DEFAULT_RELEASE = {
 };
 
 const port = z.number().int().min(1).max(65535);
-const image = z.string().refine(isImageRef, { message: "must be an image reference such as repository:tag or repository:tag@sha256:<digest>" });
+const image = imageRefSchema;
 // URLs reach client command lines and the reset program: a safe character set, not only a shape.
 const httpUrl = charsetString(URL_RULE);
 const checkpointUrl = charsetString(CHECKPOINT_URL_RULE);

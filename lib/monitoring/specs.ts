@@ -48,7 +48,8 @@ export const MONITORING_MOUNTS = {
 export interface MonitoringSpecs {
   prometheus: ContainerSpec;
   alertmanager: ContainerSpec;
-  grafana: ContainerSpec;
+  /** Absent when `monitoring.grafana` is off. */
+  grafana?: ContainerSpec;
   nodeExporter: ContainerSpec;
   exporter: ContainerSpec;
 }
@@ -56,6 +57,7 @@ export interface MonitoringSpecs {
 /** The stack's containers; config changes reach them through their bind-mounted directories and a SIGHUP. */
 export function buildMonitoringSpecs(host: HostConfig): MonitoringSpecs {
   const m = host.monitoring;
+  const images = { ...DEFAULT_IMAGES, ...m.images };
   const node = host.name;
   const paths = monitoringPaths(host.dataDir, node);
   const port = (containerPort: number, hostPort: number, purpose: PortPurpose): PortSpec => ({
@@ -80,7 +82,7 @@ export function buildMonitoringSpecs(host: HostConfig): MonitoringSpecs {
   };
 
   const prometheus = spec("prometheus", "prometheus", {
-    image: DEFAULT_IMAGES.prometheus,
+    image: images.prometheus,
     memoryMiB: 1024,
     command: [
       `--config.file=${MONITORING_MOUNTS.prometheusConfigDir}/prometheus.yml`,
@@ -95,7 +97,7 @@ export function buildMonitoringSpecs(host: HostConfig): MonitoringSpecs {
   }, "/prometheus");
 
   const alertmanager = spec("alertmanager", "alertmanager", {
-    image: DEFAULT_IMAGES.alertmanager,
+    image: images.alertmanager,
     memoryMiB: 128,
     command: [
       `--config.file=${MONITORING_MOUNTS.alertmanagerConfigDir}/alertmanager.yml`,
@@ -109,8 +111,8 @@ export function buildMonitoringSpecs(host: HostConfig): MonitoringSpecs {
     metrics: { port: MONITORING_PORTS.alertmanager, path: "/metrics", job: "alertmanager" },
   }, "/alertmanager");
 
-  const grafana = spec("grafana", "grafana", {
-    image: DEFAULT_IMAGES.grafana,
+  const grafana = !m.grafana ? undefined : spec("grafana", "grafana", {
+    image: images.grafana,
     memoryMiB: 512,
     command: [],
     env: {
@@ -133,7 +135,7 @@ export function buildMonitoringSpecs(host: HostConfig): MonitoringSpecs {
   }, "/var/lib/grafana");
 
   const nodeExporter = spec("node-exporter", "node-exporter", {
-    image: DEFAULT_IMAGES.nodeExporter,
+    image: images.nodeExporter,
     memoryMiB: 128,
     command: [
       `--path.rootfs=${MONITORING_MOUNTS.hostRoot}`,
@@ -157,7 +159,7 @@ export function buildMonitoringSpecs(host: HostConfig): MonitoringSpecs {
     ...(host.validator ? [`--keys-dir=${PATHS.keys}`] : []),
   ];
   const exporter = spec("exporter", "validator-exporter", {
-    image: DEFAULT_IMAGES.validatorExporter,
+    image: images.validatorExporter,
     memoryMiB: 256,
     entrypoint: ["node", `${MONITORING_MOUNTS.exporterDir}/validator-exporter.js`],
     command: exporterArgs,
@@ -174,5 +176,5 @@ export function buildMonitoringSpecs(host: HostConfig): MonitoringSpecs {
 }
 
 export function monitoringSpecList(s: MonitoringSpecs): ContainerSpec[] {
-  return [s.prometheus, s.alertmanager, s.grafana, s.nodeExporter, s.exporter];
+  return [s.prometheus, s.alertmanager, ...(s.grafana ? [s.grafana] : []), s.nodeExporter, s.exporter];
 }

@@ -2,6 +2,7 @@
  * MonitoringStack inside the real program under mocks: what it creates in each runtime, that secrets stay
  * secrets, and (for real, with bash) that its file-install script writes the rendered files.
  */
+import { DEFAULT_IMAGES } from "../../lib/config/images";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -124,6 +125,22 @@ describe("compose runtime", () => {
 });
 
 describe("configuration", () => {
+  it("runs configured images and no Grafana (nor its password) when Grafana is off", async () => {
+    const images = { prometheus: "mirror.example/prometheus:2.42.0", validatorExporter: "mirror.example/node:22.21.1" };
+    const { resources } = await runProgram(config(host({ runtime: "compose", monitoring: { grafana: false, images } })), { secretKeys: SECRETS });
+    const compose = yaml.load(named(resources, "n1-compose-file").inputs.stdin.replace(/^#.*\n/, "")) as { services: Record<string, { image: string }> };
+    expect(Object.keys(compose.services)).not.toContain("grafana");
+    expect(compose.services.prometheus.image).toBe(images.prometheus);
+    expect(compose.services.exporter.image).toBe(images.validatorExporter);
+    expect(compose.services.alertmanager.image).toBe(DEFAULT_IMAGES.alertmanager);
+    expect(resources.filter((r) => /grafana-password/.test(r.name))).toEqual([]);
+  });
+
+  it("refuses a monitoring image that is not an image reference, naming the field", async () => {
+    await expect(runProgram(config(host({ monitoring: { images: { prometheus: "Prom Etheus" } } })), { secretKeys: SECRETS }))
+      .rejects.toThrow(/hosts\[0\]\.monitoring\.images\.prometheus: must be an image reference/);
+  });
+
   it("builds nothing when monitoring is disabled", async () => {
     const { resources } = await runProgram(config(host({ monitoring: { enabled: false } })), { secretKeys: SECRETS });
     expect(resources.filter((r) => r.type.startsWith("ephemery:monitoring:"))).toEqual([]);
