@@ -25,7 +25,7 @@ export const fleetSchema = z
     host: z.string().regex(/^[a-z][a-z0-9-]{0,29}$/, "must be the name of a host in ephemery:hosts")
       .describe("The host of ephemery:hosts that runs the fleet monitor, beside its node: it reuses that host's connection, Docker engine, monitoring images and Grafana password, so the fleet needs no machine or credentials of its own (for a dedicated monitor machine, list a small full node for it). Its monitoring must be enabled."),
     address: charsetString(ADDRESS_RULE).optional()
-      .describe("Address the nodes dial to reach the fleet monitor, and the name in its TLS certificate (default: the monitor host's address; required when that host is local)."),
+      .describe("Address the nodes dial to reach the fleet monitor, and the name in its TLS certificate (default: the monitor host's address; required unless that host is kind ssh)."),
     port: port.default(9443)
       .describe("Port the fleet monitor receives remote_write on (TLS and basic auth), published on all addresses of the monitor host only, and opened in its cloud firewall; nodes open no new port."),
     alertmanagerPort: port.default(9193).describe("Fleet Alertmanager port on the monitor host's loopback."),

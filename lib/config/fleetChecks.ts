@@ -22,6 +22,12 @@ function hostPorts(h: HostConfig): { port: number; what: string }[] {
   ];
 }
 
+/** The address nodes dial: fleet.address, else the monitor host's (fleetProblems makes sure one exists). */
+export function fleetAddress(cfg: StackConfig): string | undefined {
+  const f = cfg.fleet;
+  return f?.address ?? cfg.hosts.find((h) => h.name === f?.host)?.address;
+}
+
 export function fleetProblems(cfg: StackConfig, secrets: SecretSettings): { path: string; message: string }[] {
   const f = cfg.fleet;
   const names = cfg.hosts.map((h) => h.name);
@@ -41,8 +47,10 @@ export function fleetProblems(cfg: StackConfig, secrets: SecretSettings): { path
   if (!h.monitoring.enabled) {
     problems.push({ path: `${AT}.host`, message: `host "${f.host}" has monitoring disabled; the fleet monitor runs with its monitoring stack: set hosts[${i}].monitoring.enabled: true, or pick another host` });
   }
-  if (resolveHostKind(h) === "local" && !f.address) {
-    problems.push({ path: `${AT}.address`, message: `host "${f.host}" is local, so the nodes cannot reach it at "localhost"; set fleet.address to an address they can dial` });
+  const kind = resolveHostKind(h);
+  if (kind !== "ssh" && !f.address) {
+    const why = kind === "local" ? "the nodes cannot reach it at \"localhost\"" : "its address is only known once the machine exists, and the certificate must name it";
+    problems.push({ path: `${AT}.address`, message: `host "${f.host}" is ${kind}, so ${why}; set fleet.address to the DNS name (or fixed IP) the nodes dial` });
   }
   const fleetPorts = [{ port: f.port, what: "port" }, { port: f.alertmanagerPort, what: "alertmanagerPort" }, { port: f.grafanaPort, what: "grafanaPort" }];
   for (const fp of fleetPorts) {

@@ -54,6 +54,44 @@ export interface MonitoringSpecs {
   exporter: ContainerSpec;
 }
 
+export type MonitoringContainerFields = Pick<ContainerSpec, "image" | "command" | "ports" | "mounts" | "memoryMiB"> & Partial<ContainerSpec>;
+
+export function bindReadOnly(source: string, target: string): MountSpec {
+  return { kind: "bind", source, target, readOnly: true };
+}
+
+/** One container of a monitoring stack (a node's or the fleet monitor's), named `<node>-<role>`, with its data volume. */
+export function monitoringContainer(node: string, role: string, client: string, fields: MonitoringContainerFields, dataPath: string): ContainerSpec {
+  return {
+    name: containerName(node, role),
+    role: "monitoring",
+    client,
+    restart: "unless-stopped",
+    stopGraceSec: 30,
+    // Config files holding secrets are root-owned 0600, so the stack runs as root inside its containers like the clients.
+    user: "0:0",
+    dependsOn: [],
+    ...fields,
+    env: fields.env ?? {},
+    mounts: [...fields.mounts, { kind: "volume", source: volumeName(node, role), target: dataPath, readOnly: false }],
+    data: { volume: volumeName(node, role), mountPath: dataPath, reset: { wipe: [], keep: [] } },
+  };
+}
+
+/** Grafana's settings: provisioning and the admin password file under MONITORING_MOUNTS, no sign-up, no phoning home. */
+export function grafanaEnv(adminUser: string): Record<string, string> {
+  return {
+    GF_SERVER_HTTP_PORT: String(MONITORING_PORTS.grafana),
+    GF_PATHS_PROVISIONING: MONITORING_MOUNTS.grafanaProvisioning,
+    GF_SECURITY_ADMIN_USER: adminUser,
+    GF_SECURITY_ADMIN_PASSWORD__FILE: `${MONITORING_MOUNTS.grafanaSecrets}/admin_password`,
+    GF_USERS_ALLOW_SIGN_UP: "false",
+    GF_AUTH_ANONYMOUS_ENABLED: "false",
+    GF_ANALYTICS_REPORTING_ENABLED: "false",
+    GF_ANALYTICS_CHECK_FOR_UPDATES: "false",
+  };
+}
+
 /** The stack's containers; config changes reach them through their bind-mounted directories and a SIGHUP. */
 export function buildMonitoringSpecs(host: HostConfig): MonitoringSpecs {
   const m = host.monitoring;
@@ -63,23 +101,8 @@ export function buildMonitoringSpecs(host: HostConfig): MonitoringSpecs {
   const port = (containerPort: number, hostPort: number, purpose: PortPurpose): PortSpec => ({
     containerPort, hostPort, protocol: "tcp", purpose, bindAddress: m.exposePublicly ? "0.0.0.0" : "127.0.0.1",
   });
-  const bind = (source: string, target: string): MountSpec => ({ kind: "bind", source, target, readOnly: true });
-  const spec = (role: string, client: string, fields: Pick<ContainerSpec, "image" | "command" | "ports" | "mounts" | "memoryMiB"> & Partial<ContainerSpec>, dataPath: string): ContainerSpec => {
-    return {
-      name: containerName(node, role),
-      role: "monitoring",
-      client,
-      restart: "unless-stopped",
-      stopGraceSec: 30,
-      // Config files holding secrets are root-owned 0600, so the stack runs as root inside its containers like the clients.
-      user: "0:0",
-      dependsOn: [],
-      ...fields,
-      env: fields.env ?? {},
-      mounts: [...fields.mounts, { kind: "volume", source: volumeName(node, role), target: dataPath, readOnly: false }],
-      data: { volume: volumeName(node, role), mountPath: dataPath, reset: { wipe: [], keep: [] } },
-    };
-  };
+  const bind = bindReadOnly;
+  const spec = (role: string, client: string, fields: MonitoringContainerFields, dataPath: string) => monitoringContainer(node, role, client, fields, dataPath);
 
   const prometheus = spec("prometheus", "prometheus", {
     image: images.prometheus,
@@ -115,16 +138,7 @@ export function buildMonitoringSpecs(host: HostConfig): MonitoringSpecs {
     image: images.grafana,
     memoryMiB: 512,
     command: [],
-    env: {
-      GF_SERVER_HTTP_PORT: String(MONITORING_PORTS.grafana),
-      GF_PATHS_PROVISIONING: MONITORING_MOUNTS.grafanaProvisioning,
-      GF_SECURITY_ADMIN_USER: m.grafanaAdminUser,
-      GF_SECURITY_ADMIN_PASSWORD__FILE: `${MONITORING_MOUNTS.grafanaSecrets}/admin_password`,
-      GF_USERS_ALLOW_SIGN_UP: "false",
-      GF_AUTH_ANONYMOUS_ENABLED: "false",
-      GF_ANALYTICS_REPORTING_ENABLED: "false",
-      GF_ANALYTICS_CHECK_FOR_UPDATES: "false",
-    },
+    env: grafanaEnv(m.grafanaAdminUser),
     ports: [port(MONITORING_PORTS.grafana, m.grafanaPort, "grafana")],
     mounts: [
       bind(paths.grafanaProvisioning, MONITORING_MOUNTS.grafanaProvisioning),
