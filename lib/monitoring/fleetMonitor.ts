@@ -15,7 +15,7 @@ import { bcryptHash } from "./bcrypt";
 import { DATASOURCE_UID, dashboardJson, renderDashboardProvider } from "./dashboards";
 import { buildFleetDashboard, buildFleetRuleGroup, RemoteWriteTarget, renderFleetPrometheusConfig, renderFleetRuleFile, renderFleetWebConfig } from "./fleet";
 import { RenderedFile } from "./index";
-import { bindReadOnly, grafanaEnv, MONITORING_MOUNTS, MONITORING_PORTS, monitoringContainer, monitoringPaths } from "./specs";
+import { ALERTMANAGER_ARGS, bindReadOnly, grafanaEnv, MONITORING_MOUNTS, MONITORING_PORTS, monitoringContainer, monitoringPaths, prometheusArgs } from "./specs";
 
 export const FLEET_ROLES = { prometheus: "fleet-prometheus", alertmanager: "fleet-alertmanager", grafana: "fleet-grafana" } as const;
 /** The fleet Grafana's basic-auth user on the fleet Prometheus; a dot, so no host name can take it. */
@@ -90,11 +90,7 @@ export function buildFleetSpecs(host: HostConfig, fleet: FleetConfig): FleetSpec
     image: images.prometheus,
     memoryMiB: 1024,
     command: [
-      `--config.file=${MONITORING_MOUNTS.prometheusConfigDir}/prometheus.yml`,
-      "--storage.tsdb.path=/prometheus",
-      `--storage.tsdb.retention.time=${fleet.retentionDays}d`,
-      `--storage.tsdb.retention.size=${fleet.retentionSizeGiB}GB`,
-      `--web.listen-address=:${fleet.port}`,
+      ...prometheusArgs(fleet.retentionDays, fleet.retentionSizeGiB, fleet.port),
       `--web.config.file=${MONITORING_MOUNTS.prometheusConfigDir}/web.yml`,
       "--web.enable-remote-write-receiver",
     ],
@@ -106,12 +102,7 @@ export function buildFleetSpecs(host: HostConfig, fleet: FleetConfig): FleetSpec
   const alertmanager = monitoringContainer(node, FLEET_ROLES.alertmanager, "alertmanager", {
     image: images.alertmanager,
     memoryMiB: 128,
-    command: [
-      `--config.file=${MONITORING_MOUNTS.alertmanagerConfigDir}/alertmanager.yml`,
-      "--storage.path=/alertmanager",
-      `--web.listen-address=:${MONITORING_PORTS.alertmanager}`,
-      "--cluster.listen-address=",
-    ],
+    command: ALERTMANAGER_ARGS,
     ports: [{ containerPort: MONITORING_PORTS.alertmanager, hostPort: fleet.alertmanagerPort, protocol: "tcp", purpose: "alertmanager", bindAddress: loopback }],
     mounts: [bindReadOnly(paths.alertmanagerDir, MONITORING_MOUNTS.alertmanagerConfigDir)],
   }, "/alertmanager");

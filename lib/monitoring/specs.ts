@@ -78,6 +78,25 @@ export function monitoringContainer(node: string, role: string, client: string, 
   };
 }
 
+/** Prometheus's flags: config and data where the containers mount them, retention, the listen port. */
+export function prometheusArgs(retentionDays: number, retentionSizeGiB: number, listenPort: number): string[] {
+  return [
+    `--config.file=${MONITORING_MOUNTS.prometheusConfigDir}/prometheus.yml`,
+    "--storage.tsdb.path=/prometheus",
+    `--storage.tsdb.retention.time=${retentionDays}d`,
+    `--storage.tsdb.retention.size=${retentionSizeGiB}GB`,
+    `--web.listen-address=:${listenPort}`,
+  ];
+}
+
+export const ALERTMANAGER_ARGS = [
+  `--config.file=${MONITORING_MOUNTS.alertmanagerConfigDir}/alertmanager.yml`,
+  "--storage.path=/alertmanager",
+  `--web.listen-address=:${MONITORING_PORTS.alertmanager}`,
+  // One Alertmanager per stack: no gossip port.
+  "--cluster.listen-address=",
+];
+
 /** Grafana's settings: provisioning and the admin password file under MONITORING_MOUNTS, no sign-up, no phoning home. */
 export function grafanaEnv(adminUser: string): Record<string, string> {
   return {
@@ -107,13 +126,7 @@ export function buildMonitoringSpecs(host: HostConfig): MonitoringSpecs {
   const prometheus = spec("prometheus", "prometheus", {
     image: images.prometheus,
     memoryMiB: 1024,
-    command: [
-      `--config.file=${MONITORING_MOUNTS.prometheusConfigDir}/prometheus.yml`,
-      "--storage.tsdb.path=/prometheus",
-      `--storage.tsdb.retention.time=${m.retentionDays}d`,
-      `--storage.tsdb.retention.size=${m.retentionSizeGiB}GB`,
-      `--web.listen-address=:${MONITORING_PORTS.prometheus}`,
-    ],
+    command: prometheusArgs(m.retentionDays, m.retentionSizeGiB, MONITORING_PORTS.prometheus),
     ports: [port(MONITORING_PORTS.prometheus, m.prometheusPort, "prometheus")],
     mounts: [bind(paths.prometheusDir, MONITORING_MOUNTS.prometheusConfigDir)],
     metrics: { port: MONITORING_PORTS.prometheus, path: "/metrics", job: "prometheus" },
@@ -122,13 +135,7 @@ export function buildMonitoringSpecs(host: HostConfig): MonitoringSpecs {
   const alertmanager = spec("alertmanager", "alertmanager", {
     image: images.alertmanager,
     memoryMiB: 128,
-    command: [
-      `--config.file=${MONITORING_MOUNTS.alertmanagerConfigDir}/alertmanager.yml`,
-      "--storage.path=/alertmanager",
-      `--web.listen-address=:${MONITORING_PORTS.alertmanager}`,
-      // One Alertmanager per node: no gossip port.
-      "--cluster.listen-address=",
-    ],
+    command: ALERTMANAGER_ARGS,
     ports: [port(MONITORING_PORTS.alertmanager, m.alertmanagerPort, "alertmanager")],
     mounts: [bind(paths.alertmanagerDir, MONITORING_MOUNTS.alertmanagerConfigDir)],
     metrics: { port: MONITORING_PORTS.alertmanager, path: "/metrics", job: "alertmanager" },
