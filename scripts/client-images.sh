@@ -161,9 +161,9 @@ node_image() {
 
 make_monitoring() {
   debian_image prometheus /usr/bin/prometheus /bin/prometheus
-  # Debian's Alertmanager reads its notification template from its package's directory.
-  local tmpl=/usr/share/prometheus/alertmanager/default.tmpl
-  debian_image alertmanager /usr/bin/prometheus-alertmanager /bin/alertmanager "$tmpl:$tmpl"
+  # Debian's Alertmanager reads its notification templates from its package's directory.
+  local tmpl=/usr/share/prometheus/alertmanager
+  debian_image alertmanager /usr/bin/prometheus-alertmanager /bin/alertmanager "$tmpl/default.tmpl:$tmpl/default.tmpl" "$tmpl/email.tmpl:$tmpl/email.tmpl"
   debian_image nodeExporter /usr/bin/prometheus-node-exporter /bin/node_exporter
   node_image
 }
