@@ -150,11 +150,21 @@ test("a node whose Prometheus stops raises FleetNodeSilent for that node alone, 
   const c = fleet.hosts[2];
   docker(["stop", `${c.name}-prometheus`]);
   let firing: string[] = [];
+  let last = "";
   await waitFor(async () => {
-    firing = (await query(fleet.hosts[0], 'ALERTS{alertname="FleetNodeSilent",alertstate="firing"}')).map((r) => r.metric.node);
-    return firing.length > 0;
-  }, 180_000, "FleetNodeSilent to fire");
-  expect(firing).toEqual([c.name]);
+    try {
+      firing = (await query(fleet.hosts[0], 'ALERTS{alertname="FleetNodeSilent"}')).map((r) => `${r.metric.node}/${r.metric.alertstate}`);
+      last = `alerts: ${firing.join(", ") || "none"}; sending: ${(await query(fleet.hosts[0], "count by (node) (up)")).map((r) => r.metric.node).join(", ")}`;
+    } catch (e) {
+      last = String(e);
+      throw e;
+    }
+    return firing.includes(`${c.name}/firing`);
+  }, 180_000, "FleetNodeSilent to fire").catch((e) => {
+    const state = docker(["ps", "-a", "--filter", `name=${c.name}-prometheus`, "--filter", `name=${fleet.hosts[0].name}-fleet-prometheus`, "--format", "{{.Names}} {{.Status}}"]);
+    throw new Error(`${e.message}; last: ${last}; containers: ${state}`);
+  });
+  expect(firing).toEqual([`${c.name}/firing`]);
   const amAlerts = () => new Promise<any[]>((resolve, reject) => {
     http.get(`http://127.0.0.1:${fleetAlertmanagerPort}/api/v2/alerts`, (res) => {
       let body = "";
