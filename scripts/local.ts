@@ -17,6 +17,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
+import { LOCAL_MONITORING_IMAGES } from "../lib/config/images";
 import { iterationAt, releaseTag } from "../lib/ephemery";
 import { clientBinaries } from "../tests/support/chainClients";
 import { interopSecret } from "../lib/keys/derive";
@@ -142,9 +143,9 @@ async function online(runtime: string, upArgs: string[]): Promise<void> {
 // ---------------------------------------------------------------------------------------------------- devnet
 
 function clientImages(): void {
-  step("client images: geth and prysm from scripts/client-binaries.sh (about 11 min the first time on 2 cores, then cached)");
+  step("images: geth and prysm from scripts/client-binaries.sh (about 11 min the first time on 2 cores, then cached), monitoring from Debian's packages");
   const t0 = Date.now();
-  const r = spawnSync("bash", [path.join(ROOT, "scripts", "client-images.sh")], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+  const r = spawnSync("bash", [path.join(ROOT, "scripts", "client-images.sh"), "geth", "prysm", "monitoring"], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
   if (r.status !== 0) throw new Fail("the client images could not be made (see above); scripts/client-binaries.sh builds the binaries they need");
   say(`client images ready in ${Math.round((Date.now() - t0) / 1000)}s`);
 }
@@ -231,8 +232,11 @@ async function createDevnet(runtime: string): Promise<void> {
         consensus: { client: "prysm", extraArgs: ["--min-sync-peers=0", "--sync-from=head"], p2pPort: await p(9000), quicPort: await p(9001), beaconApiPort: await p(5052), metricsPort: await p(8080) },
         // Fresh genesis keys that sign nowhere else: no doppelganger wait.
         validator: { client: "prysm", feeRecipient: `0x${"ee".repeat(20)}`, doppelganger: false, keymanagerPort: await p(5062), metricsPort: await p(8081), keys: { path: keysDir, expectedCount: devnet.VALIDATORS } },
-        // Prometheus and Grafana images cannot be pulled offline.
-        monitoring: { enabled: false },
+        // Images built here from Debian's packages (nothing can be pulled offline); Grafana has no Debian package.
+        monitoring: {
+          enabled: true, grafana: false, images: { ...LOCAL_MONITORING_IMAGES },
+          prometheusPort: await p(9090), alertmanagerPort: await p(9093), grafanaPort: await p(3000), nodeExporterPort: await p(9100), validatorExporterPort: await p(9106),
+        },
         reset: { enabled: true, schedule: "* * * * *" },
       }],
     },
@@ -290,7 +294,7 @@ async function devnetWorld(runtime: string, upArgs: string[]): Promise<void> {
     `              release server http://127.0.0.1:${s.port}/releases/latest (pid ${devnet.serverPid(DEVNET)})`,
     `EL block:     ${first} -> ${later}${later > first ? " (advancing)" : " (not advancing yet)"}  curl -s -X POST -H 'content-type: application/json' --data '{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}' http://127.0.0.1:${rpc}`,
     `status:       npx ephemery status --stack ${DEVNET_STACK}`,
-    `dashboard:    npx ephemery dashboard --stack ${DEVNET_STACK} (needs monitoring.enabled and the Prometheus/Grafana images; off on the offline devnet)`,
+    `prometheus:   http://127.0.0.1:${host.monitoring.prometheusPort} (from another machine: npx ephemery dashboard --prometheus --stack ${DEVNET_STACK}; no Grafana offline)`,
     `next reset:   ${clock(next)} (${releaseTag(iter + 1)} is published 10 min before); watch: tail -f ${path.join(DEVNET_DATA, DEVNET_NODE, "state", "reset.log")}`,
     "tear down:    npm run local:destroy (keeps identity volumes and key backups)",
     "",

@@ -57,7 +57,7 @@ describe("npm run local on an offline machine", () => {
     const summary = up.out.slice(up.out.indexOf("==== summary ===="));
     expect(summary).toMatch(/^world: +devnet/m);
     expect(summary).toMatch(/EL block: +\d+ -> \d+ \(advancing\)/);
-    expect(summary).toMatch(/npx ephemery dashboard/);
+    expect(summary).toMatch(/npx ephemery dashboard --prometheus/);
     expect(summary).toMatch(/next reset: .*tail -f /);
     expect(summary).toMatch(/npm run local:destroy/);
 
@@ -70,6 +70,20 @@ describe("npm run local on an offline machine", () => {
     for (let i = 0; i < 30 && b2 <= b1; i++) { await new Promise((r) => setTimeout(r, 2000)); b2 = await blockNumber(rpc); }
     expect(b2).toBeGreaterThan(b1);
     expect(fs.existsSync(`/etc/cron.d/ephemery-${NODE}`)).toBe(true);
+
+    // The node's own Prometheus scrapes the real clients: geth's head and prysm's slot come back as data.
+    const prometheus = stack.config["ephemery:hosts"][0].monitoring.prometheusPort as number;
+    const series = async (query: string): Promise<number> => {
+      const res = await fetch(`http://127.0.0.1:${prometheus}/api/v1/query?query=${encodeURIComponent(query)}`, { signal: AbortSignal.timeout(5000) });
+      return ((await res.json()) as { data: { result: unknown[] } }).data.result.length;
+    };
+    let scraped = { geth: 0, prysm: 0 };
+    for (let i = 0; i < 45 && !(scraped.geth && scraped.prysm); i++) {
+      scraped = await Promise.all([series('chain_head_block{job="execution"}'), series('beacon_head_slot{job="consensus"}')])
+        .then(([geth, prysm]) => ({ geth, prysm })).catch(() => scraped);
+      if (!(scraped.geth && scraped.prysm)) await new Promise((r) => setTimeout(r, 2000));
+    }
+    expect(scraped).toEqual({ geth: 1, prysm: 1 });
 
     const t1 = Date.now();
     const down = await npm(["local:destroy"], 600_000);

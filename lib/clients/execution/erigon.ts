@@ -2,6 +2,9 @@ import { DEFAULT_IMAGES } from "../../config/images";
 import { ENGINE_PORT, executionSpec, metricsPortOf, shellEntry } from "../common";
 import { ExecutionClientModule, PATHS } from "../types";
 
+/** Written in the data directory once `erigon init` of this iteration's genesis succeeded. */
+export const ERIGON_INIT_MARKER = ".ephemery-genesis-initialised";
+
 export const erigon: ExecutionClientModule = {
   name: "erigon",
   defaultImage: DEFAULT_IMAGES.erigon,
@@ -12,7 +15,11 @@ export const erigon: ExecutionClientModule = {
     const metricsPort = metricsPortOf(ctx, "execution");
     const entry = shellEntry(
       [
-        `if [ ! -d ${PATHS.data}/chaindata ]; then erigon init --datadir=${PATHS.data} "$T/genesis.json"; fi`,
+        // A marker written only after init succeeded: a test of the chaindata directory would take a failed init's
+        // partial directory for an initialised one and start erigon without the release's genesis (as geth did,
+        // see geth.ts). Under `set -e` a failed init stops the container, and the next start runs init again.
+        // The reset wipes the whole data directory but the nodekey, marker included.
+        `if [ ! -f ${PATHS.data}/${ERIGON_INIT_MARKER} ]; then erigon init --datadir=${PATHS.data} "$T/genesis.json"; : > ${PATHS.data}/${ERIGON_INIT_MARKER}; fi`,
         [
           "exec erigon",
           `--datadir=${PATHS.data}`,
