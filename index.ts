@@ -4,6 +4,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readProgramConfig } from "./components/config";
 import { EphemeryNode } from "./components/ephemeryNode";
+import { FleetCredentials } from "./components/fleetMonitor";
+import { fleetAddress } from "./lib/config/fleetChecks";
 import { nodeOutputs } from "./components/outputs";
 import { promiseStacksOffForRun } from "./components/promiseStacks";
 import { holdKeyMoveRegistry } from "./components/validatorKeys";
@@ -20,6 +22,12 @@ export = async () => {
   // until the engine answers its registration, so letting earlier hosts' registrations go out (and, in a
   // preview, come back) before building the next keeps a fleet's peak memory from growing with every host.
   // Key installs wait for every host's key release: the registry stays open until the last host is built.
+  // The fleet monitor's credentials come first: every node's Prometheus gets its password and the CA.
+  const fleet = config.fleet;
+  const credentials = fleet
+    ? new FleetCredentials("fleet", { fleet, address: fleetAddress(config)!, tls: secrets.fleetTls, passwords: secrets.fleetPasswords })
+    : undefined;
+  const nodeNames = config.hosts.map((h) => h.name);
   const buildDone = holdKeyMoveRegistry();
   const nodes: EphemeryNode[] = [];
   // No promise stacks from here on: not while building, nor while the SDK registers what was built (in later
@@ -34,6 +42,7 @@ export = async () => {
         sshPrivateKey: sshKeyFor(host.name),
         depositFundingKey: fundingKeyFor(host.name),
         monitoringSecrets: { alertmanager: secrets.alertmanagerSecrets, grafanaAdminPassword: secrets.grafanaAdminPassword },
+        fleet: credentials && { credentials, monitor: fleet!.host === host.name ? { fleet: fleet!, nodes: nodeNames } : undefined },
       }));
       await new Promise((resolve) => setImmediate(resolve));
     }

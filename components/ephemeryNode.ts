@@ -5,12 +5,14 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { buildNodeSpecs, NodeSpecs, p2pPortsOf, requiredDiskGiB, validatorClientOf } from "../lib/clients";
+import { FleetConfig } from "../lib/config/fleet";
 import { HostConfig, NetworkConfig } from "../lib/config/schema";
 import { composeNetworkName } from "../lib/compose";
 import { composeCommand } from "../lib/composeCommand";
 import { ComposeProject } from "./containers";
 import { ConsensusClient } from "./consensusClient";
 import { ExecutionClient } from "./executionClient";
+import { FleetCredentials, FleetMonitor } from "./fleetMonitor";
 import { Host } from "./host";
 import { HostDrift } from "./hostDrift";
 import { MonitoringStack } from "./monitoringStack";
@@ -34,6 +36,8 @@ export interface EphemeryNodeArgs {
   readonly keystorePasswords?: pulumi.Input<KeystorePasswords>;
   /** The key paying this host's automatic re-deposits (`ephemery:depositFundingKeys.<host>`, a secret). Default: none. */
   readonly depositFundingKey?: pulumi.Input<string>;
+  /** The fleet monitor (`ephemery:fleet`): where this node's Prometheus sends, and, on the monitor host, what it runs. Default: none. */
+  readonly fleet?: { credentials: FleetCredentials; monitor?: { fleet: FleetConfig; nodes: string[] } };
 }
 
 export class EphemeryNode extends pulumi.ComponentResource {
@@ -46,6 +50,7 @@ export class EphemeryNode extends pulumi.ComponentResource {
   public readonly resetJob: ResetJob;
   public readonly jwt: JwtSecret;
   public readonly monitoring?: MonitoringStack;
+  public readonly fleetMonitor?: FleetMonitor;
 
   constructor(name: string, args: EphemeryNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     const facts = {
@@ -59,10 +64,12 @@ export class EphemeryNode extends pulumi.ComponentResource {
     const cfg = args.config;
     const specs = buildNodeSpecs({ node: cfg.name, host: cfg, checkpointSyncUrls: args.checkpointSyncUrls });
     this.specs = specs;
+    const fleetMonitor = args.fleet?.monitor;
 
     this.host = new Host(
       `${name}-host`,
-      { config: cfg, sshPrivateKey: args.sshPrivateKey, requiredDiskGiB: requiredDiskGiB(cfg), p2pPorts: p2pPortsOf(specs) },
+      // The fleet monitor's receive port is the one port it adds to the monitor host's firewall.
+      { config: cfg, sshPrivateKey: args.sshPrivateKey, requiredDiskGiB: requiredDiskGiB(cfg), p2pPorts: [...p2pPortsOf(specs), ...(fleetMonitor ? [{ port: fleetMonitor.fleet.port, protocol: "tcp" as const }] : [])] },
       { parent: this },
     );
     this.jwt = new JwtSecret(`${name}-jwt`, { host: this.host }, { parent: this });
@@ -101,20 +108,33 @@ export class EphemeryNode extends pulumi.ComponentResource {
     this.monitoring = cfg.monitoring.enabled
       ? new MonitoringStack(
         `${name}-monitoring`,
-        { host: this.host, config: cfg, clients: specs, network, alertmanagerSecrets: args.monitoringSecrets?.alertmanager, grafanaAdminPassword: args.monitoringSecrets?.grafanaAdminPassword, dependsOn: filesReady },
+        {
+          host: this.host, config: cfg, clients: specs, network, alertmanagerSecrets: args.monitoringSecrets?.alertmanager, grafanaAdminPassword: args.monitoringSecrets?.grafanaAdminPassword, dependsOn: filesReady,
+          remoteWrite: args.fleet?.credentials.forNode(cfg.name),
+        },
         childOpts,
       )
       : undefined;
+    if (fleetMonitor && args.fleet) {
+      this.fleetMonitor = new FleetMonitor(
+        `${name}-fleet`,
+        {
+          host: this.host, config: cfg, fleet: fleetMonitor.fleet, credentials: args.fleet.credentials, nodes: fleetMonitor.nodes, network,
+          alertmanagerSecrets: args.monitoringSecrets?.alertmanager, grafanaAdminPassword: this.monitoring?.grafanaAdminPassword, dependsOn: filesReady,
+        },
+        childOpts,
+      );
+    }
 
     if (cfg.runtime === "compose") {
-      const composeSpecs = [specs.execution, specs.consensus, ...optional(specs.validator), ...(this.monitoring?.containerSpecs ?? [])];
+      const composeSpecs = [specs.execution, specs.consensus, ...optional(specs.validator), ...(this.monitoring?.containerSpecs ?? []), ...(this.fleetMonitor?.containerSpecs ?? [])];
       const compose = new ComposeProject(
         `${name}-compose`,
         {
           host: this.host,
           node: cfg.name,
           specs: composeSpecs,
-          dependsOn: [...filesReady, ...(this.monitoring?.filesReady ?? []), ...optional(this.keys?.installed)],
+          dependsOn: [...filesReady, ...(this.monitoring?.filesReady ?? []), ...(this.fleetMonitor?.filesReady ?? []), ...optional(this.keys?.installed)],
         },
         { parent: this },
       );

@@ -15,7 +15,10 @@ import { monitoringPaths, monitoringSpecList, placeholderSecrets, renderMonitori
 import { containerMetricsCron, containerMetricsCronFile, containerMetricsValues, CONTAINER_METRICS_SCRIPT } from "../lib/monitoring/hostFiles";
 import { RenderedFile } from "../lib/monitoring";
 import { renderAlertmanagerConfig } from "../lib/monitoring/alertmanager";
+import { withRemoteWrite } from "../lib/monitoring/fleet";
+import { remoteWritePaths } from "../lib/monitoring/fleetMonitor";
 import { createDockerContainer } from "./containers";
+import type { NodeRemoteWrite } from "./fleetMonitor";
 import { Host } from "./host";
 import { hostCommand, hostFile } from "./hostCommand";
 
@@ -36,6 +39,8 @@ export interface MonitoringStackArgs {
   readonly grafanaAdminPassword?: pulumi.Input<string>;
   /** Resources the containers wait for (the node's files). Default: none. */
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /** Where Prometheus also sends its series (the fleet monitor). Default: nowhere; the rendered files stay as they are. */
+  readonly remoteWrite?: NodeRemoteWrite;
 }
 
 export class MonitoringStack extends pulumi.ComponentResource {
@@ -66,7 +71,9 @@ export class MonitoringStack extends pulumi.ComponentResource {
 
     // Plain files in one round trip: each written atomically, then Prometheus is told to reload.
     const exporterFile: RenderedFile = { path: "exporter/validator-exporter.js", hostPath: "exporter/validator-exporter.js", content: packagedFileText(EXPORTER_SOURCE) };
-    const install = installFilesScript(paths.root, paths.textfile, [...plain.files, exporterFile], `${cfg.name}-prometheus`);
+    const rw = args.remoteWrite;
+    const nodeFiles = rw ? plain.files.map((f) => (f.path === "prometheus.yml" ? { ...f, content: withRemoteWrite(f.content, rw.target) } : f)) : plain.files;
+    const install = installFilesScript(paths.root, paths.textfile, [...nodeFiles, exporterFile], `${cfg.name}-prometheus`);
     // Rerun in place when the files change; destroy takes the whole monitoring directory (metrics live in volumes).
     const files = hostCommand(`${name}-files`, host.connection, { create: "bash -s", update: "bash -s", stdin: install, delete: `rm -rf ${shellQuote(paths.root)}` }, after);
 
@@ -109,6 +116,13 @@ export class MonitoringStack extends pulumi.ComponentResource {
     hostFile(`${name}-container-metrics-schedule`, host.connection, { path: cronFile, mode: "0644", content: cron }, { parent: this, dependsOn: [scriptFile] });
 
     this.filesReady = [files, alertmanagerFile, ...(passwordFile ? [passwordFile] : [])];
+    if (rw) {
+      // The fleet password (0600, never in prometheus.yml) and CA beside prometheus.yml, in the directory it mounts.
+      const rwPaths = remoteWritePaths(cfg.dataDir, cfg.name);
+      const fleetFile = (id: string, file: string, mode: string, content: pulumi.Input<string>) =>
+        hostFile(`${name}-${id}`, host.connection, { path: file, mode, dirMode: "0700", content, quiet: true, afterWrite: reload(`${cfg.name}-prometheus`) }, after);
+      this.filesReady.push(fleetFile("fleet-password", rwPaths.password, "0600", rw.password), fleetFile("fleet-ca", rwPaths.ca, "0644", rw.caCertificate));
+    }
     if (args.network) {
       for (const spec of specs) {
         createDockerContainer(`${name}-${spec.name.slice(cfg.name.length + 1)}`, spec, args.network, this, [...this.filesReady, ...(args.dependsOn ?? [])]);

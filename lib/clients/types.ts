@@ -8,7 +8,9 @@ import type { ConsensusConfig, ExecutionConfig, HostConfig, ValidatorConfig } fr
 export type Role = "execution" | "consensus" | "validator" | "monitoring";
 export type PortPurpose =
   | "p2p" | "rpc" | "ws" | "engine" | "beacon" | "keymanager" | "metrics"
-  | "prometheus" | "alertmanager" | "grafana" | "node-exporter" | "exporter";
+  | "prometheus" | "alertmanager" | "grafana" | "node-exporter" | "exporter"
+  /** The fleet monitor's remote_write receiver: TLS and basic auth, the one monitoring port meant to be public. */
+  | "fleet-receiver";
 
 /** Ports that must never be reachable from the internet (the network policies check this list). */
 export const PRIVATE_PORT_PURPOSES: readonly PortPurpose[] = [

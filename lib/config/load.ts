@@ -7,6 +7,7 @@ import { PROVIDER_SECRET_KEYS, SECRET_SETTING_NAMES, secretSetCommand, secretSet
 import { hostListProblems, resolveHostKind, stackConfigSchema, StackConfig } from "./schema";
 import { missingReceiverSecrets, receiverUrlProblems } from "./monitoring";
 import { keysConfigProblems } from "../keys/configChecks";
+import { fleetProblems } from "./fleetChecks";
 import { printableName } from "../printable";
 
 export const NAMESPACE = "ephemery";
@@ -98,6 +99,7 @@ function crossChecks(cfg: StackConfig, secrets: SecretSettings): Problem[] {
   cfg.hosts.forEach((h, i) => problems.push(...missingReceiverSecrets(h.monitoring, secrets.alertmanagerSecrets, `hosts[${i}].monitoring`)));
   cfg.hosts.forEach((h, i) => problems.push(...receiverUrlProblems(h.monitoring, secrets.alertmanagerSecrets, `hosts[${i}].monitoring`)));
   problems.push(...keysConfigProblems(cfg, secrets));
+  problems.push(...fleetProblems(cfg, secrets));
   for (const name of Object.keys(secrets.sshPrivateKeys ?? {})) {
     if (!cfg.hosts.some((h) => h.name === name)) {
       problems.push({ path: `${NAMESPACE}:sshPrivateKeys.${name}`, message: `names no host; hosts are ${cfg.hosts.map((h) => h.name).join(", ")}` });

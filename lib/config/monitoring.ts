@@ -70,6 +70,30 @@ export const receiverSchema = z.discriminatedUnion("type", [
   }),
 ]);
 
+/** Where alerts go and how Alertmanager groups them: a node's monitoring and the fleet monitor alike. */
+export const alertRoutingFields = {
+  receivers: z.array(receiverSchema).default([])
+    .describe("Where alerts go; none means alerts are only shown in Alertmanager's UI."),
+  groupBy: z.array(z.string().min(1)).default(["alertname", "node"]).describe("Labels Alertmanager groups alerts by."),
+  groupWaitSec: z.number().int().min(0).default(30).describe("Wait before the first notification of a group."),
+  groupIntervalMinutes: z.number().int().min(1).default(5).describe("Wait before notifying about new alerts of a group."),
+  repeatIntervalHours: z.number().int().min(1).default(4).describe("Resend a still-firing alert after this long."),
+};
+
+/** Receiver names are unique within one Alertmanager. */
+export function receiverProblems(receivers: ReceiverConfig[]): { path: (string | number)[]; message: string }[] {
+  const seen = new Set<string>();
+  const out: { path: (string | number)[]; message: string }[] = [];
+  receivers.forEach((r, i) => {
+    if (seen.has(r.name)) out.push({ path: ["receivers", i, "name"], message: `"${r.name}" is used by another receiver; receiver names must be unique` });
+    seen.add(r.name);
+    if (r.type === "email" && r.authPasswordSecret && !r.authUsername) {
+      out.push({ path: ["receivers", i, "authUsername"], message: "authPasswordSecret needs authUsername too" });
+    }
+  });
+  return out;
+}
+
 /** Per-container image overrides, e.g. a registry mirror or images built in-house. */
 const monitoringImagesSchema = z
   .strictObject({
@@ -101,23 +125,11 @@ export const monitoringSchema = z
     grafanaAdminUser: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, "must be a simple lower-case user name").default("admin")
       .describe("Grafana admin user; its password is ephemery:grafanaAdminPassword or generated."),
     alerts: alertThresholdsSchema.describe("Alert thresholds."),
-    receivers: z.array(receiverSchema).default([])
-      .describe("Where alerts go; none means alerts are only shown in Alertmanager's UI."),
-    groupBy: z.array(z.string().min(1)).default(["alertname", "node"]).describe("Labels Alertmanager groups alerts by."),
-    groupWaitSec: z.number().int().min(0).default(30).describe("Wait before the first notification of a group."),
-    groupIntervalMinutes: z.number().int().min(1).default(5).describe("Wait before notifying about new alerts of a group."),
-    repeatIntervalHours: z.number().int().min(1).default(4).describe("Resend a still-firing alert after this long."),
+    ...alertRoutingFields,
   })
   .prefault({})
   .superRefine((m, ctx) => {
-    const seen = new Set<string>();
-    m.receivers.forEach((r, i) => {
-      if (seen.has(r.name)) ctx.addIssue({ code: "custom", path: ["receivers", i, "name"], message: `"${r.name}" is used by another receiver; receiver names must be unique` });
-      seen.add(r.name);
-      if (r.type === "email" && r.authPasswordSecret && !r.authUsername) {
-        ctx.addIssue({ code: "custom", path: ["receivers", i, "authUsername"], message: "authPasswordSecret needs authUsername too" });
-      }
-    });
+    for (const p of receiverProblems(m.receivers)) ctx.addIssue({ code: "custom", ...p });
     const a = m.alerts;
     if (a.diskFreeWarningGiB !== undefined && a.diskFreeCriticalGiB !== undefined && a.diskFreeCriticalGiB >= a.diskFreeWarningGiB) {
       ctx.addIssue({ code: "custom", path: ["alerts", "diskFreeCriticalGiB"], message: `must be below diskFreeWarningGiB (${a.diskFreeWarningGiB}), got ${a.diskFreeCriticalGiB}` });
@@ -133,7 +145,7 @@ export type AlertThresholds = z.output<typeof alertThresholdsSchema>;
 export type ReceiverConfig = z.output<typeof receiverSchema>;
 
 /** The secret names a host's receivers refer to. */
-export function receiverSecretNames(m: MonitoringConfig): string[] {
+export function receiverSecretNames(m: Pick<MonitoringConfig, "receivers">): string[] {
   const out: string[] = [];
   for (const r of m.receivers) {
     if (r.type === "webhook") out.push(r.urlSecret);
@@ -145,7 +157,7 @@ export function receiverSecretNames(m: MonitoringConfig): string[] {
 }
 
 /** Receiver secrets that hold a URL (webhook, Slack, Discord): checked like every other URL, never echoed. */
-export function receiverUrlProblems(m: MonitoringConfig, secrets: Record<string, string> | undefined, at: string): { path: string; message: string }[] {
+export function receiverUrlProblems(m: Pick<MonitoringConfig, "receivers">, secrets: Record<string, string> | undefined, at: string): { path: string; message: string }[] {
   return m.receivers.flatMap((r, i) => {
     const field = r.type === "webhook" ? "urlSecret" : r.type === "slack" || r.type === "discord" ? "webhookUrlSecret" : undefined;
     const name = field ? (r as Record<string, string>)[field] : undefined;
@@ -158,7 +170,7 @@ export function receiverUrlProblems(m: MonitoringConfig, secrets: Record<string,
 }
 
 /** Receivers naming a secret that ephemery:alertmanagerSecrets does not hold; `at` is the host's config path. */
-export function missingReceiverSecrets(m: MonitoringConfig, secrets: Record<string, string> | undefined, at: string): { path: string; message: string }[] {
+export function missingReceiverSecrets(m: Pick<MonitoringConfig, "receivers">, secrets: Record<string, string> | undefined, at: string): { path: string; message: string }[] {
   return m.receivers.flatMap((r, i) =>
     receiverSecretNames({ ...m, receivers: [r] })
       .filter((name) => secrets?.[name] === undefined)

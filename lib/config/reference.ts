@@ -63,6 +63,7 @@ export function configReference(): string {
   ];
   rows("ephemery:network", plain.properties!.network, out);
   rows("ephemery:hosts[]", plain.properties!.hosts.items!, out);
+  rows("ephemery:fleet", plain.properties!.fleet, out);
   out.push(
     "",
     "Secret settings (always `pulumi config set --secret ...`; a plain value is an error):",

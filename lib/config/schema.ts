@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { ADDRESS_RULE, charsetString, CHECKPOINT_URL_RULE, CLOUD_ID_RULE, DATA_DIR_RULE, EXTRA_ARG_RULE, GRAFFITI_RULE, TAG_URL_RULE, URL_RULE } from "./charsets";
 import { CONSENSUS_CLIENTS, EXECUTION_CLIENTS, VALIDATOR_CLIENTS } from "./clients";
+import { fleetSchema } from "./fleet";
 import { imageRefSchema } from "./images";
 import { keySourceSchema, redepositSchema } from "./keys";
 import { monitoringSchema } from "./monitoring";
@@ -187,6 +188,8 @@ export const stackConfigSchema = z
   .strictObject({
     network: networkSchema,
     hosts: z.array(hostSchema).min(1, "list at least one host"),
+    fleet: fleetSchema.optional()
+      .describe("The fleet monitor: every node's Prometheus sends its series there by remote_write over TLS; omit for none."),
   });
 
 /**

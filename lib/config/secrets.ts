@@ -22,6 +22,14 @@ export const secretSettingsSchema = z.strictObject({
     .describe("Per-host re-deposit funding keys, by host name; they win over depositFundingKey."),
   alertmanagerSecrets: z.record(z.string(), z.string()).optional()
     .describe("Alert receiver URLs and tokens, by the name the receiver config refers to."),
+  fleetTls: z.strictObject({
+    caCertificate: z.string().includes("BEGIN CERTIFICATE", { message: "must be a PEM certificate" }),
+    certificate: z.string().includes("BEGIN CERTIFICATE", { message: "must be a PEM certificate" }),
+    privateKey: z.string().includes("PRIVATE KEY", { message: "must be a PEM private key" }),
+  }).optional()
+    .describe("The fleet monitor's TLS: {caCertificate, certificate, privateKey} in PEM, the certificate issued for fleet.address (default: a CA and certificate generated once and kept as secrets)."),
+  fleetPasswords: z.record(z.string(), z.string().min(32, "must be at least 32 characters").max(71, "must be at most 71 characters (bcrypt's limit)")).optional()
+    .describe("Per-node remote_write passwords for the fleet monitor, by host name (default: derived from a generated fleet secret)."),
 });
 
 export type SecretSettings = z.output<typeof secretSettingsSchema>;

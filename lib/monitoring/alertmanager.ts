@@ -49,7 +49,10 @@ function receiverConfig(r: ReceiverConfig, secret: SecretLookup): Record<string,
   }
 }
 
-export function renderAlertmanagerConfig(m: MonitoringConfig, secret: SecretLookup, node: string): string {
+/** The routing settings alertmanager.yml is made of (a node's `monitoring`, or `ephemery:fleet`). */
+export type AlertRouting = Pick<MonitoringConfig, "receivers" | "groupBy" | "groupWaitSec" | "groupIntervalMinutes" | "repeatIntervalHours">;
+
+export function renderAlertmanagerConfig(m: AlertRouting, secret: SecretLookup, node: string): string {
   const doc = {
     route: {
       receiver: NULL_RECEIVER,

@@ -7,7 +7,7 @@
 import * as yaml from "js-yaml";
 import { Dashboard, PanelQuery } from "./dashboards";
 import { EXPORTER_METRICS as X, RESET_METRICS as R } from "./exporterMetrics";
-import { AlertRule, RuleGroup } from "./rules";
+import { AlertRule, renderRuleGroupFile, RuleGroup } from "./rules";
 
 export interface FleetAlertThresholds {
   /** Seconds without any series from a node (that sent some in the last hour) before FleetNodeSilent. Default: 300. */
@@ -62,21 +62,9 @@ export function buildFleetRuleGroup(t: FleetAlertThresholds = DEFAULT_FLEET_THRE
   return { name: "fleet", rules };
 }
 
-/** The fleet rule file (the same layout as a node's rule files, without a node prefix in summaries). */
+/** The fleet rule file (a node's layout, without a node prefix in summaries, labelled scope="fleet"). */
 export function renderFleetRuleFile(group: RuleGroup): string {
-  const doc = {
-    groups: [{
-      name: `ephemery-${group.name}`,
-      rules: group.rules.map((r) => ({
-        alert: r.alert,
-        expr: r.expr,
-        for: r.for,
-        labels: { severity: r.severity, scope: "fleet" },
-        annotations: { summary: r.summary, description: r.description },
-      })),
-    }],
-  };
-  return `# Written by pulumi-ephemery for the fleet monitor.\n${yaml.dump(doc, { lineWidth: -1, noRefs: true, sortKeys: false })}`;
+  return renderRuleGroupFile(group, { header: "Written by pulumi-ephemery for the fleet monitor.", labels: { scope: "fleet" } });
 }
 
 export interface RemoteWriteTarget {
@@ -89,6 +77,8 @@ export interface RemoteWriteTarget {
   readonly caFile: string;
   /** Name the certificate is issued to, when it differs from the URL's host. Default: the URL's host. */
   readonly serverName?: string;
+  /** Longest the node holds samples before sending. Default: 5. */
+  readonly batchSendDeadlineSec?: number;
 }
 
 const USERNAME = /^[A-Za-z0-9._-]{1,64}$/;
@@ -109,7 +99,7 @@ export function remoteWriteConfig(t: RemoteWriteTarget): Record<string, unknown>
     basic_auth: { username: t.username, password_file: t.passwordFile },
     tls_config: { ca_file: t.caFile, ...(t.serverName ? { server_name: t.serverName } : {}) },
     // The node keeps its own copy; a fleet monitor that is down for a while gets the backlog when it returns.
-    queue_config: { max_samples_per_send: 2000, batch_send_deadline: "5s" },
+    queue_config: { max_samples_per_send: 2000, batch_send_deadline: `${t.batchSendDeadlineSec ?? 5}s` },
   };
 }
 
@@ -118,10 +108,14 @@ export function withRemoteWrite(prometheusYml: string, target: RemoteWriteTarget
   return `${prometheusYml}${yaml.dump({ remote_write: [remoteWriteConfig(target)] }, { lineWidth: -1, noRefs: true })}`;
 }
 
-/** The fleet Prometheus's prometheus.yml: it scrapes nothing but itself and evaluates the fleet rules. */
-export function renderFleetPrometheusConfig(o: { ruleFiles: string[]; evaluationIntervalSec?: number }): string {
+/** The fleet Prometheus's prometheus.yml: it scrapes nothing, evaluates the fleet rules and sends alerts to `alertmanager` (host:port). */
+export function renderFleetPrometheusConfig(o: { ruleFiles: string[]; evaluationIntervalSec?: number; alertmanager?: string }): string {
   const every = `${o.evaluationIntervalSec ?? 15}s`;
-  const doc = { global: { scrape_interval: every, evaluation_interval: every }, rule_files: o.ruleFiles };
+  const doc = {
+    global: { scrape_interval: every, evaluation_interval: every },
+    rule_files: o.ruleFiles,
+    ...(o.alertmanager ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [o.alertmanager] }] }] } } : {}),
+  };
   return `# Written by pulumi-ephemery for the fleet monitor.\n${yaml.dump(doc, { lineWidth: -1, noRefs: true, sortKeys: false })}`;
 }
 

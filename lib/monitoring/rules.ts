@@ -271,8 +271,8 @@ export function ruleCount(groups: RuleGroup[]): number {
   return groups.reduce((n, g) => n + g.rules.length, 0);
 }
 
-/** One Prometheus rule file per group. */
-export function renderRuleFile(group: RuleGroup, node: string): string {
+/** A rule group in Prometheus's rule-file layout; `header` is the file's first comment. */
+export function renderRuleGroupFile(group: RuleGroup, o: { header: string; summaryPrefix?: string; labels?: Record<string, string> }): string {
   const doc = {
     groups: [{
       name: `ephemery-${group.name}`,
@@ -280,10 +280,15 @@ export function renderRuleFile(group: RuleGroup, node: string): string {
         alert: r.alert,
         expr: r.expr,
         for: r.for,
-        labels: { severity: r.severity, ...(r.silenceDuringReset ? { [SILENCE_LABEL]: "true" } : {}) },
-        annotations: { summary: `[${node}] ${r.summary}`, description: r.description },
+        labels: { severity: r.severity, ...(r.silenceDuringReset ? { [SILENCE_LABEL]: "true" } : {}), ...o.labels },
+        annotations: { summary: `${o.summaryPrefix ?? ""}${r.summary}`, description: r.description },
       })),
     }],
   };
-  return `# Written by pulumi-ephemery for node ${node}.\n${yaml.dump(doc, { lineWidth: -1, noRefs: true, sortKeys: false })}`;
+  return `# ${o.header}\n${yaml.dump(doc, { lineWidth: -1, noRefs: true, sortKeys: false })}`;
+}
+
+/** One Prometheus rule file per group. */
+export function renderRuleFile(group: RuleGroup, node: string): string {
+  return renderRuleGroupFile(group, { header: `Written by pulumi-ephemery for node ${node}.`, summaryPrefix: `[${node}] ` });
 }

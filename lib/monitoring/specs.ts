@@ -54,6 +54,63 @@ export interface MonitoringSpecs {
   exporter: ContainerSpec;
 }
 
+export type MonitoringContainerFields = Pick<ContainerSpec, "image" | "command" | "ports" | "mounts" | "memoryMiB"> & Partial<ContainerSpec>;
+
+export function bindReadOnly(source: string, target: string): MountSpec {
+  return { kind: "bind", source, target, readOnly: true };
+}
+
+/** One container of a monitoring stack (a node's or the fleet monitor's), named `<node>-<role>`, with its data volume. */
+export function monitoringContainer(node: string, role: string, client: string, fields: MonitoringContainerFields, dataPath: string): ContainerSpec {
+  return {
+    name: containerName(node, role),
+    role: "monitoring",
+    client,
+    restart: "unless-stopped",
+    stopGraceSec: 30,
+    // Config files holding secrets are root-owned 0600, so the stack runs as root inside its containers like the clients.
+    user: "0:0",
+    dependsOn: [],
+    ...fields,
+    env: fields.env ?? {},
+    mounts: [...fields.mounts, { kind: "volume", source: volumeName(node, role), target: dataPath, readOnly: false }],
+    data: { volume: volumeName(node, role), mountPath: dataPath, reset: { wipe: [], keep: [] } },
+  };
+}
+
+/** Prometheus's flags: config and data where the containers mount them, retention, the listen port. */
+export function prometheusArgs(retentionDays: number, retentionSizeGiB: number, listenPort: number): string[] {
+  return [
+    `--config.file=${MONITORING_MOUNTS.prometheusConfigDir}/prometheus.yml`,
+    "--storage.tsdb.path=/prometheus",
+    `--storage.tsdb.retention.time=${retentionDays}d`,
+    `--storage.tsdb.retention.size=${retentionSizeGiB}GB`,
+    `--web.listen-address=:${listenPort}`,
+  ];
+}
+
+export const ALERTMANAGER_ARGS = [
+  `--config.file=${MONITORING_MOUNTS.alertmanagerConfigDir}/alertmanager.yml`,
+  "--storage.path=/alertmanager",
+  `--web.listen-address=:${MONITORING_PORTS.alertmanager}`,
+  // One Alertmanager per stack: no gossip port.
+  "--cluster.listen-address=",
+];
+
+/** Grafana's settings: provisioning and the admin password file under MONITORING_MOUNTS, no sign-up, no phoning home. */
+export function grafanaEnv(adminUser: string): Record<string, string> {
+  return {
+    GF_SERVER_HTTP_PORT: String(MONITORING_PORTS.grafana),
+    GF_PATHS_PROVISIONING: MONITORING_MOUNTS.grafanaProvisioning,
+    GF_SECURITY_ADMIN_USER: adminUser,
+    GF_SECURITY_ADMIN_PASSWORD__FILE: `${MONITORING_MOUNTS.grafanaSecrets}/admin_password`,
+    GF_USERS_ALLOW_SIGN_UP: "false",
+    GF_AUTH_ANONYMOUS_ENABLED: "false",
+    GF_ANALYTICS_REPORTING_ENABLED: "false",
+    GF_ANALYTICS_CHECK_FOR_UPDATES: "false",
+  };
+}
+
 /** The stack's containers; config changes reach them through their bind-mounted directories and a SIGHUP. */
 export function buildMonitoringSpecs(host: HostConfig): MonitoringSpecs {
   const m = host.monitoring;
@@ -63,34 +120,13 @@ export function buildMonitoringSpecs(host: HostConfig): MonitoringSpecs {
   const port = (containerPort: number, hostPort: number, purpose: PortPurpose): PortSpec => ({
     containerPort, hostPort, protocol: "tcp", purpose, bindAddress: m.exposePublicly ? "0.0.0.0" : "127.0.0.1",
   });
-  const bind = (source: string, target: string): MountSpec => ({ kind: "bind", source, target, readOnly: true });
-  const spec = (role: string, client: string, fields: Pick<ContainerSpec, "image" | "command" | "ports" | "mounts" | "memoryMiB"> & Partial<ContainerSpec>, dataPath: string): ContainerSpec => {
-    return {
-      name: containerName(node, role),
-      role: "monitoring",
-      client,
-      restart: "unless-stopped",
-      stopGraceSec: 30,
-      // Config files holding secrets are root-owned 0600, so the stack runs as root inside its containers like the clients.
-      user: "0:0",
-      dependsOn: [],
-      ...fields,
-      env: fields.env ?? {},
-      mounts: [...fields.mounts, { kind: "volume", source: volumeName(node, role), target: dataPath, readOnly: false }],
-      data: { volume: volumeName(node, role), mountPath: dataPath, reset: { wipe: [], keep: [] } },
-    };
-  };
+  const bind = bindReadOnly;
+  const spec = (role: string, client: string, fields: MonitoringContainerFields, dataPath: string) => monitoringContainer(node, role, client, fields, dataPath);
 
   const prometheus = spec("prometheus", "prometheus", {
     image: images.prometheus,
     memoryMiB: 1024,
-    command: [
-      `--config.file=${MONITORING_MOUNTS.prometheusConfigDir}/prometheus.yml`,
-      "--storage.tsdb.path=/prometheus",
-      `--storage.tsdb.retention.time=${m.retentionDays}d`,
-      `--storage.tsdb.retention.size=${m.retentionSizeGiB}GB`,
-      `--web.listen-address=:${MONITORING_PORTS.prometheus}`,
-    ],
+    command: prometheusArgs(m.retentionDays, m.retentionSizeGiB, MONITORING_PORTS.prometheus),
     ports: [port(MONITORING_PORTS.prometheus, m.prometheusPort, "prometheus")],
     mounts: [bind(paths.prometheusDir, MONITORING_MOUNTS.prometheusConfigDir)],
     metrics: { port: MONITORING_PORTS.prometheus, path: "/metrics", job: "prometheus" },
@@ -99,13 +135,7 @@ export function buildMonitoringSpecs(host: HostConfig): MonitoringSpecs {
   const alertmanager = spec("alertmanager", "alertmanager", {
     image: images.alertmanager,
     memoryMiB: 128,
-    command: [
-      `--config.file=${MONITORING_MOUNTS.alertmanagerConfigDir}/alertmanager.yml`,
-      "--storage.path=/alertmanager",
-      `--web.listen-address=:${MONITORING_PORTS.alertmanager}`,
-      // One Alertmanager per node: no gossip port.
-      "--cluster.listen-address=",
-    ],
+    command: ALERTMANAGER_ARGS,
     ports: [port(MONITORING_PORTS.alertmanager, m.alertmanagerPort, "alertmanager")],
     mounts: [bind(paths.alertmanagerDir, MONITORING_MOUNTS.alertmanagerConfigDir)],
     metrics: { port: MONITORING_PORTS.alertmanager, path: "/metrics", job: "alertmanager" },
@@ -115,16 +145,7 @@ export function buildMonitoringSpecs(host: HostConfig): MonitoringSpecs {
     image: images.grafana,
     memoryMiB: 512,
     command: [],
-    env: {
-      GF_SERVER_HTTP_PORT: String(MONITORING_PORTS.grafana),
-      GF_PATHS_PROVISIONING: MONITORING_MOUNTS.grafanaProvisioning,
-      GF_SECURITY_ADMIN_USER: m.grafanaAdminUser,
-      GF_SECURITY_ADMIN_PASSWORD__FILE: `${MONITORING_MOUNTS.grafanaSecrets}/admin_password`,
-      GF_USERS_ALLOW_SIGN_UP: "false",
-      GF_AUTH_ANONYMOUS_ENABLED: "false",
-      GF_ANALYTICS_REPORTING_ENABLED: "false",
-      GF_ANALYTICS_CHECK_FOR_UPDATES: "false",
-    },
+    env: grafanaEnv(m.grafanaAdminUser),
     ports: [port(MONITORING_PORTS.grafana, m.grafanaPort, "grafana")],
     mounts: [
       bind(paths.grafanaProvisioning, MONITORING_MOUNTS.grafanaProvisioning),

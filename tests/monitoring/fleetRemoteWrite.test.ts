@@ -2,7 +2,8 @@
  * The fleet monitor for real (Debian's prometheus binary): two node Prometheus instances, configured by the
  * node renderer plus the fleet's remote_write block, send their series over TLS with basic auth to a fleet
  * Prometheus that runs the fleet rules with --web.enable-remote-write-receiver. Series arrive labelled by
- * node; anonymous and wrong-password writers are refused; a stopped node raises FleetNodeSilent for it.
+ * node; anonymous and wrong-password writers are refused; a stopped node raises FleetNodeSilent for it. The
+ * certificate and the bcrypt hash are made by the program's own code (certificateScript, fleetPasswordHash).
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -11,6 +12,7 @@ import * as path from "path";
 import { allQueries } from "../../lib/monitoring/dashboards";
 import { buildFleetDashboard, buildFleetRuleGroup, DEFAULT_FLEET_THRESHOLDS, renderFleetPrometheusConfig, renderFleetRuleFile, renderFleetWebConfig, withRemoteWrite } from "../../lib/monitoring/fleet";
 import { renderPrometheusConfig } from "../../lib/monitoring/prometheus";
+import { certificateNames, certificateScript, fleetPasswordHash, parseCertificateOutput } from "../../lib/monitoring/fleetMonitor";
 import { freePort, hostFor, startProcess, Started, tmpDir, waitFor } from "./support";
 
 const USER = "nodes";
@@ -19,11 +21,6 @@ let dir: string;
 let fleetPort: number;
 let ca: Buffer;
 const procs: Record<string, Started> = {};
-
-/** Bcrypt through the system's crypt(3) (libxcrypt), as an operator's `htpasswd -B` would make it. */
-function bcrypt(password: string): string {
-  return execFileSync("python3", ["-W", "ignore", "-c", "import crypt,sys; print(crypt.crypt(sys.stdin.read(), crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=2**10)))"], { input: password, encoding: "utf8" }).trim();
-}
 
 /** `auth` null sends no credentials. */
 function fleetGet(pathAndQuery: string, auth: string | null = `${USER}:${PASSWORD}`, method = "GET"): Promise<{ status: number; body: string }> {
@@ -61,12 +58,11 @@ async function startNode(node: string): Promise<void> {
 
 beforeAll(async () => {
   dir = tmpDir("fleet-rw");
-  // A CA and a server certificate for the fleet monitor's name.
-  const ossl = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  ossl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=fleet test CA"]);
-  ossl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=fleet.test"]);
-  fs.writeFileSync(path.join(dir, "san.cnf"), "subjectAltName=DNS:fleet.test\n");
-  ossl(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "1", "-extfile", "san.cnf"]);
+  // The CA and server certificate as the program makes them (certificateScript, run by bash and openssl).
+  const tls = parseCertificateOutput(execFileSync("bash", ["-c", certificateScript(certificateNames("fleet", "fleet.test"))], { encoding: "utf8" }));
+  fs.writeFileSync(path.join(dir, "ca.pem"), tls.caCertificate);
+  fs.writeFileSync(path.join(dir, "server.pem"), tls.certificate);
+  fs.writeFileSync(path.join(dir, "server.key"), tls.privateKey, { mode: 0o600 });
   ca = fs.readFileSync(path.join(dir, "ca.pem"));
 
   fleetPort = await freePort();
@@ -74,7 +70,8 @@ beforeAll(async () => {
   // 5 s, keeps a wide margin under it on a busy machine).
   fs.writeFileSync(path.join(dir, "fleet-rules.yml"), renderFleetRuleFile(buildFleetRuleGroup({ ...DEFAULT_FLEET_THRESHOLDS, silentSec: 30 })));
   fs.writeFileSync(path.join(dir, "fleet.yml"), renderFleetPrometheusConfig({ ruleFiles: ["fleet-rules.yml"], evaluationIntervalSec: 5 }));
-  fs.writeFileSync(path.join(dir, "web.yml"), renderFleetWebConfig({ certFile: path.join(dir, "server.pem"), keyFile: path.join(dir, "server.key"), users: { [USER]: bcrypt(PASSWORD) } }));
+  // The users' hashes as the program makes them (this project's bcrypt), checked by Prometheus itself.
+  fs.writeFileSync(path.join(dir, "web.yml"), renderFleetWebConfig({ certFile: path.join(dir, "server.pem"), keyFile: path.join(dir, "server.key"), users: { [USER]: fleetPasswordHash(USER, PASSWORD) } }));
   execFileSync("promtool", ["check", "web-config", path.join(dir, "web.yml")], { stdio: "pipe" });
   procs.fleet = startProcess("prometheus", [
     `--config.file=${path.join(dir, "fleet.yml")}`, `--storage.tsdb.path=${path.join(dir, "fleet-data")}`, `--web.listen-address=127.0.0.1:${fleetPort}`,

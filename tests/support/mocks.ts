@@ -45,6 +45,9 @@ function fakeOutputs(type: string, name: string, inputs: Record<string, any>): R
     case "command:local:Command":
     case "command:remote:Command":
       if (name.endsWith("-jwt-generate")) return { stdout: "ab".repeat(32), stderr: "" };
+      // Stands in for openssl's CA, certificate and key (the real script runs in the engine tier).
+      if (name.endsWith("-tls-generate")) return { stdout: ["CERTIFICATE", "CERTIFICATE", "PRIVATE KEY"].map((k, i) => `-----BEGIN ${k}-----\nMOCK${i}${name}\n-----END ${k}-----\n`).join(""), stderr: "" };
+      if (name.endsWith("-secret-generate")) return { stdout: `mock-fleet-secret-${name}`, stderr: "" };
       return { stdout: name.endsWith("-reset-release") ? "fetched ephemery-171\niteration=171" : "", stderr: "" };
     case "docker:index/remoteImage:RemoteImage":
       return { imageId: `sha256:${"0".repeat(64)}`, repoDigest: `${inputs.name}@sha256:${"0".repeat(64)}` };
