@@ -7,11 +7,12 @@ import { ADDRESS_RULE, charsetString, CHECKPOINT_URL_RULE, CLOUD_ID_RULE, DATA_D
 import { CONSENSUS_CLIENTS, EXECUTION_CLIENTS, VALIDATOR_CLIENTS } from "./clients";
 import { isImageRef } from "./images";
 import { keySourceSchema } from "./keys";
+import { kubernetesSchema } from "./kubernetes";
 import { monitoringSchema } from "./monitoring";
 import { resetSchema } from "./reset";
 import { DEFAULT_SCHEDULE } from "../ephemery";
 
-export const HOST_KINDS = ["local", "ssh", "aws", "hcloud"] as const;
+export const HOST_KINDS = ["local", "ssh", "aws", "hcloud", "kubernetes"] as const;
 export const RUNTIMES = ["docker", "compose"] as const;
 export type HostKind = (typeof HOST_KINDS)[number];
 export type Runtime = (typeof RUNTIMES)[number];
@@ -148,11 +149,12 @@ const hcloudSchema = z.strictObject({
 export const hostSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9-]{0,29}$/, "must start with a letter and use only a-z, 0-9 and -, at most 30 characters")
     .describe("Host name; names containers, volumes and resources."),
-  kind: z.enum(HOST_KINDS).optional().describe("local, ssh, aws or hcloud (default: ssh when address is set, else local)."),
+  kind: z.enum(HOST_KINDS).optional().describe("local, ssh, aws, hcloud or kubernetes (default: ssh when address is set, else local)."),
   address: charsetString(ADDRESS_RULE).optional().describe("Address of an existing machine (kind ssh)."),
   ssh: sshSchema.describe("How to reach the machine over SSH."),
   aws: awsSchema.optional().describe("EC2 settings (kind aws)."),
   hcloud: hcloudSchema.optional().describe("Hetzner Cloud settings (kind hcloud)."),
+  kubernetes: kubernetesSchema.optional().describe("Cluster settings (kind kubernetes); the kubeconfig is the secret ephemery:kubeconfig."),
   runtime: z.enum(RUNTIMES).default("docker").describe("docker: Pulumi manages each container; compose: one compose project per node."),
   dataDir: charsetString(DATA_DIR_RULE).default("/var/lib/ephemery")
     .describe("Host directory for testnet files, JWT, scripts and backups; ~/ is allowed for local hosts."),
@@ -175,6 +177,10 @@ export const hostSchema = z.strictObject({
   if (kind === "aws" && !h.aws) ctx.addIssue({ code: "custom", path: at("aws"), message: "kind aws needs an aws block with at least region" });
   if (kind === "hcloud" && !h.hcloud) ctx.addIssue({ code: "custom", path: at("hcloud"), message: "kind hcloud needs an hcloud block (location and serverType have defaults: hcloud: {})" });
   if (h.aws && kind !== "aws") ctx.addIssue({ code: "custom", path: at("aws"), message: `an aws block only applies to kind aws, this host is ${kind}` });
+  if (kind === "kubernetes" && !h.kubernetes) ctx.addIssue({ code: "custom", path: at("kubernetes"), message: "kind kubernetes needs a kubernetes block (every field has a default: kubernetes: {})" });
+  if (h.kubernetes && kind !== "kubernetes") ctx.addIssue({ code: "custom", path: at("kubernetes"), message: `a kubernetes block only applies to kind kubernetes, this host is ${kind}` });
+  if (kind === "kubernetes" && h.address) ctx.addIssue({ code: "custom", path: at("address"), message: "a kubernetes host has no address: the cluster is reached through ephemery:kubeconfig; remove address" });
+  if (kind === "kubernetes" && h.runtime !== "docker") ctx.addIssue({ code: "custom", path: at("runtime"), message: "runtime does not apply to kind kubernetes (the cluster runs the containers): remove it" });
   if (h.hcloud && kind !== "hcloud") ctx.addIssue({ code: "custom", path: at("hcloud"), message: `an hcloud block only applies to kind hcloud, this host is ${kind}` });
   const publicPorts = [h.execution.p2pPort, h.consensus.p2pPort, h.consensus.quicPort];
   if (new Set(publicPorts).size !== publicPorts.length) {

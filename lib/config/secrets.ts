@@ -9,6 +9,10 @@ export const secretSettingsSchema = z.strictObject({
     .describe("SSH private key (OpenSSH or PEM) for every SSH-reached host."),
   sshPrivateKeys: z.record(z.string(), z.string().min(1)).optional()
     .describe("Per-host SSH private keys, by host name; they win over sshPrivateKey."),
+  kubeconfig: z.string().min(1).optional()
+    .describe("kubeconfig (YAML) for every kind kubernetes host; reaches kubectl through a 0600 file, never argv or env."),
+  kubeconfigs: z.record(z.string(), z.string().min(1)).optional()
+    .describe("Per-host kubeconfigs, by host name; they win over kubeconfig."),
   keystorePassword: z.string().optional().describe("One password for every keystore of the stack."),
   keystorePasswords: z.record(z.string(), z.union([z.string(), z.record(z.string(), z.string())])).optional()
     .describe("Per-host keystore passwords: a string for all keys of the host, or a map pubkey -> password."),
@@ -25,6 +29,7 @@ export const SECRET_SETTING_NAMES = Object.keys(secretSettingsSchema.shape) as (
 export const PROVIDER_SECRET_KEYS = ["hcloud:token", "aws:secretKey", "aws:token"];
 
 export function secretSetCommand(fullKey: string): string {
+  if (fullKey.endsWith("kubeconfig")) return `pulumi config set --secret ${fullKey} < ~/.kube/config`;
   if (fullKey.endsWith("sshPrivateKey")) return `pulumi config set --secret ${fullKey} < ~/.ssh/id_ed25519`;
   if (fullKey.includes(".") || fullKey.endsWith("s")) return `pulumi config set --secret --path '${fullKey}.<name>' <value>`;
   return `pulumi config set --secret ${fullKey} <value>`;
