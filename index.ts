@@ -4,13 +4,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readProgramConfig } from "./components/config";
 import { EphemeryNode } from "./components/ephemeryNode";
+import { KubernetesNode, kubernetesNodeOutputs } from "./components/kubernetesNode";
 import { nodeOutputs } from "./components/outputs";
 import { withoutPromiseStacks } from "./components/promiseStacks";
 import { holdKeyMoveRegistry } from "./components/validatorKeys";
 import { checkpointListsForHosts } from "./lib/checkpoint";
+import { resolveHostKind } from "./lib/config/schema";
 
 export = async () => {
-  const { config, sshKeyFor, secrets } = readProgramConfig();
+  const { config, sshKeyFor, kubeconfigFor, secrets } = readProgramConfig();
 
   // Checkpoint providers are probed once, before any node is built, so each node gets a plain, ranked list.
   const log = { info: (m: string) => pulumi.log.info(m), warn: (m: string) => pulumi.log.warn(m) };
@@ -21,22 +23,30 @@ export = async () => {
   // preview, come back) before building the next keeps a fleet's peak memory from growing with every host.
   // Key installs wait for every host's key release: the registry stays open until the last host is built.
   const buildDone = holdKeyMoveRegistry();
-  const nodes: EphemeryNode[] = [];
+  const outputs: pulumi.Output<unknown>[] = [];
   try {
     for (const [i, host] of config.hosts.entries()) {
+      if (resolveHostKind(host) === "kubernetes") {
+        // The loader refused a kubernetes host without a kubeconfig, so there is one.
+        const node = withoutPromiseStacks(() => new KubernetesNode(host.name, { config: host, checkpointSyncUrls: checkpointLists[i], kubeconfig: kubeconfigFor(host.name)! }));
+        outputs.push(kubernetesNodeOutputs(node, host));
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
       // Errors thrown while building keep their message (all this program's errors say what to fix in it).
-      nodes.push(withoutPromiseStacks(() => new EphemeryNode(host.name, {
+      const node = withoutPromiseStacks(() => new EphemeryNode(host.name, {
         config: host,
         network: config.network,
         checkpointSyncUrls: checkpointLists[i],
         sshPrivateKey: sshKeyFor(host.name),
         monitoringSecrets: { alertmanager: secrets.alertmanagerSecrets, grafanaAdminPassword: secrets.grafanaAdminPassword },
-      })));
+      }));
+      outputs.push(nodeOutputs(node));
       await new Promise((resolve) => setImmediate(resolve));
     }
   } finally {
     buildDone();
   }
 
-  return { hosts: pulumi.all(nodes.map(nodeOutputs)) };
+  return { hosts: pulumi.all(outputs) };
 };

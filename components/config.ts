@@ -10,6 +10,8 @@ export interface ProgramConfig {
   secrets: { [K in keyof SecretSettings]: pulumi.Output<NonNullable<SecretSettings[K]>> | undefined };
   /** The SSH key for a host: its own from sshPrivateKeys, else sshPrivateKey; a secret. */
   sshKeyFor(host: string): pulumi.Output<string> | undefined;
+  /** The kubeconfig for a kind kubernetes host: its own from kubeconfigs, else kubeconfig; a secret. */
+  kubeconfigFor(host: string): pulumi.Output<string> | undefined;
 }
 
 /**
@@ -61,5 +63,9 @@ export function readProgramConfig(entries: Map<string, ConfigEntry> = runtimeCon
     const key = plain.sshPrivateKeys?.[host] ?? plain.sshPrivateKey;
     return key === undefined ? undefined : pulumi.secret(key);
   };
-  return { config: result.config, secrets, sshKeyFor };
+  const kubeconfigFor = (host: string) => {
+    const kc = plain.kubeconfigs?.[host] ?? plain.kubeconfig;
+    return kc === undefined ? undefined : pulumi.secret(kc);
+  };
+  return { config: result.config, secrets, sshKeyFor, kubeconfigFor };
 }

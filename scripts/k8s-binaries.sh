@@ -68,7 +68,6 @@ grep -q 'k8s.io/kubernetes ' "$work/go.mod" || (cd "$work" && go get "k8s.io/kub
 
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$VERSION -X k8s.io/component-base/version.gitMajor=1"
 ldflags+=" -X k8s.io/component-base/version.gitMinor=$MINOR -X k8s.io/component-base/version.gitTreeState=clean"
-ldflags+=" -X k8s.io/component-base/version/verflag.programName=kubernetes"
 rm -rf "$OUT.partial" && mkdir -p "$OUT.partial"
 for b in "${BINS[@]}"; do
   t1=$SECONDS
