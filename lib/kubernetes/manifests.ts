@@ -98,10 +98,14 @@ function volumeFor(m: MountSpec, node: string, dataDir: string): { volume: strin
   throw new KubernetesRenderError(`${node}: bind mount ${m.source} has no Kubernetes volume; only the testnet dir, the JWT dir and the validator keys map to volumes`);
 }
 
-function portName(role: string, purpose: string, protocol: string): string {
-  // Container port names are at most 15 characters.
+/**
+ * A container port's name: unique in the pod (a role's p2p TCP/UDP and QUIC ports share a purpose, so the port
+ * number is part of it) and an IANA service name (a-z, 0-9, single -, at most 15 characters).
+ */
+export function portName(role: string, purpose: string, protocol: string, port: number): string {
   const r = { execution: "el", consensus: "cl", validator: "vc", monitoring: "mon" }[role] ?? role.slice(0, 3);
-  return `${r}-${purpose}-${protocol}`.slice(0, 15);
+  const p = { keymanager: "km", metrics: "met", beacon: "api", engine: "eng" }[purpose] ?? purpose.slice(0, 6);
+  return `${r}-${p}-${port}${protocol === "udp" ? "u" : ""}`;
 }
 
 export function renderNodeManifests(node: string, specs: ContainerSpec[], opts: KubernetesNodeOptions, secrets: NodeSecretValues): RenderedNode {
@@ -136,7 +140,7 @@ export function renderNodeManifests(node: string, specs: ContainerSpec[], opts: 
 
   const containers = specs.map((s) => {
     const ports = s.ports.map((p) => ({
-      name: portName(s.role, p.purpose, p.protocol),
+      name: portName(s.role, p.purpose, p.protocol, p.containerPort),
       containerPort: p.containerPort,
       protocol: p.protocol.toUpperCase(),
       // hostPort only for p2p under hostPort exposure: APIs the docker runtime binds to the host's loopback stay inside the pod.
@@ -250,7 +254,7 @@ export function renderNodeManifests(node: string, specs: ContainerSpec[], opts: 
   if (exposed.length > 0) {
     objects.push({
       apiVersion: "v1", kind: "Service", metadata: meta(names.apiService),
-      spec: { type: "ClusterIP", selector: labels, ports: exposed.map(({ s, p }) => ({ name: portName(s.role, p.purpose, p.protocol), port: p.containerPort, targetPort: p.containerPort, protocol: p.protocol.toUpperCase() })) },
+      spec: { type: "ClusterIP", selector: labels, ports: exposed.map(({ s, p }) => ({ name: portName(s.role, p.purpose, p.protocol, p.containerPort), port: p.containerPort, targetPort: p.containerPort, protocol: p.protocol.toUpperCase() })) },
     });
   }
   if (opts.p2pExposure !== "hostPort" && p2p.length > 0) {
@@ -262,7 +266,7 @@ export function renderNodeManifests(node: string, specs: ContainerSpec[], opts: 
         externalTrafficPolicy: "Local",
         selector: labels,
         ports: p2p.map(({ spec, port }) => ({
-          name: portName(spec.role, port.purpose, port.protocol),
+          name: portName(spec.role, port.purpose, port.protocol, port.containerPort),
           port: port.containerPort,
           targetPort: port.containerPort,
           protocol: port.protocol.toUpperCase(),

@@ -178,6 +178,18 @@ describe("Kubernetes manifests of one node", () => {
     expect(sts(out.objects).spec.volumeClaimTemplates).toHaveLength(3);
   });
 
+  test.each(["lighthouse", "teku", "prysm", "nimbus", "lodestar"])("%s: port names are unique in the pod and valid IANA service names", (cl) => {
+    const { out } = render(host({ consensus: { client: cl }, execution: { exposeRpc: true }, validator: { feeRecipient: FEE } }), { p2pExposure: "LoadBalancer" });
+    const names = sts(out.objects).spec.template.spec.containers.flatMap((c: { ports: { name: string }[] }) => c.ports.map((p) => p.name));
+    expect(new Set(names).size).toBe(names.length);
+    for (const n of names) expect(n).toMatch(/^(?=.{1,15}$)(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$/);
+    for (const svc of kindOf(out.objects, "Service")) {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const svcNames = (svc as any).spec.ports.map((p: { name: string }) => p.name);
+      expect(new Set(svcNames).size).toBe(svcNames.length);
+    }
+  });
+
   test("YAML round-trips to the same objects", () => {
     const { out } = render(host());
     expect(yaml.loadAll(toYaml(out.objects))).toEqual(JSON.parse(JSON.stringify(out.objects)));
