@@ -40,10 +40,16 @@ function selector(t: KubectlTarget): string {
   return shellQuote(`app.kubernetes.io/instance=${l["app.kubernetes.io/instance"]},app.kubernetes.io/managed-by=${l["app.kubernetes.io/managed-by"]}`);
 }
 
-/** Applies stdin's manifests, prunes the node's objects that left them, and waits for the StatefulSet's rollout. */
+/**
+ * Makes the namespace when missing (the label selector that scopes the prune also filters stdin, so the
+ * Namespace object itself is never applied from it: a namespace may hold several nodes), applies stdin's
+ * manifests, prunes the node's objects that left them, and waits for the StatefulSet's rollout.
+ */
 export function applyCommand(t: KubectlTarget, rolloutTimeoutSec = 600): string {
+  const ns = shellQuote(t.namespace);
   return [
     ...preamble(t),
+    `k get namespace ${ns} -o name >/dev/null 2>&1 || { k create namespace ${ns} && k label namespace ${ns} ${shellQuote("app.kubernetes.io/managed-by=pulumi-ephemery")}; }`,
     `k apply -f - --prune -l ${selector(t)} ${PRUNE_ALLOWLIST.map((k) => `--prune-allowlist=${k}`).join(" ")}`,
     `k rollout status statefulset/${shellQuote(t.node)} -n ${shellQuote(t.namespace)} --timeout=${rolloutTimeoutSec}s`,
   ].join("\n");

@@ -173,30 +173,36 @@ export function renderNodeManifests(node: string, specs: ContainerSpec[], opts: 
     { name: "jwt", secret: { secretName: names.jwtSecret, defaultMode: 0o400, items: [{ key: "jwt.hex", path: "jwt.hex" }] } },
   ];
   const secretObjects: KubeObject[] = [
-    { apiVersion: "v1", kind: "Secret", metadata: meta(names.jwtSecret), type: "Opaque", stringData: { "jwt.hex": secrets.jwtHex } },
+    { apiVersion: "v1", kind: "Secret", metadata: meta(names.jwtSecret), type: "Opaque", data: { "jwt.hex": b64(secrets.jwtHex) } },
   ];
   if (hasKeys) {
     const files = secrets.keyFiles ?? [];
-    const stringData: Record<string, string> = {};
+    const data: Record<string, string> = {};
     const items = files.map((f, i) => {
       if (!SECRET_PATH.test(f.path) || f.path.split("/").includes("..")) throw new KubernetesRenderError(`${node}: key file path "${f.path}" is not a plain relative path`);
       // Secret keys are flat names; the item path puts each file back at its place under current/.
       const key = `f${i}`;
-      stringData[key] = f.content;
+      data[key] = b64(f.content);
       return { key, path: `current/${f.path}` };
     });
     volumes.push({ name: "validator-keys", secret: { secretName: names.keysSecret, defaultMode: 0o400, ...(items.length ? { items } : {}) } });
-    secretObjects.push({ apiVersion: "v1", kind: "Secret", metadata: meta(names.keysSecret), type: "Opaque", stringData });
+    secretObjects.push({ apiVersion: "v1", kind: "Secret", metadata: meta(names.keysSecret), type: "Opaque", data });
   }
 
   const claimRoles = ["testnet", ...specs.map((s) => s.role).filter((r) => r === "execution" || r === "consensus" || r === "validator")] as const;
+  // Written as the API server stores them (apiVersion, kind, volumeMode, status): the list has no merge key, so
+  // any field the server adds would make every client-side apply patch it ("configured" with nothing changed).
   const volumeClaimTemplates = claimRoles.map((r) => ({
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
     metadata: { name: r === "testnet" ? "testnet" : `${r}-data`, labels },
     spec: {
       accessModes: ["ReadWriteOnce"],
       ...(opts.storageClass !== undefined ? { storageClassName: opts.storageClass } : {}),
       resources: { requests: { storage: `${opts.volumeGiB[r]}Gi` } },
+      volumeMode: "Filesystem",
     },
+    status: { phase: "Pending" },
   }));
 
   // Clients start on a verified release only: the reset program's `ensure` puts one under current/.
@@ -277,6 +283,11 @@ export function renderNodeManifests(node: string, specs: ContainerSpec[], opts: 
   }
   objects.push(statefulSet);
   return { objects, secrets: secretObjects };
+}
+
+/** Secret values as `data` (base64): `stringData` is write-only, so every client-side apply would patch it again. */
+function b64(v: string): string {
+  return Buffer.from(v, "utf8").toString("base64");
 }
 
 /** Multi-document YAML, in apply order. */

@@ -35,11 +35,12 @@ describe("a kind kubernetes host under mocks", () => {
     expect(apply.secretInputs).toContain("stdin");
     const [first, ...rest] = (apply.inputs.stdin as string).split("\n");
     expect(Buffer.from(first, "base64").toString()).toBe(KUBECONFIG);
-    expect(rest.join("\n")).toContain("ab".repeat(32)); // the mock's generated JWT, inside the jwt Secret
+    // The mock's generated JWT, inside the jwt Secret (base64 in `data`).
+    expect(rest.join("\n")).toContain(`jwt.hex: ${Buffer.from("ab".repeat(32)).toString("base64")}`);
     for (const field of ["create", "update", "delete"]) {
       expect(apply.inputs[field]).not.toContain("sup3r-s3cret-token");
       expect(apply.inputs[field]).not.toContain(first);
-      expect(apply.inputs[field]).not.toContain("ab".repeat(32));
+      expect(apply.inputs[field]).not.toContain(Buffer.from("ab".repeat(32)).toString("base64"));
     }
     expect(named(resources, "k8s1-jwt-generate").inputs.logging).toBe("none");
   });

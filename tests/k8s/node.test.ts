@@ -12,7 +12,7 @@ import { allSpecs, buildNodeSpecs } from "../../lib/clients";
 import { hostSchema, HostConfig } from "../../lib/config/schema";
 import { clientLayout } from "../../lib/keys/layout";
 import { applyCommand, deleteCommand, kubectlStdin } from "../../lib/kubernetes/kubectl";
-import { objectNames, renderNodeManifests } from "../../lib/kubernetes/manifests";
+import { objectNames, renderNodeManifests, toYaml } from "../../lib/kubernetes/manifests";
 import { RPC_CGI, STANDIN } from "../e2e/standins";
 import { busyboxRootfs, dockerArchive, k8sBinDir, missingPrerequisites, TestCluster, waitFor } from "../support/kubernetes";
 import { releaseFiles } from "../support/releases";
@@ -93,7 +93,6 @@ beforeAll(async () => {
     });
     cluster.importImage(dockerArchive(rootfs, `docker.io/${image(v)}`, { Entrypoint: ["/bin/sh"] }, cluster.dir));
   }
-  cluster.kubectl(["create", "namespace", NS]);
   // No provisioner here: one hostPath PV per claim the StatefulSet will make, pre-bound to it.
   for (const t of ["testnet", "execution-data", "consensus-data", "validator-data"]) {
     pv[t] = cluster.persistentVolume(`${NS}-${t}`, { namespace: NS, name: objectNames(NODE).pvc(t) }, 1);
@@ -173,6 +172,9 @@ describe("a node on a real Kubernetes API server and kubelet", () => {
 
   test("a second apply of the same config changes nothing", async () => {
     const gen = getJson(["get", "statefulset", NODE, "-n", NS]).metadata.generation;
+    const m = manifests("1.0.0");
+    const diff = spawnSync(path.join(k8sBinDir(), "kubectl"), [`--kubeconfig=${cluster.kubeconfig}`, "diff", "-f", "-"], { input: toYaml([...m.objects, ...m.secrets]), encoding: "utf8" });
+    expect(`${diff.stdout}${diff.stderr}`).toBe("");
     const out = run(applyCommand(target()), "1.0.0");
     const lines = out.split("\n").filter((l) => / (unchanged|configured|created|pruned)$/.test(l));
     expect(lines.length).toBeGreaterThanOrEqual(4);
