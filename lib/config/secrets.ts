@@ -1,6 +1,15 @@
 import { z } from "zod";
 
 /**
+ * A kubeconfig is YAML or JSON; Pulumi hands a value that starts with `{` to the program parsed, so a JSON
+ * kubeconfig arrives as an object and is turned back into its text.
+ */
+const kubeconfigText = z.preprocess(
+  (v) => (v !== null && typeof v === "object" && !Array.isArray(v) ? JSON.stringify(v) : v),
+  z.string().min(1),
+);
+
+/**
  * Settings that hold secrets. They live in their own top-level keys so that `pulumi config set --secret`
  * marks exactly them, and a plain value can be caught precisely.
  */
@@ -9,9 +18,9 @@ export const secretSettingsSchema = z.strictObject({
     .describe("SSH private key (OpenSSH or PEM) for every SSH-reached host."),
   sshPrivateKeys: z.record(z.string(), z.string().min(1)).optional()
     .describe("Per-host SSH private keys, by host name; they win over sshPrivateKey."),
-  kubeconfig: z.string().min(1).optional()
+  kubeconfig: kubeconfigText.optional()
     .describe("kubeconfig (YAML) for every kind kubernetes host; reaches kubectl through a 0600 file, never argv or env."),
-  kubeconfigs: z.record(z.string(), z.string().min(1)).optional()
+  kubeconfigs: z.record(z.string(), kubeconfigText).optional()
     .describe("Per-host kubeconfigs, by host name; they win over kubeconfig."),
   keystorePassword: z.string().optional().describe("One password for every keystore of the stack."),
   keystorePasswords: z.record(z.string(), z.union([z.string(), z.record(z.string(), z.string())])).optional()

@@ -19,6 +19,13 @@ describe("kind: kubernetes hosts", () => {
     expect(r.secrets.kubeconfig).toBe(KUBECONFIG);
   });
 
+  test("a JSON kubeconfig (which Pulumi hands over parsed) is kept as its text", () => {
+    const json = { apiVersion: "v1", kind: "Config", clusters: [] };
+    const r = loadStackConfig(entries({ "ephemery:hosts": [{ name: "k1", kind: "kubernetes", kubernetes: {} }], "ephemery:kubeconfig": json }, ["ephemery:kubeconfig"]));
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    expect(JSON.parse(r.secrets.kubeconfig!)).toEqual(json);
+  });
+
   test("a kubeconfig in plain text is refused, and the message never shows it", () => {
     const problems = problemsOf(withKubeconfig([{ name: "k1", kind: "kubernetes", kubernetes: {} }]));
     expect(problems).toEqual([{ path: "ephemery:kubeconfig", message: "is a secret but is stored in plain text; run: pulumi config set --secret ephemery:kubeconfig < ~/.kube/config" }]);
