@@ -13,7 +13,8 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { allSpecs, buildNodeSpecs, executionClients, consensusClients, NodeSpecs } from "../lib/clients";
+import { allSpecs, buildNodeSpecs, executionClients, consensusClients, NodeSpecs, validatorClientOf } from "../lib/clients";
+import { clientLayout } from "../lib/keys/layout";
 import { HostConfig } from "../lib/config/schema";
 import { applyCommand, deleteCommand, kubectlStdin } from "../lib/kubernetes/kubectl";
 import { KubeObject, renderNodeManifests } from "../lib/kubernetes/manifests";
@@ -55,9 +56,13 @@ export class KubernetesNode extends pulumi.ComponentResource {
         validator: 1,
       },
     };
+    // validator.keys is refused on kubernetes hosts (schema), so a validator starts with its client's empty key
+    // set, as a host's does before the first key install.
+    const vc = validatorClientOf(cfg);
+    const keyFiles = vc ? clientLayout(vc, []) : undefined;
     // Rendered once with a placeholder JWT for the plain objects (the JWT only ever lands in a Secret); a render
     // error (a port outside the NodePort range, two clients on one port) surfaces here, before any resource.
-    this.objects = renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex: "0".repeat(64) }).objects;
+    this.objects = renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex: "0".repeat(64), keyFiles }).objects;
 
     // Generated on the workstation at create time only, so every later `up` keeps the same secret.
     const generated = new command.local.Command(
@@ -67,7 +72,7 @@ export class KubernetesNode extends pulumi.ComponentResource {
     );
     this.jwt = pulumi.secret(generated.stdout);
     const stdin = pulumi.secret(pulumi.all([args.kubeconfig, this.jwt]).apply(([kubeconfig, jwtHex]) => {
-      const m = renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex });
+      const m = renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex, keyFiles });
       return kubectlStdin(kubeconfig, [...m.objects, ...m.secrets]);
     }));
     const target = { namespace: k.namespace, node: cfg.name, context: k.context, kubectl: args.kubectl };

@@ -177,6 +177,9 @@ export function renderNodeManifests(node: string, specs: ContainerSpec[], opts: 
   ];
   if (hasKeys) {
     const files = secrets.keyFiles ?? [];
+    // The validator's start copies current/ and reads its client's files there: with no files the Secret would
+    // mount no current/ at all and the container would crash-loop (seen on the real kubelet).
+    if (files.length === 0) throw new KubernetesRenderError(`${node}: the validator needs its key set, even an empty one (lib/keys/layout clientLayout(client, []))`);
     const data: Record<string, string> = {};
     const items = files.map((f, i) => {
       if (!SECRET_PATH.test(f.path) || f.path.split("/").includes("..")) throw new KubernetesRenderError(`${node}: key file path "${f.path}" is not a plain relative path`);

@@ -49,6 +49,8 @@ describe("a kind kubernetes host under mocks", () => {
     const stdin = named(resources, "k8s1-apply").inputs.stdin as string;
     expect(stdin).toContain("type: NodePort");
     expect(stdin).toMatch(/nodePort: 31001/);
+    // The validator starts with lighthouse's empty key set, as a host's does before the first install.
+    expect(stdin).toContain("path: current/lighthouse/validator_definitions.yml");
   });
 
   test("the stack output names the namespace and clients, nothing secret", () => {

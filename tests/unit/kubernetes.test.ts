@@ -119,6 +119,7 @@ describe("Kubernetes manifests of one node", () => {
     expect(() => renderNodeManifests("n1", specs, opts(), { jwtHex: JWT, keyFiles: [{ path: "../../etc/passwd", content: "x" }] }))
       .toThrow(/key file path "..\/..\/etc\/passwd" is not a plain relative path/);
     expect(() => renderNodeManifests("n1", specs, opts(), { jwtHex: "nothex" })).toThrow(/JWT must be 32 bytes/);
+    expect(() => renderNodeManifests("n1", specs, opts(), { jwtHex: JWT })).toThrow(/the validator needs its key set, even an empty one/);
     expect(() => renderNodeManifests("n1", specs, opts({ namespace: "Bad_NS" }), { jwtHex: JWT })).toThrow(/namespace "Bad_NS" is not a DNS label/);
   });
 
