@@ -5,14 +5,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { readProgramConfig } from "./components/config";
 import { EphemeryNode } from "./components/ephemeryNode";
 import { FleetCredentials } from "./components/fleetMonitor";
+import { KubernetesNode, kubernetesNodeOutputs } from "./components/kubernetesNode";
 import { fleetAddress } from "./lib/config/fleetChecks";
 import { nodeOutputs } from "./components/outputs";
 import { promiseStacksOffForRun } from "./components/promiseStacks";
 import { holdKeyMoveRegistry } from "./components/validatorKeys";
 import { checkpointListsForHosts } from "./lib/checkpoint";
+import { resolveHostKind } from "./lib/config/schema";
 
 export = async () => {
-  const { config, sshKeyFor, fundingKeyFor, secrets } = readProgramConfig();
+  const { config, sshKeyFor, fundingKeyFor, kubeconfigFor, secrets } = readProgramConfig();
 
   // Checkpoint providers are probed once, before any node is built, so each node gets a plain, ranked list.
   const log = { info: (m: string) => pulumi.log.info(m), warn: (m: string) => pulumi.log.warn(m) };
@@ -29,13 +31,21 @@ export = async () => {
     : undefined;
   const nodeNames = config.hosts.map((h) => h.name);
   const buildDone = holdKeyMoveRegistry();
-  const nodes: EphemeryNode[] = [];
+  // Host order is kept: one output entry per host, whatever its kind.
+  const outputs: pulumi.Output<unknown>[] = [];
   // No promise stacks from here on: not while building, nor while the SDK registers what was built (in later
   // ticks). Errors keep their message (all this program's errors say what to fix in it).
   promiseStacksOffForRun();
   try {
     for (const [i, host] of config.hosts.entries()) {
-      nodes.push(new EphemeryNode(host.name, {
+      if (resolveHostKind(host) === "kubernetes") {
+        // The loader refused a kubernetes host without a kubeconfig, so there is one.
+        const node = new KubernetesNode(host.name, { config: host, checkpointSyncUrls: checkpointLists[i], kubeconfig: kubeconfigFor(host.name)! });
+        outputs.push(kubernetesNodeOutputs(node, host));
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      const node = new EphemeryNode(host.name, {
         config: host,
         network: config.network,
         checkpointSyncUrls: checkpointLists[i],
@@ -43,12 +53,13 @@ export = async () => {
         depositFundingKey: fundingKeyFor(host.name),
         monitoringSecrets: { alertmanager: secrets.alertmanagerSecrets, grafanaAdminPassword: secrets.grafanaAdminPassword },
         fleet: credentials && { credentials, monitor: fleet!.host === host.name ? { fleet: fleet!, nodes: nodeNames } : undefined },
-      }));
+      });
+      outputs.push(nodeOutputs(node));
       await new Promise((resolve) => setImmediate(resolve));
     }
   } finally {
     buildDone();
   }
 
-  return { hosts: pulumi.all(nodes.map(nodeOutputs)) };
+  return { hosts: pulumi.all(outputs) };
 };

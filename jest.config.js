@@ -4,7 +4,7 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/tests"],
   testMatch: ["**/*.test.ts"],
-  testPathIgnorePatterns: ["/node_modules/", "/tests/e2e/", "/tests/chain/", "/tests/local/"],
+  testPathIgnorePatterns: ["/node_modules/", "/tests/e2e/", "/tests/chain/", "/tests/local/", "/tests/k8s/"],
   transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] },
   testTimeout: 60000,
   // Jest's default on this 2-core machine is one worker, so the files ran one after another; most of the slow

@@ -12,6 +12,8 @@ export interface ProgramConfig {
   sshKeyFor(host: string): pulumi.Output<string> | undefined;
   /** The key paying a host's re-deposits: its own from depositFundingKeys, else depositFundingKey; a secret. */
   fundingKeyFor(host: string): pulumi.Output<string> | undefined;
+  /** The kubeconfig for a kind kubernetes host: its own from kubeconfigs, else kubeconfig; a secret. */
+  kubeconfigFor(host: string): pulumi.Output<string> | undefined;
 }
 
 /**
@@ -67,5 +69,9 @@ export function readProgramConfig(entries: Map<string, ConfigEntry> = runtimeCon
     const key = plain.depositFundingKeys?.[host] ?? plain.depositFundingKey;
     return key === undefined ? undefined : pulumi.secret(key);
   };
-  return { config: result.config, secrets, sshKeyFor, fundingKeyFor };
+  const kubeconfigFor = (host: string) => {
+    const kc = plain.kubeconfigs?.[host] ?? plain.kubeconfig;
+    return kc === undefined ? undefined : pulumi.secret(kc);
+  };
+  return { config: result.config, secrets, sshKeyFor, fundingKeyFor, kubeconfigFor };
 }

@@ -312,6 +312,11 @@ export async function hostStatus(host: HostConfig, opts: StatusOptions): Promise
     validator: { configured: host.validator !== undefined, keys: null },
     disk: null,
   };
+  if (resolveHostKind(host) === "kubernetes") {
+    // status reads a host over SSH; a cluster node has no host of its own.
+    base.error = `host ${host.name} runs on Kubernetes, which ephemery status does not read yet: run kubectl -n ${host.kubernetes?.namespace ?? "ephemery"} get pods -l app.kubernetes.io/instance=${host.name}`;
+    return { ...base, problems: assessHost(base, host) };
+  }
   if (target.kind === "ssh" && !target.address) {
     base.error = `no address known for ${resolveHostKind(host)} host ${host.name}: run pulumi up, or check that \`pulumi stack output hosts\` works here`;
     return { ...base, problems: assessHost(base, host) };

@@ -89,6 +89,12 @@ function crossChecks(cfg: StackConfig, secrets: SecretSettings): Problem[] {
   const problems: Problem[] = [];
   cfg.hosts.forEach((h, i) => {
     const kind = resolveHostKind(h);
+    if (kind === "kubernetes") {
+      if (!secrets.kubeconfig && !secrets.kubeconfigs?.[h.name]) {
+        problems.push({ path: `hosts[${i}].kubernetes`, message: `host "${h.name}" runs on Kubernetes but no kubeconfig is set; run: ${secretSetCommand(`${NAMESPACE}:kubeconfig`)}` });
+      }
+      return;
+    }
     if (kind !== "local" && !h.ssh.useAgent && !secrets.sshPrivateKey && !secrets.sshPrivateKeys?.[h.name]) {
       problems.push({
         path: `hosts[${i}].ssh`,
@@ -100,6 +106,11 @@ function crossChecks(cfg: StackConfig, secrets: SecretSettings): Problem[] {
   cfg.hosts.forEach((h, i) => problems.push(...receiverUrlProblems(h.monitoring, secrets.alertmanagerSecrets, `hosts[${i}].monitoring`)));
   problems.push(...keysConfigProblems(cfg, secrets));
   problems.push(...fleetProblems(cfg, secrets));
+  for (const name of Object.keys(secrets.kubeconfigs ?? {})) {
+    if (!cfg.hosts.some((h) => h.name === name && resolveHostKind(h) === "kubernetes")) {
+      problems.push({ path: `${NAMESPACE}:kubeconfigs.${name}`, message: `names no kind kubernetes host; they are ${cfg.hosts.filter((h) => resolveHostKind(h) === "kubernetes").map((h) => h.name).join(", ") || "none"}` });
+    }
+  }
   for (const name of Object.keys(secrets.sshPrivateKeys ?? {})) {
     if (!cfg.hosts.some((h) => h.name === name)) {
       problems.push({ path: `${NAMESPACE}:sshPrivateKeys.${name}`, message: `names no host; hosts are ${cfg.hosts.map((h) => h.name).join(", ")}` });

@@ -8,11 +8,12 @@ import { CONSENSUS_CLIENTS, EXECUTION_CLIENTS, VALIDATOR_CLIENTS } from "./clien
 import { fleetSchema } from "./fleet";
 import { imageRefSchema } from "./images";
 import { keySourceSchema, redepositSchema } from "./keys";
+import { kubernetesSchema } from "./kubernetes";
 import { monitoringSchema } from "./monitoring";
 import { resetSchema } from "./reset";
 import { DEFAULT_SCHEDULE } from "../ephemery";
 
-export const HOST_KINDS = ["local", "ssh", "aws", "hcloud"] as const;
+export const HOST_KINDS = ["local", "ssh", "aws", "hcloud", "kubernetes"] as const;
 export const RUNTIMES = ["docker", "compose"] as const;
 export type HostKind = (typeof HOST_KINDS)[number];
 export type Runtime = (typeof RUNTIMES)[number];
@@ -150,11 +151,12 @@ const hcloudSchema = z.strictObject({
 export const hostSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9-]{0,29}$/, "must start with a letter and use only a-z, 0-9 and -, at most 30 characters")
     .describe("Host name; names containers, volumes and resources."),
-  kind: z.enum(HOST_KINDS).optional().describe("local, ssh, aws or hcloud (default: ssh when address is set, else local)."),
+  kind: z.enum(HOST_KINDS).optional().describe("local, ssh, aws, hcloud or kubernetes (default: ssh when address is set, else local)."),
   address: charsetString(ADDRESS_RULE).optional().describe("Address of an existing machine (kind ssh)."),
   ssh: sshSchema.describe("How to reach the machine over SSH."),
   aws: awsSchema.optional().describe("EC2 settings (kind aws)."),
   hcloud: hcloudSchema.optional().describe("Hetzner Cloud settings (kind hcloud)."),
+  kubernetes: kubernetesSchema.optional().describe("Cluster settings (kind kubernetes); the kubeconfig is the secret ephemery:kubeconfig."),
   runtime: z.enum(RUNTIMES).default("docker").describe("docker: Pulumi manages each container; compose: one compose project per node."),
   dataDir: charsetString(DATA_DIR_RULE).default("/var/lib/ephemery")
     .describe("Host directory for testnet files, JWT, scripts and backups; ~/ is allowed for local hosts."),
@@ -177,6 +179,11 @@ export const hostSchema = z.strictObject({
   if (kind === "aws" && !h.aws) ctx.addIssue({ code: "custom", path: at("aws"), message: "kind aws needs an aws block with at least region" });
   if (kind === "hcloud" && !h.hcloud) ctx.addIssue({ code: "custom", path: at("hcloud"), message: "kind hcloud needs an hcloud block (location and serverType have defaults: hcloud: {})" });
   if (h.aws && kind !== "aws") ctx.addIssue({ code: "custom", path: at("aws"), message: `an aws block only applies to kind aws, this host is ${kind}` });
+  if (kind === "kubernetes" && !h.kubernetes) ctx.addIssue({ code: "custom", path: at("kubernetes"), message: "kind kubernetes needs a kubernetes block (every field has a default: kubernetes: {})" });
+  if (h.kubernetes && kind !== "kubernetes") ctx.addIssue({ code: "custom", path: at("kubernetes"), message: `a kubernetes block only applies to kind kubernetes, this host is ${kind}` });
+  if (kind === "kubernetes" && h.address) ctx.addIssue({ code: "custom", path: at("address"), message: "a kubernetes host has no address: the cluster is reached through ephemery:kubeconfig; remove address" });
+  if (kind === "kubernetes" && h.validator?.keys) ctx.addIssue({ code: "custom", path: at("validator", "keys"), message: "installing validator keys on a kind kubernetes host is not supported yet (the key installer and its move ordering run over SSH): remove validator.keys, or run this validator on an ssh, aws, hcloud or local host" });
+  if (kind === "kubernetes" && h.runtime !== "docker") ctx.addIssue({ code: "custom", path: at("runtime"), message: "runtime does not apply to kind kubernetes (the cluster runs the containers): remove it" });
   if (h.hcloud && kind !== "hcloud") ctx.addIssue({ code: "custom", path: at("hcloud"), message: `an hcloud block only applies to kind hcloud, this host is ${kind}` });
   const publicPorts = [h.execution.p2pPort, h.consensus.p2pPort, h.consensus.quicPort];
   if (new Set(publicPorts).size !== publicPorts.length) {

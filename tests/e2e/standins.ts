@@ -9,7 +9,7 @@ import { busyboxImage, docker } from "../support/dockerd";
 /** Repository of the stand-in; tags are versions so the images-pinned policy accepts them. */
 export const STANDIN_REPOSITORY = "ephemery-e2e/client";
 
-const STANDIN = `#!/bin/sh
+export const STANDIN = `#!/bin/sh
 # Stand-in for an Ethereum client (pulumi-ephemery engine tier). $0 names the client.
 set -eu
 client=$(basename "$0")
@@ -68,7 +68,7 @@ trap 'kill $pid; exit 0' TERM INT
 wait
 `;
 
-const RPC_CGI = `#!/bin/sh
+export const RPC_CGI = `#!/bin/sh
 body=$(head -c "\${CONTENT_LENGTH:-0}")
 printf 'Content-Type: application/json\\r\\n\\r\\n'
 case "$body" in

@@ -1,0 +1,103 @@
+/**
+ * One Ephemery node on a Kubernetes cluster (`kind: kubernetes`): the node's ContainerSpecs rendered by
+ * lib/kubernetes/manifests.ts and applied with kubectl through @pulumi/command.
+ *
+ * Why kubectl and not @pulumi/kubernetes: its provider plugin is not installable offline here (the npm package's
+ * install script downloads it; building it from github.com/pulumi/pulumi-kubernetes takes ~27 min and a 292 MiB
+ * binary, see TESTBED.md). The manifests are plain objects, so moving to @pulumi/kubernetes later is a renderer
+ * swap. The cost today: Pulumi sees one command resource per node, not each Kubernetes object (no per-object diff
+ * or refresh); `kubectl apply --prune` keeps the cluster equal to the manifests.
+ *
+ * Secrets: the kubeconfig and the manifests with the JWT and keys travel only in the command's stdin, a Pulumi
+ * secret (encrypted in state); the command line holds validated names only (lib/kubernetes/kubectl.ts).
+ */
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { allSpecs, buildNodeSpecs, executionClients, consensusClients, NodeSpecs, validatorClientOf } from "../lib/clients";
+import { clientLayout } from "../lib/keys/layout";
+import { HostConfig } from "../lib/config/schema";
+import { applyCommand, deleteCommand, kubectlStdin } from "../lib/kubernetes/kubectl";
+import { KubeObject, renderNodeManifests } from "../lib/kubernetes/manifests";
+
+export interface KubernetesNodeArgs {
+  /** The validated host settings (`hosts[i]`, kind kubernetes). */
+  readonly config: HostConfig;
+  /** Checkpoint providers in the order to try; empty means genesis sync. */
+  readonly checkpointSyncUrls: string[];
+  /** The cluster's kubeconfig (a secret: ephemery:kubeconfigs.<host> or ephemery:kubeconfig). */
+  readonly kubeconfig: pulumi.Input<string>;
+  /** kubectl to run (default: `kubectl` on the PATH of `pulumi up`). */
+  readonly kubectl?: string;
+}
+
+export class KubernetesNode extends pulumi.ComponentResource {
+  public readonly specs: NodeSpecs;
+  /** The node's objects without the Secrets (what policies and outputs may see). */
+  public readonly objects: KubeObject[];
+  public readonly namespace: string;
+  public readonly jwt: pulumi.Output<string>;
+  public readonly apply: command.local.Command;
+
+  constructor(name: string, args: KubernetesNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+    const cfg = args.config;
+    const k = cfg.kubernetes;
+    if (!k) throw new Error(`host ${cfg.name}: kind kubernetes needs a kubernetes block (kubernetes: {})`);
+    super("ephemery:kubernetes:KubernetesNode", name, { node: cfg.name, namespace: k.namespace, p2pExposure: k.p2pExposure }, opts);
+    this.namespace = k.namespace;
+    const specs = buildNodeSpecs({ node: cfg.name, host: cfg, checkpointSyncUrls: args.checkpointSyncUrls });
+    this.specs = specs;
+    const renderOpts = {
+      namespace: k.namespace, storageClass: k.storageClass, p2pExposure: k.p2pExposure, imagePullPolicy: k.imagePullPolicy,
+      retainDataOnDestroy: k.retainDataOnDestroy, dataDir: cfg.dataDir,
+      volumeGiB: {
+        testnet: k.testnetVolumeGiB,
+        execution: executionClients[cfg.execution.client].minDiskGiB,
+        consensus: consensusClients[cfg.consensus.client].minDiskGiB,
+        validator: 1,
+      },
+    };
+    // validator.keys is refused on kubernetes hosts (schema), so a validator starts with its client's empty key
+    // set, as a host's does before the first key install.
+    const vc = validatorClientOf(cfg);
+    const keyFiles = vc ? clientLayout(vc, []) : undefined;
+    // Rendered once with a placeholder JWT for the plain objects (the JWT only ever lands in a Secret); a render
+    // error (a port outside the NodePort range, two clients on one port) surfaces here, before any resource.
+    this.objects = renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex: "0".repeat(64), keyFiles }).objects;
+
+    // Generated on the workstation at create time only, so every later `up` keeps the same secret.
+    const generated = new command.local.Command(
+      `${name}-jwt-generate`,
+      { create: `node -e "process.stdout.write(require('crypto').randomBytes(32).toString('hex'))"`, logging: "none" },
+      { parent: this, additionalSecretOutputs: ["stdout"] },
+    );
+    this.jwt = pulumi.secret(generated.stdout);
+    const stdin = pulumi.secret(pulumi.all([args.kubeconfig, this.jwt]).apply(([kubeconfig, jwtHex]) => {
+      const m = renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex, keyFiles });
+      return kubectlStdin(kubeconfig, [...m.objects, ...m.secrets]);
+    }));
+    const target = { namespace: k.namespace, node: cfg.name, context: k.context, kubectl: args.kubectl };
+    this.apply = new command.local.Command(
+      `${name}-apply`,
+      // A changed stdin (new images, settings, kubeconfig) updates in place: kubectl apply is the update.
+      { create: applyCommand(target), update: applyCommand(target), delete: deleteCommand(target), stdin, logging: "stdoutAndStderr" },
+      { parent: this, dependsOn: [generated] },
+    );
+    this.registerOutputs({ namespace: this.namespace, statefulSet: cfg.name });
+  }
+}
+
+/** What a kubernetes node exports: where it runs and what runs there. Nothing secret. */
+export function kubernetesNodeOutputs(node: KubernetesNode, cfg: HostConfig) {
+  const { execution, consensus, validator } = node.specs;
+  return pulumi.output({
+    name: cfg.name,
+    kind: "kubernetes",
+    namespace: node.namespace,
+    statefulSet: cfg.name,
+    clients: {
+      execution: { client: execution.client, image: execution.image, container: execution.name },
+      consensus: { client: consensus.client, image: consensus.image, container: consensus.name },
+      ...(validator ? { validator: { client: validator.client, image: validator.image, container: validator.name } } : {}),
+    },
+  });
+}

@@ -1,0 +1,73 @@
+/**
+ * The kubectl lines that apply and delete one node's manifests (components/kubernetesNode.ts runs them through
+ * @pulumi/command; the k8s tier runs the very same lines against a real cluster). Pure.
+ *
+ * The kubeconfig never reaches argv or the environment: it is the first line of stdin (base64, one line), written
+ * by the script to a 0600 temp file that is removed on exit; the rest of stdin is the manifests. The command text
+ * holds only validated names, each shell-quoted.
+ */
+import { shellQuote } from "../hostScripts";
+import { KubeObject, labelsOf, toYaml } from "./manifests";
+
+export interface KubectlTarget {
+  namespace: string;
+  node: string;
+  context?: string;
+  /** kubectl to run (default: `kubectl` on PATH). */
+  kubectl?: string;
+}
+
+/** Kinds a node's apply owns: what it prunes when they leave the manifests (a p2p Service after an exposure change). */
+export const PRUNE_ALLOWLIST = ["core/v1/Service", "core/v1/Secret", "apps/v1/StatefulSet"];
+
+function preamble(t: KubectlTarget): string[] {
+  const kubectl = shellQuote(t.kubectl ?? "kubectl");
+  const ctx = t.context ? ` --context=${shellQuote(t.context)}` : "";
+  return [
+    "set -eu",
+    "umask 077",
+    'kc=$(mktemp "${TMPDIR:-/tmp}/ephemery-kubeconfig.XXXXXX")',
+    "trap 'rm -f \"$kc\"' EXIT",
+    "IFS= read -r line",
+    'printf %s "$line" | base64 -d > "$kc"',
+    "unset line",
+    `k() { ${kubectl} --kubeconfig="$kc"${ctx} "$@"; }`,
+  ];
+}
+
+function selector(t: KubectlTarget): string {
+  const l = labelsOf(t.node);
+  return shellQuote(`app.kubernetes.io/instance=${l["app.kubernetes.io/instance"]},app.kubernetes.io/managed-by=${l["app.kubernetes.io/managed-by"]}`);
+}
+
+/**
+ * Makes the namespace when missing (the label selector that scopes the prune also filters stdin, so the
+ * Namespace object itself is never applied from it: a namespace may hold several nodes), applies stdin's
+ * manifests, prunes the node's objects that left them, and waits for the StatefulSet's rollout.
+ */
+export function applyCommand(t: KubectlTarget, rolloutTimeoutSec = 600): string {
+  const ns = shellQuote(t.namespace);
+  return [
+    ...preamble(t),
+    `k get namespace ${ns} -o name >/dev/null 2>&1 || { k create namespace ${ns} && k label namespace ${ns} ${shellQuote("app.kubernetes.io/managed-by=pulumi-ephemery")}; }`,
+    `k apply -f - --prune -l ${selector(t)} ${PRUNE_ALLOWLIST.map((k) => `--prune-allowlist=${k}`).join(" ")}`,
+    `k rollout status statefulset/${shellQuote(t.node)} -n ${shellQuote(t.namespace)} --timeout=${rolloutTimeoutSec}s`,
+  ].join("\n");
+}
+
+/**
+ * Deletes the node's StatefulSet, Services and Secrets (by label, so stdin's manifests are not needed past the
+ * kubeconfig). The namespace stays (it may hold other nodes, and deleting it would delete the PVCs); the data
+ * PVCs follow the StatefulSet's persistentVolumeClaimRetentionPolicy: kept, or deleted with it.
+ */
+export function deleteCommand(t: KubectlTarget): string {
+  return [
+    ...preamble(t),
+    `k delete statefulset,service,secret -n ${shellQuote(t.namespace)} -l ${selector(t)} --ignore-not-found --wait=true`,
+  ].join("\n");
+}
+
+/** stdin of both commands: the kubeconfig as one base64 line, then the manifests (Secrets included) as YAML. */
+export function kubectlStdin(kubeconfig: string, manifests: KubeObject[]): string {
+  return `${Buffer.from(kubeconfig, "utf8").toString("base64")}\n${toYaml(manifests)}`;
+}

@@ -1,0 +1,317 @@
+/**
+ * Renders one node's ContainerSpecs (the same specs lib/compose.ts and components/containers.ts turn into
+ * compose files and Docker containers) as Kubernetes manifests: plain objects, applied by kubectl or any
+ * Kubernetes client. Pure: no Pulumi, no cluster.
+ *
+ * One StatefulSet per node, not per role: the EL, CL and VC of a node share the JWT and the testnet dir, and a
+ * reset must switch them together (stop all three, wipe, switch `current`, start all three). In one pod they
+ * share a network namespace (the specs' `http://<node>-execution:8551` resolves to 127.0.0.1 through
+ * hostAliases, so no cluster DNS is needed), one RWO testnet volume, and one lifecycle; split per role they
+ * would be three rollouts that can interleave with a switch. replicas is fixed at 1: a StatefulSet never runs
+ * two pods of one ordinal, which is the at-most-once guarantee a validator key needs inside a cluster.
+ *
+ * Secrets (the JWT, validator keystores and passwords) go into Secret objects only, mounted as files with mode
+ * 0400; never a ConfigMap, never an env var. `renderNodeManifests` keeps them apart (`secrets`) so a caller can
+ * mark exactly them as Pulumi secrets.
+ */
+import * as yaml from "js-yaml";
+import { ContainerSpec, MountSpec, PATHS, hostPaths } from "../clients/types";
+
+export const P2P_EXPOSURES = ["hostPort", "NodePort", "LoadBalancer"] as const;
+export type P2pExposure = (typeof P2P_EXPOSURES)[number];
+export const IMAGE_PULL_POLICIES = ["IfNotPresent", "Always", "Never"] as const;
+export type ImagePullPolicy = (typeof IMAGE_PULL_POLICIES)[number];
+
+/** The default NodePort range of kube-apiserver (--service-node-port-range). */
+export const DEFAULT_NODE_PORT_RANGE: [number, number] = [30000, 32767];
+
+export interface KubernetesNodeOptions {
+  namespace: string;
+  /** undefined: the cluster's default class; "": no class (bind to pre-made PVs, as the test tier does). */
+  storageClass?: string;
+  p2pExposure: P2pExposure;
+  imagePullPolicy: ImagePullPolicy;
+  /** Keep the data PVCs (node keys, slashing protection: the node's identity) when the StatefulSet is deleted. */
+  retainDataOnDestroy: boolean;
+  /** Requested size per volume, GiB. */
+  volumeGiB: { testnet: number; execution: number; consensus: number; validator: number };
+  nodePortRange?: [number, number];
+  /** The host's dataDir: bind mounts in the specs are recognised by their host paths under it. */
+  dataDir: string;
+}
+
+export interface NodeSecretValues {
+  /** 32-byte hex JWT shared by the EL and CL. */
+  jwtHex: string;
+  /** The validator key set (lib/keys/layout clientLayout), mounted under validator-keys/current/. */
+  keyFiles?: { path: string; content: string }[];
+}
+
+export type KubeObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; [k: string]: unknown };
+
+export interface RenderedNode {
+  /** Namespace, Services, StatefulSet: nothing secret. */
+  objects: KubeObject[];
+  /** The Secret objects, holding the JWT and keys. */
+  secrets: KubeObject[];
+}
+
+/** Names Kubernetes accepts for objects (RFC 1123 labels), and for the DNS-label fields. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const SECRET_PATH = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+
+export class KubernetesRenderError extends Error {}
+
+export function labelsOf(node: string): Record<string, string> {
+  return { "app.kubernetes.io/name": "ephemery-node", "app.kubernetes.io/instance": node, "app.kubernetes.io/managed-by": "pulumi-ephemery" };
+}
+
+/** Names of the node's objects. */
+export function objectNames(node: string) {
+  return {
+    statefulSet: node,
+    headlessService: node,
+    apiService: `${node}-api`,
+    p2pService: `${node}-p2p`,
+    jwtSecret: `${node}-jwt`,
+    keysSecret: `${node}-validator-keys`,
+    /** PVC names the StatefulSet controller makes: <template>-<statefulset>-<ordinal>. */
+    pvc: (template: string) => `${template}-${node}-0`,
+  };
+}
+
+/** Kubernetes expands `$(VAR)` and turns `$$` into `$` in command and args: doubling every `$` keeps the text as written. */
+export function escapeKubeExpansion(v: string): string {
+  return v.replace(/\$/g, "$$$$");
+}
+
+function volumeFor(m: MountSpec, node: string, dataDir: string): { volume: string; readOnly: boolean } {
+  const paths = hostPaths(dataDir, node);
+  if (m.kind === "volume") {
+    const role = /-(execution|consensus|validator)-data$/.exec(m.source)?.[1];
+    if (!role) throw new KubernetesRenderError(`${node}: volume ${m.source} is not a client data volume; the Kubernetes renderer knows execution, consensus and validator data only`);
+    return { volume: `${role}-data`, readOnly: m.readOnly };
+  }
+  if (m.source === paths.testnetRoot) return { volume: "testnet", readOnly: m.readOnly };
+  if (m.source === paths.jwtDir) return { volume: "jwt", readOnly: true };
+  if (m.source === paths.keysRoot) return { volume: "validator-keys", readOnly: true };
+  throw new KubernetesRenderError(`${node}: bind mount ${m.source} has no Kubernetes volume; only the testnet dir, the JWT dir and the validator keys map to volumes`);
+}
+
+/**
+ * A container port's name: unique in the pod (a role's p2p TCP/UDP and QUIC ports share a purpose, so the port
+ * number is part of it) and an IANA service name (a-z, 0-9, single -, at most 15 characters).
+ */
+export function portName(role: string, purpose: string, protocol: string, port: number): string {
+  const r = { execution: "el", consensus: "cl", validator: "vc", monitoring: "mon" }[role] ?? role.slice(0, 3);
+  const p = { keymanager: "km", metrics: "met", beacon: "api", engine: "eng" }[purpose] ?? purpose.slice(0, 6);
+  return `${r}-${p}-${port}${protocol === "udp" ? "u" : ""}`;
+}
+
+export function renderNodeManifests(node: string, specs: ContainerSpec[], opts: KubernetesNodeOptions, secrets: NodeSecretValues): RenderedNode {
+  if (!DNS_LABEL.test(node)) throw new KubernetesRenderError(`node name "${node}" is not a DNS label (a-z, 0-9, -)`);
+  if (!DNS_LABEL.test(opts.namespace)) throw new KubernetesRenderError(`namespace "${opts.namespace}" is not a DNS label (a-z, 0-9, -, at most 63 characters)`);
+  if (!/^[0-9a-f]{64}$/.test(secrets.jwtHex)) throw new KubernetesRenderError(`${node}: the JWT must be 32 bytes of lowercase hex`);
+  const names = objectNames(node);
+  const labels = labelsOf(node);
+  const ns = opts.namespace;
+  const meta = (name: string) => ({ name, namespace: ns, labels });
+
+  // One pod shares one network namespace: two containers may not listen on one port.
+  const seenPorts = new Map<string, string>();
+  for (const s of specs) {
+    for (const p of s.ports) {
+      const key = `${p.protocol}/${p.containerPort}`;
+      const other = seenPorts.get(key);
+      if (other && other !== s.name) throw new KubernetesRenderError(`${node}: ${s.name} and ${other} both listen on ${key}; in one pod every port must be unique: change one of them in the host's config`);
+      seenPorts.set(key, s.name);
+    }
+  }
+
+  const p2p = specs.flatMap((s) => s.ports.filter((p) => p.purpose === "p2p").map((p) => ({ spec: s, port: p })));
+  if (opts.p2pExposure === "NodePort") {
+    const [lo, hi] = opts.nodePortRange ?? DEFAULT_NODE_PORT_RANGE;
+    for (const { spec, port } of p2p) {
+      if (port.containerPort < lo || port.containerPort > hi) {
+        throw new KubernetesRenderError(`${node}: ${spec.role} p2p port ${port.containerPort} is outside the NodePort range ${lo}-${hi}; clients advertise the port they listen on, so the NodePort must be that same port: set it (execution.p2pPort / consensus.p2pPort / consensus.quicPort) inside the range, or use p2pExposure hostPort`);
+      }
+    }
+  }
+
+  const containers = specs.map((s) => {
+    const ports = s.ports.map((p) => ({
+      name: portName(s.role, p.purpose, p.protocol, p.containerPort),
+      containerPort: p.containerPort,
+      protocol: p.protocol.toUpperCase(),
+      // hostPort only for p2p under hostPort exposure: APIs the docker runtime binds to the host's loopback stay inside the pod.
+      ...(p.purpose === "p2p" && opts.p2pExposure === "hostPort" ? { hostPort: p.containerPort } : {}),
+    }));
+    const c: Record<string, unknown> = {
+      name: s.role,
+      image: s.image,
+      imagePullPolicy: opts.imagePullPolicy,
+      ...(s.entrypoint ? { command: s.entrypoint.map(escapeKubeExpansion) } : {}),
+      ...(s.command.length > 0 ? { args: s.command.map(escapeKubeExpansion) } : {}),
+      ports,
+      volumeMounts: s.mounts.map((m) => {
+        const v = volumeFor(m, node, opts.dataDir);
+        return { name: v.volume, mountPath: m.target, ...(v.readOnly ? { readOnly: true } : {}) };
+      }),
+      resources: { limits: { memory: `${s.memoryMiB}Mi` }, requests: { memory: `${s.memoryMiB}Mi` } },
+    };
+    // Specs carry no secrets in env (the JWT and keys are files); env is plain data, expanded like args.
+    const env = Object.entries(s.env).map(([name, value]) => ({ name, value: escapeKubeExpansion(value) }));
+    if (env.length > 0) c.env = env;
+    const user = s.user ? /^(\d+)(?::(\d+))?$/.exec(s.user) : null;
+    if (s.user && !user) throw new KubernetesRenderError(`${s.name}: user "${s.user}" must be numeric uid[:gid] on Kubernetes`);
+    if (user) c.securityContext = { runAsUser: Number(user[1]), ...(user[2] ? { runAsGroup: Number(user[2]) } : {}) };
+    return c;
+  });
+
+  const hasKeys = specs.some((s) => s.mounts.some((m) => volumeFor(m, node, opts.dataDir).volume === "validator-keys"));
+  const volumes: Record<string, unknown>[] = [
+    { name: "jwt", secret: { secretName: names.jwtSecret, defaultMode: 0o400, items: [{ key: "jwt.hex", path: "jwt.hex" }] } },
+  ];
+  const secretObjects: KubeObject[] = [
+    { apiVersion: "v1", kind: "Secret", metadata: meta(names.jwtSecret), type: "Opaque", data: { "jwt.hex": b64(secrets.jwtHex) } },
+  ];
+  if (hasKeys) {
+    const files = secrets.keyFiles ?? [];
+    // The validator's start copies current/ and reads its client's files there: with no files the Secret would
+    // mount no current/ at all and the container would crash-loop (seen on the real kubelet).
+    if (files.length === 0) throw new KubernetesRenderError(`${node}: the validator needs its key set, even an empty one (lib/keys/layout clientLayout(client, []))`);
+    const data: Record<string, string> = {};
+    const items = files.map((f, i) => {
+      if (!SECRET_PATH.test(f.path) || f.path.split("/").includes("..")) throw new KubernetesRenderError(`${node}: key file path "${f.path}" is not a plain relative path`);
+      // Secret keys are flat names; the item path puts each file back at its place under current/.
+      const key = `f${i}`;
+      data[key] = b64(f.content);
+      return { key, path: `current/${f.path}` };
+    });
+    volumes.push({ name: "validator-keys", secret: { secretName: names.keysSecret, defaultMode: 0o400, ...(items.length ? { items } : {}) } });
+    secretObjects.push({ apiVersion: "v1", kind: "Secret", metadata: meta(names.keysSecret), type: "Opaque", data });
+  }
+
+  const claimRoles = ["testnet", ...specs.map((s) => s.role).filter((r) => r === "execution" || r === "consensus" || r === "validator")] as const;
+  // Written as the API server stores them (apiVersion, kind, volumeMode, status): the list has no merge key, so
+  // any field the server adds would make every client-side apply patch it ("configured" with nothing changed).
+  const volumeClaimTemplates = claimRoles.map((r) => ({
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name: r === "testnet" ? "testnet" : `${r}-data`, labels },
+    spec: {
+      accessModes: ["ReadWriteOnce"],
+      ...(opts.storageClass !== undefined ? { storageClassName: opts.storageClass } : {}),
+      resources: { requests: { storage: `${opts.volumeGiB[r]}Gi` } },
+      volumeMode: "Filesystem",
+    },
+    status: { phase: "Pending" },
+  }));
+
+  // Clients start on a verified release only: the reset program's `ensure` puts one under current/.
+  const release = specs.find((s) => s.role === "execution") ?? specs[0];
+  const initContainers = [{
+    name: "wait-release",
+    image: release.image,
+    imagePullPolicy: opts.imagePullPolicy,
+    command: ["/bin/sh", "-c", escapeKubeExpansion(`until [ -s ${PATHS.testnet}/nodevars_env.txt ]; do echo "waiting for a verified release in ${PATHS.testnet}" >&2; sleep 5; done`)],
+    volumeMounts: [{ name: "testnet", mountPath: PATHS.testnetRoot, readOnly: true }],
+  }];
+
+  const statefulSet: KubeObject = {
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    metadata: meta(names.statefulSet),
+    spec: {
+      replicas: 1,
+      serviceName: names.headlessService,
+      podManagementPolicy: "OrderedReady",
+      selector: { matchLabels: labels },
+      persistentVolumeClaimRetentionPolicy: opts.retainDataOnDestroy
+        ? { whenDeleted: "Retain", whenScaled: "Retain" }
+        : { whenDeleted: "Delete", whenScaled: "Retain" },
+      template: {
+        metadata: { labels },
+        spec: {
+          hostAliases: [{ ip: "127.0.0.1", hostnames: specs.map((s) => s.name) }],
+          terminationGracePeriodSeconds: Math.max(...specs.map((s) => s.stopGraceSec)),
+          // The pod never needs the Kubernetes API: no token in any client container.
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          initContainers,
+          containers,
+          volumes,
+        },
+      },
+      volumeClaimTemplates,
+    },
+  };
+
+  const metricsPorts = specs.flatMap((s) => (s.metrics ? [{ name: `${s.role.slice(0, 10)}-metrics`, port: s.metrics.port, targetPort: s.metrics.port, protocol: "TCP" }] : []));
+  const objects: KubeObject[] = [
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: { "app.kubernetes.io/managed-by": "pulumi-ephemery" } } },
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      // Headless: the StatefulSet's governing service, and what Prometheus' endpoint discovery scrapes (metrics only).
+      metadata: { ...meta(names.headlessService), annotations: { "prometheus.io/scrape": "true" } },
+      spec: { clusterIP: "None", selector: labels, ports: metricsPorts },
+    },
+  ];
+  // APIs the operator opted into exposing (exposeRpc, exposeBeaconApi); engine and keymanager never get a Service.
+  const exposed = specs.flatMap((s) => s.ports.filter((p) => p.purpose !== "p2p" && p.purpose !== "metrics" && p.bindAddress === "0.0.0.0").map((p) => ({ s, p })));
+  if (exposed.length > 0) {
+    objects.push({
+      apiVersion: "v1", kind: "Service", metadata: meta(names.apiService),
+      spec: { type: "ClusterIP", selector: labels, ports: exposed.map(({ s, p }) => ({ name: portName(s.role, p.purpose, p.protocol, p.containerPort), port: p.containerPort, targetPort: p.containerPort, protocol: p.protocol.toUpperCase() })) },
+    });
+  }
+  if (opts.p2pExposure !== "hostPort" && p2p.length > 0) {
+    objects.push({
+      apiVersion: "v1", kind: "Service", metadata: meta(names.p2pService),
+      spec: {
+        type: opts.p2pExposure,
+        // Local: peers see the node's own address, and traffic never hops through another node.
+        externalTrafficPolicy: "Local",
+        selector: labels,
+        ports: p2p.map(({ spec, port }) => ({
+          name: portName(spec.role, port.purpose, port.protocol, port.containerPort),
+          port: port.containerPort,
+          targetPort: port.containerPort,
+          protocol: port.protocol.toUpperCase(),
+          ...(opts.p2pExposure === "NodePort" ? { nodePort: port.containerPort } : {}),
+        })),
+      },
+    });
+  }
+  objects.push(statefulSet);
+  return { objects, secrets: secretObjects };
+}
+
+/** Secret values as `data` (base64): `stringData` is write-only, so every client-side apply would patch it again. */
+function b64(v: string): string {
+  return Buffer.from(v, "utf8").toString("base64");
+}
+
+/** Multi-document YAML, in apply order. */
+export function toYaml(objects: KubeObject[]): string {
+  return objects.map((o) => yaml.dump(o, { lineWidth: -1, noRefs: true, sortKeys: false })).join("---\n");
+}
+
+/**
+ * Across the fleet: two nodes may not carry one validator key (a cluster's StatefulSet guards one node; this
+ * guards the config). Returns problems, one per shared key.
+ */
+export function sharedKeyProblems(nodes: { node: string; pubkeys: string[] }[]): string[] {
+  const owner = new Map<string, string>();
+  const problems: string[] = [];
+  for (const n of nodes) {
+    for (const pk of n.pubkeys) {
+      const k = pk.toLowerCase().replace(/^0x/, "");
+      const prev = owner.get(k);
+      if (prev && prev !== n.node) problems.push(`validator key 0x${k.slice(0, 12)}… is configured on both ${prev} and ${n.node}; a key must run in one place only: remove it from one node, and move keys between nodes as between hosts (ephemery keys move)`);
+      else owner.set(k, n.node);
+    }
+  }
+  return problems;
+}
