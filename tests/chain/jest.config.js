@@ -1,6 +1,8 @@
 /**
  * The live-chain tier (`npm run test:chain`): real geth and prysm from scripts/client-binaries.sh, imported as
- * images by scripts/client-images.sh, on the real Docker engine. One file at a time: chains share two cores.
+ * images by scripts/client-images.sh, on the real Docker engine. Two files at a time: a chain mostly waits for its
+ * slots (the lifecycle file waits ~17 min for an activation), and two small chains ran side by side on two busy
+ * cores without a missed slot.
  */
 const path = require("path");
 
@@ -13,7 +15,7 @@ module.exports = {
   testMatch: ["**/*.test.ts"],
   transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] },
   testTimeout: 900000,
-  maxWorkers: 1,
+  maxWorkers: 2,
   reporters: ["default", "<rootDir>/tests/support/summaryReporter.js"],
   globalSetup: "<rootDir>/tests/support/globalSetup.ts",
   globalTeardown: "<rootDir>/tests/support/globalTeardown.ts",
