@@ -51,9 +51,15 @@ const int = (text: string): number => {
 const isRemote = (h: Draft) => h.kind !== "local";
 const readableFile = (text: string) => (fs.existsSync(text) && fs.statSync(text).isFile() ? undefined : `${text} is not a readable file`);
 
+/** Kinds `init` can set up by asking; a kind kubernetes host needs a kubeconfig secret and cluster settings (README). */
+const INIT_KINDS = HOST_KINDS.filter((k) => k !== "kubernetes");
+
 export const HOST_QUESTIONS: Question[] = [
   { flag: "host-name", prompt: "Host name (a-z, 0-9, -)", at: ["name"], defaultOf: () => "node1" },
-  { flag: "kind", prompt: `Host kind (${HOST_KINDS.join(", ")})`, at: ["kind"], defaultOf: () => "ssh" },
+  {
+    flag: "kind", prompt: `Host kind (${INIT_KINDS.join(", ")})`, at: ["kind"], defaultOf: () => "ssh",
+    check: (t) => (t === "kubernetes" ? "ephemery init does not set up kind kubernetes hosts: add one to the stack file by hand (README: Running on Kubernetes)" : undefined),
+  },
   { flag: "address", prompt: "Address (IP or DNS name)", at: ["address"], when: (h) => h.kind === "ssh" },
   { flag: "aws-region", prompt: "AWS region", at: ["aws", "region"], when: (h) => h.kind === "aws", defaultOf: () => "eu-central-1" },
   { flag: "aws-instance-type", prompt: "EC2 instance type", at: ["aws", "instanceType"], when: (h) => h.kind === "aws", defaultOf: () => "m6i.xlarge" },
