@@ -128,14 +128,17 @@ make_prysm() {
   import_image "$(image_ref prysmValidator)" "$tar" "$hash" '["/app/cmd/validator/validator"]'
 }
 
-# debian_image KEY BINARY DEST ENTRYPOINT: BINARY (from a Debian package) must print the version its tag names.
+# debian_image KEY BINARY DEST [FILE:DEST...]: BINARY (from a Debian package) must print the version its tag
+# names; FILEs are data files of the package the binary reads at run time.
 debian_image() {
-  local key=$1 bin=$2 dest=$3 ref version tar hash
+  local key=$1 bin=$2 dest=$3 ref version tar hash f
+  shift 3
   ref=$(image_ref "$key" LOCAL_MONITORING_IMAGES)
   version=${ref##*:}; version=${version%%-*}
   [[ -x "$bin" ]] || die "$bin is missing (apt-get install -y prometheus prometheus-alertmanager prometheus-node-exporter)"
   "$bin" --version 2>&1 | head -n 1 | grep -q "version $version" || die "$bin is not version $version, which $ref names: update LOCAL_MONITORING_IMAGES in lib/config/images.ts"
-  read -r tar hash < <(rootfs_tar "$(basename "${ref%%:*}")" "$bin:$dest")
+  for f in "$@"; do [[ -f "${f%%:*}" ]] || die "${f%%:*} is missing (it comes with the Debian package of $bin)"; done
+  read -r tar hash < <(rootfs_tar "$(basename "${ref%%:*}")" "$bin:$dest" "$@")
   import_image "$ref" "$tar" "$hash" "[\"$dest\"]"
 }
 
@@ -159,7 +162,10 @@ node_image() {
 
 make_monitoring() {
   debian_image prometheus /usr/bin/prometheus /bin/prometheus
-  debian_image alertmanager /usr/bin/prometheus-alertmanager /bin/alertmanager
+  # Debian's alertmanager reads its notification template from the package's file instead of embedding it
+  # (without it: "failed to parse templates: open /usr/share/prometheus/alertmanager/default.tmpl").
+  debian_image alertmanager /usr/bin/prometheus-alertmanager /bin/alertmanager \
+    /usr/share/prometheus/alertmanager/default.tmpl:/usr/share/prometheus/alertmanager/default.tmpl
   debian_image nodeExporter /usr/bin/prometheus-node-exporter /bin/node_exporter
   node_image
 }

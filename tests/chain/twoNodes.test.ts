@@ -57,6 +57,15 @@ const hooks: Hook[] = [];
 const figures: Record<string, number | string> = {};
 const half = (i: number) => Array.from({ length: VALIDATORS / 2 }, (_, k) => i * (VALIDATORS / 2) + k);
 
+/** The steps build on each other: after a failed one the rest fail at once instead of waiting out their timeouts. */
+let broken: string | undefined;
+function step(name: string, fn: () => Promise<void>): void {
+  test(name, async () => {
+    if (broken) throw new Error(`not run: an earlier step failed (${broken})`);
+    try { await fn(); } catch (e) { broken = name; throw e; }
+  });
+}
+
 /** Waits, and on timeout names each node's last client log lines. */
 async function waitNodes(fn: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   try {
@@ -114,9 +123,9 @@ beforeAll(async () => {
       execution: { client: "geth", p2pPort: p.elP2p, rpcPort: p.rpc, wsPort: p.ws, metricsPort: p.elMetrics },
       // Two nodes: one peer is all a node can have; prysm's default (3) would hold a late starter in initial sync.
       consensus: { client: "prysm", p2pPort: p.clP2p, quicPort: p.quic, beaconApiPort: p.beacon, metricsPort: p.clMetrics, extraArgs: ["--min-sync-peers=1"] },
-      // Fresh genesis keys that sign nowhere else: no doppelganger wait.
+      // Doppelganger protection stays on (the policy pack requires it): prysm checks once at start (validator/client/validator.go CheckDoppelGanger).
       validator: {
-        client: "prysm", feeRecipient: `0x${"ee".repeat(20)}`, graffiti: h.name, doppelganger: false, keymanagerPort: p.keymanager, metricsPort: p.vcMetrics,
+        client: "prysm", feeRecipient: `0x${"ee".repeat(20)}`, graffiti: h.name, keymanagerPort: p.keymanager, metricsPort: p.vcMetrics,
         keys: { path: keysDir, expectedCount: VALIDATORS / 2 },
       },
       monitoring: {
@@ -149,9 +158,9 @@ afterAll(async () => {
   await new Promise((r) => hookServer?.close(r));
 });
 
-test("pulumi up deploys both nodes: geth, prysm beacon and validator, the monitoring stack, the reset job", async () => {
+step("pulumi up deploys both nodes: geth, prysm beacon and validator, the monitoring stack, the reset job", async () => {
   const t0 = Date.now();
-  const result = await stack.up();
+  const result = await stack.up().catch((e: Error) => { throw new Error(`${e.message.slice(0, 4000)}\n--- pulumi output ---\n${stack.log.slice(-6000)}`); });
   figures.upSec = Math.round((Date.now() - t0) / 1000);
   expect(result.summary.result).toBe("succeeded");
   // The passphrase-encrypted state never holds the webhook URL, the keystore password or the SSH key in clear.
@@ -166,7 +175,7 @@ test("pulumi up deploys both nodes: geth, prysm beacon and validator, the monito
   cron.start();
 });
 
-test("the nodes run the pre-made identities and peer with each other on both layers", async () => {
+step("the nodes run the pre-made identities and peer with each other on both layers", async () => {
   await waitNodes(async () => (await nodes[0].chainId()) === releaseN.chainId && (await nodes[1].chainId()) === releaseN.chainId, 180_000, "both ELs on N's chain id");
   for (const [i, nd] of nodes.entries()) expect(nd.enode()).toMatch(new RegExp(`^enode://${identities[i].el.pubkey}@`));
   const peerIds = await Promise.all(nodes.map((nd) => nd.identity().then((x) => x.peer_id)));
@@ -178,7 +187,7 @@ test("the nodes run the pre-made identities and peer with each other on both lay
   }, 300_000, "each geth peered with the other (admin.peers, net_peerCount)");
 });
 
-test("the EL head grows, the CL finalizes and both nodes agree on the finalized checkpoint", async () => {
+step("the EL head grows, the CL finalizes and both nodes agree on the finalized checkpoint", async () => {
   const s = scheduleOf(schedule);
   await waitNodes(async () => (await nodes[0].blockNumber()) >= 2 && (await nodes[1].blockNumber()) >= 2, 300_000, "EL block 2 on both nodes");
   const before = await nodes[0].blockNumber();
@@ -196,7 +205,7 @@ test("the EL head grows, the CL finalizes and both nodes agree on the finalized 
   expect(await root(nodes[0])).toBe(await root(nodes[1]));
 });
 
-test("both validators' duties show on chain and in the validator-performance exporter", async () => {
+step("both validators' duties show on chain and in the validator-performance exporter", async () => {
   for (const [i, nd] of nodes.entries()) {
     const genesis = await nd.balances(half(i), "genesis");
     await waitNodes(async () => (await nd.balances(half(i))).every((b, k) => b > genesis[k]), 120_000, `every validator of ${nd.name} above its genesis balance`);
@@ -214,7 +223,7 @@ test("both validators' duties show on chain and in the validator-performance exp
   }
 });
 
-test("Prometheus on each node scrapes every target and every client metric the rules and dashboards use", async () => {
+step("Prometheus on each node scrapes every target and every client metric the rules and dashboards use", async () => {
   const el = EXECUTION_METRICS.geth;
   const cl = CONSENSUS_METRICS.prysm;
   const exprs = [
@@ -233,7 +242,7 @@ test("Prometheus on each node scrapes every target and every client metric the r
   }
 });
 
-test("a stopped geth pages the webhook receiver through Alertmanager, and its start resolves the alert", async () => {
+step("a stopped geth pages the webhook receiver through Alertmanager, and its start resolves the alert", async () => {
   const b = nodes[1];
   const isOurs = (h: Hook, status: string) => h.status === status && h.alerts.some((a) => a.labels.alertname === "ClientTargetDown" && a.labels.job === "execution" && a.labels.node === b.name && a.status === status);
   const t0 = Date.now();
@@ -249,7 +258,7 @@ test("a stopped geth pages the webhook receiver through Alertmanager, and its st
   figures.alertResolvedSec = Math.round((Date.now() - t1) / 1000);
 });
 
-test("ephemery status reports both nodes synced on iteration N", async () => {
+step("ephemery status reports both nodes synced on iteration N", async () => {
   const known = path.join(fleet.root, "known_hosts");
   fs.writeFileSync(known, "");
   await waitNodes(async () => {
@@ -259,7 +268,7 @@ test("ephemery status reports both nodes synced on iteration N", async () => {
   }, 120_000, "ephemery status: both hosts reachable, synced, on iteration N");
 });
 
-test("the reset: N+1 is staged by both nodes, and at its genesis both switch with no pulumi up", async () => {
+step("the reset: N+1 is staged by both nodes, and at its genesis both switch with no pulumi up", async () => {
   const s = scheduleOf(schedule);
   const next = n + 1;
   const before = await Promise.all(nodes.map((nd) => nd.identity()));
@@ -302,7 +311,7 @@ test("the reset: N+1 is staged by both nodes, and at its genesis both switch wit
   figures.finalizedSecAfterClGenesisNext = nowSec() - releaseNext.clGenesisTime;
 });
 
-test("a second pulumi up after the reset has nothing to change", async () => {
+step("a second pulumi up after the reset has nothing to change", async () => {
   await cron.stop();
   const result = await stack.up();
   expect(result.summary.result).toBe("succeeded");
