@@ -162,10 +162,11 @@ node_image() {
 
 make_monitoring() {
   debian_image prometheus /usr/bin/prometheus /bin/prometheus
-  # Debian's alertmanager reads its notification template from the package's file instead of embedding it
-  # (without it: "failed to parse templates: open /usr/share/prometheus/alertmanager/default.tmpl").
+  # Debian's alertmanager reads its notification templates from the package's files instead of embedding them
+  # (without them: "failed to parse templates: open /usr/share/prometheus/alertmanager/default.tmpl", then email.tmpl).
   debian_image alertmanager /usr/bin/prometheus-alertmanager /bin/alertmanager \
-    /usr/share/prometheus/alertmanager/default.tmpl:/usr/share/prometheus/alertmanager/default.tmpl
+    /usr/share/prometheus/alertmanager/default.tmpl:/usr/share/prometheus/alertmanager/default.tmpl \
+    /usr/share/prometheus/alertmanager/email.tmpl:/usr/share/prometheus/alertmanager/email.tmpl
   debian_image nodeExporter /usr/bin/prometheus-node-exporter /bin/node_exporter
   node_image
 }
