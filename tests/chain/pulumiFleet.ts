@@ -83,7 +83,7 @@ export class NodeApi {
   async headSlot(): Promise<number> { return Number((await this.beacon("/eth/v1/beacon/headers/head")).data.header.message.slot); }
   async identity(): Promise<{ peer_id: string; enr: string }> { return (await this.beacon("/eth/v1/node/identity")).data; }
 
-  async finality(): Promise<{ justified: { epoch: string; root: string }; finalized: { epoch: string; root: string } }> {
+  async finality(): Promise<{ current_justified: { epoch: string; root: string }; finalized: { epoch: string; root: string } }> {
     return (await this.beacon("/eth/v1/beacon/states/head/finality_checkpoints")).data;
   }
 
