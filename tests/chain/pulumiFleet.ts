@@ -21,7 +21,6 @@ import * as path from "path";
 import { volumeName } from "../../lib/clients/common";
 import { docker } from "../support/dockerd";
 import { NodeIdentity } from "../support/nodeIdentity";
-import { httpGet } from "../reset/harness";
 import { E2eHost } from "../e2e/harness";
 
 /** The Docker bridge's gateway: an address of this machine every container can reach published ports on. */
@@ -44,6 +43,14 @@ export function seedIdentities(node: string, image: string, el: NodeIdentity, cl
   const script = 'set -eu; mkdir -p /el/geth; printf %s "$1" > /el/geth/nodekey; printf %s "$2" > /cl/network-keys; chmod 600 /el/geth/nodekey /cl/network-keys';
   docker(["run", "--rm", "--network", "none", "--user", "0:0", "-v", `${volumeName(node, "execution")}:/el`, "-v", `${volumeName(node, "consensus")}:/cl`,
     "--entrypoint", "/bin/sh", image, "-c", script, "seed", el.key, cl.key]);
+}
+
+/** GET (or POST with a JSON body) with a deadline: a server that accepts and never answers must not hold the test. */
+async function httpGet(url: string, body?: string): Promise<string> {
+  const res = await fetch(url, { method: body ? "POST" : "GET", headers: body ? { "content-type": "application/json" } : {}, body, signal: AbortSignal.timeout(10_000) });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status} ${text.slice(0, 200)}`);
+  return text;
 }
 
 /** One host's APIs on loopback. */
@@ -117,7 +124,7 @@ export class NodeApi {
 export class CronStandin {
   private timer?: NodeJS.Timeout;
   private running = new Set<string>();
-  readonly runs: { host: string; at: number; code: number | null }[] = [];
+  readonly runs: { host: string; at: number; code: number | null; stderr: string }[] = [];
   stopped = false;
 
   constructor(private readonly hosts: E2eHost[]) {}
@@ -133,7 +140,9 @@ export class CronStandin {
   start(): void {
     const tick = () => {
       if (this.stopped) return;
-      for (const h of this.hosts) this.runOnce(h);
+      for (const h of this.hosts) {
+        try { void this.runOnce(h); } catch (e) { process.stderr.write(`cron stand-in: ${h.name}: ${(e as Error).message}\n`); }
+      }
       this.timer = setTimeout(tick, 60_000 - (Date.now() % 60_000));
     };
     this.timer = setTimeout(tick, 60_000 - (Date.now() % 60_000));
@@ -147,10 +156,14 @@ export class CronStandin {
     const args = ["-i", h.ssh.privateKeyFile, "-p", String(h.ssh.port), "-o", "StrictHostKeyChecking=no", "-o", `UserKnownHostsFile=${path.join(h.ssh.dir, "known_hosts")}`, "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
       `root@${h.ssh.host}`, `SHELL=/bin/bash PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /bin/bash -c ${shq(cmd)}`];
     return new Promise((resolve) => {
-      const child = spawn("ssh", args, { stdio: "ignore" });
-      child.on("exit", (code) => {
+      const child = spawn("ssh", args, { stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr!.on("data", (d) => { stderr += d; });
+      child.on("error", (e) => { stderr += String(e); });
+      child.on("close", (code) => {
         this.running.delete(h.name);
-        this.runs.push({ host: h.name, at: Date.now(), code });
+        this.runs.push({ host: h.name, at: Date.now(), code, stderr });
+        process.stderr.write(`cron stand-in: ${h.name} ran its reset entry, exit ${code}${stderr ? `: ${stderr.trim().slice(0, 300)}` : ""}\n`);
         resolve(code);
       });
     });

@@ -62,6 +62,7 @@ let broken: string | undefined;
 function step(name: string, fn: () => Promise<void>): void {
   test(name, async () => {
     if (broken) throw new Error(`not run: an earlier step failed (${broken})`);
+    process.stderr.write(`${new Date().toISOString()} step: ${name}\n`);
     try { await fn(); } catch (e) { broken = name; throw e; }
   });
 }
@@ -175,6 +176,8 @@ step("pulumi up deploys both nodes: geth, prysm beacon and validator, the monito
     expect(running).toEqual(expect.arrayContaining([`${h.name}-execution`, `${h.name}-consensus`, `${h.name}-validator`, `${h.name}-prometheus`, `${h.name}-alertmanager`]));
     expect(fs.readFileSync(path.join(h.nodeDir, "testnet", "current", "retention.vars"), "utf8")).toContain(`ITERATION_NUMBER="${n}"`);
   }
+  // The installed cron entry runs (what crond will do every minute from now on).
+  expect(await Promise.all(fleet.hosts.map((h) => cron.runOnce(h)))).toEqual([0, 0]);
   cron.start();
 });
 
