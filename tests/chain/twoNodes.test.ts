@@ -195,6 +195,10 @@ step("the nodes run the pre-made identities and peer with each other on both lay
 
 step("the EL head grows, the CL finalizes and both nodes agree on the finalized checkpoint", async () => {
   const s = scheduleOf(schedule);
+  // N+1 appears long before its genesis, as upstream's releases do: the reset program asks the source every
+  // POLL_INTERVAL_SEC (300 s) before a switch is due, so it is staged well ahead.
+  publishChainRelease(fleet.server, releaseNext);
+  figures.publishedNextSecBeforeElGenesis = s.elGenesis(n + 1) - nowSec();
   await waitNodes(async () => (await nodes[0].blockNumber()) >= 2 && (await nodes[1].blockNumber()) >= 2, 300_000, "EL block 2 on both nodes");
   const before = await nodes[0].blockNumber();
   await waitNodes(async () => (await nodes[0].blockNumber()) > before && (await nodes[1].blockNumber()) > before, 60_000, "the EL head to grow");
@@ -278,7 +282,6 @@ step("the reset: N+1 is staged by both nodes, and at its genesis both switch wit
   const s = scheduleOf(schedule);
   const next = n + 1;
   const before = await Promise.all(nodes.map((nd) => nd.identity()));
-  publishChainRelease(fleet.server, releaseNext);
   for (const h of fleet.hosts) {
     await waitFor(() => fs.existsSync(path.join(h.nodeDir, "testnet", "releases", `ephemery-${next}`, "genesis.ssz"))
       && /ephemery_release_staged\S* 1\b/.test(fs.readFileSync(path.join(h.nodeDir, "node-exporter", "ephemery.prom"), "utf8")), Math.max((s.elGenesis(next) - nowSec()) * 1000, 10_000), `${h.name} staging ${next}`);
