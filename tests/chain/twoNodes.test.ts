@@ -184,7 +184,8 @@ step("pulumi up deploys both nodes: geth, prysm beacon and validator, the monito
 step("the nodes run the pre-made identities and peer with each other on both layers", async () => {
   await waitNodes(async () => (await nodes[0].chainId()) === releaseN.chainId && (await nodes[1].chainId()) === releaseN.chainId, 180_000, "both ELs on N's chain id");
   for (const [i, nd] of nodes.entries()) expect(nd.enode()).toMatch(new RegExp(`^enode://${identities[i].el.pubkey}@`));
-  const peerIds = await Promise.all(nodes.map((nd) => nd.identity().then((x) => x.peer_id)));
+  let peerIds: string[] = [];
+  await waitNodes(async () => { peerIds = await Promise.all(nodes.map((nd) => nd.identity().then((x) => x.peer_id))); return true; }, 180_000, "both beacon APIs");
   await waitNodes(async () => (await nodes[0].connectedPeerIds()).includes(peerIds[1]) && (await nodes[1].connectedPeerIds()).includes(peerIds[0]), 300_000, "each beacon node connected to the other");
   await waitNodes(async () => {
     const a = nodes[0].elPeers().some((e) => e.includes(identities[1].el.pubkey));
