@@ -291,6 +291,8 @@ step("the reset: N+1 is staged by both nodes, and at its genesis both switch wit
 
   await waitNodes(async () => (await nodes[0].chainId()) === releaseNext.chainId && (await nodes[1].chainId()) === releaseNext.chainId, (s.elGenesis(next) - nowSec()) * 1000 + 300_000, "both nodes on N+1's chain id");
   figures.switchedSecAfterElGenesis = nowSec() - s.elGenesis(next);
+  // The switch restarts the beacon nodes on N+1's genesis state: their API answers again shortly after.
+  await waitNodes(async () => (await Promise.all(nodes.map((nd) => nd.beacon("/eth/v1/beacon/genesis")))).every((g) => g.data.genesis_time === String(releaseNext.clGenesisTime)), 240_000, "both beacon APIs on N+1's genesis");
   for (const [i, nd] of nodes.entries()) {
     const genesis = (await nd.beacon("/eth/v1/beacon/genesis")).data;
     expect(genesis).toMatchObject({ genesis_time: String(releaseNext.clGenesisTime), genesis_validators_root: releaseNext.genesisValidatorsRoot });
