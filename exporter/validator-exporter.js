@@ -131,6 +131,7 @@ class Exporter {
       const genesis = await this.beacon("/eth/v1/beacon/genesis");
       const genesisTime = Number(genesis.data.genesis_time);
       if (this.state.genesisTime !== genesisTime) this.newChain(genesisTime);
+      if (this.secondsPerSlot === undefined) this.secondsPerSlot = await this.specSecondsPerSlot();
       const syncing = (await this.beacon("/eth/v1/node/syncing")).data;
       m.set("ephemery_beacon_head_slot", "Head slot the beacon node reports (/eth/v1/node/syncing).", Number(syncing.head_slot));
       m.set("ephemery_beacon_sync_distance", "Slots between the beacon node's head and the wall clock (/eth/v1/node/syncing).", Number(syncing.sync_distance));
@@ -174,8 +175,22 @@ class Exporter {
     m.set("ephemery_execution_rpc_up", "1 when the execution client's JSON-RPC answered this round.", up);
   }
 
+  /**
+   * The chain's slot time from /eth/v1/config/spec (a test network's may be shorter than Ephemery's 12 s, and the
+   * epoch arithmetic would lag by that factor); Ephemery's when the node does not serve it.
+   */
+  async specSecondsPerSlot() {
+    try {
+      const s = Number((await this.beacon("/eth/v1/config/spec"))?.data?.SECONDS_PER_SLOT);
+      return Number.isInteger(s) && s > 0 ? s : SECONDS_PER_SLOT;
+    } catch {
+      return undefined; // asked again next round
+    }
+  }
+
   /** A new genesis (first start or an Ephemery reset): old indices and epochs mean nothing now. */
   newChain(genesisTime) {
+    this.secondsPerSlot = undefined;
     this.state = { genesisTime, lastProcessedEpoch: undefined };
     this.proposerDuties.clear();
     this.validators.clear();
@@ -193,7 +208,7 @@ class Exporter {
     const pubkeys = this.pubkeys();
     m.set("ephemery_validators_monitored", "Validator keys found (keystores and --pubkeys).", pubkeys.length);
     if (pubkeys.length === 0) return;
-    const currentEpoch = Math.floor((this.now() - this.state.genesisTime) / SECONDS_PER_SLOT / SLOTS_PER_EPOCH);
+    const currentEpoch = Math.floor((this.now() - this.state.genesisTime) / (this.secondsPerSlot ?? SECONDS_PER_SLOT) / SLOTS_PER_EPOCH);
     if (currentEpoch < 0) return;
 
     const found = await this.beacon(`/eth/v1/beacon/states/head/validators?id=${pubkeys.map((k) => `0x${k}`).join(",")}`);

@@ -128,15 +128,16 @@ make_prysm() {
   import_image "$(image_ref prysmValidator)" "$tar" "$hash" '["/app/cmd/validator/validator"]'
 }
 
-# debian_image KEY BINARY DEST [FILE:DEST...]: BINARY (from a Debian package) must print the version its tag names;
-# the FILEs it reads at run time come along.
+# debian_image KEY BINARY DEST [FILE:DEST...]: BINARY (from a Debian package) must print the version its tag
+# names; FILEs are data files of the package the binary reads at run time.
 debian_image() {
-  local key=$1 bin=$2 dest=$3 ref version tar hash
+  local key=$1 bin=$2 dest=$3 ref version tar hash f
   shift 3
   ref=$(image_ref "$key" LOCAL_MONITORING_IMAGES)
   version=${ref##*:}; version=${version%%-*}
   [[ -x "$bin" ]] || die "$bin is missing (apt-get install -y prometheus prometheus-alertmanager prometheus-node-exporter)"
   "$bin" --version 2>&1 | head -n 1 | grep -q "version $version" || die "$bin is not version $version, which $ref names: update LOCAL_MONITORING_IMAGES in lib/config/images.ts"
+  for f in "$@"; do [[ -f "${f%%:*}" ]] || die "${f%%:*} is missing (it comes with the Debian package of $bin)"; done
   read -r tar hash < <(rootfs_tar "$(basename "${ref%%:*}")" "$bin:$dest" "$@")
   import_image "$ref" "$tar" "$hash" "[\"$dest\"]"
 }
@@ -161,9 +162,11 @@ node_image() {
 
 make_monitoring() {
   debian_image prometheus /usr/bin/prometheus /bin/prometheus
-  # Debian's Alertmanager reads its notification templates from its package's directory.
-  local tmpl=/usr/share/prometheus/alertmanager
-  debian_image alertmanager /usr/bin/prometheus-alertmanager /bin/alertmanager "$tmpl/default.tmpl:$tmpl/default.tmpl" "$tmpl/email.tmpl:$tmpl/email.tmpl"
+  # Debian's alertmanager reads its notification templates from the package's files instead of embedding them
+  # (without them: "failed to parse templates: open /usr/share/prometheus/alertmanager/default.tmpl", then email.tmpl).
+  debian_image alertmanager /usr/bin/prometheus-alertmanager /bin/alertmanager \
+    /usr/share/prometheus/alertmanager/default.tmpl:/usr/share/prometheus/alertmanager/default.tmpl \
+    /usr/share/prometheus/alertmanager/email.tmpl:/usr/share/prometheus/alertmanager/email.tmpl
   debian_image nodeExporter /usr/bin/prometheus-node-exporter /bin/node_exporter
   node_image
 }

@@ -27,6 +27,8 @@ export const alertThresholdsSchema = z
       .describe("Page when the Docker data filesystem has less free space (default: 10% of the clients' disk need)."),
     memoryAvailableMinPercent: z.number().min(1).max(99).default(10)
       .describe("Alert when less than this share of memory stays available for 10 minutes."),
+    clientTargetDownMinutes: z.number().int().min(1).default(5)
+      .describe("Alert when Prometheus could not scrape a client (execution, consensus, validator) for this many minutes."),
     containerRestarts: z.number().int().min(1).default(3)
       .describe("Alert when a container restarted this many times within 15 minutes."),
     resetGraceMinutes: z.number().int().min(1).default(60)

@@ -177,11 +177,11 @@ export function buildRuleGroups(host: HostConfig): RuleGroup[] {
     rule({
       alert: "ClientTargetDown",
       expr: `up{job=~"execution|consensus|validator"} == 0`,
-      for: "5m",
+      for: `${a.clientTargetDownMinutes}m`,
       severity: "critical",
       silenceDuringReset: true,
       summary: "a client's metrics endpoint does not answer",
-      description: "Prometheus could not scrape an execution, consensus or validator client for 5 minutes (the container is down or hung).",
+      description: `Prometheus could not scrape an execution, consensus or validator client for ${a.clientTargetDownMinutes} minutes (the container is down or hung).`,
     }),
     rule({
       alert: "MonitoringTargetDown",

@@ -18,8 +18,10 @@ export interface FakeBeacon {
   close(): Promise<void>;
 }
 
-export async function startFakeBeacon(opts: { currentEpoch: number; headBehindSlots?: number }): Promise<FakeBeacon> {
-  let genesisTime = Math.floor(Date.now() / 1000) - opts.currentEpoch * 32 * 12 - 60;
+/** `secondsPerSlot`: a test network's slot time, served at /eth/v1/config/spec (default: Ephemery's 12 s, not served). */
+export async function startFakeBeacon(opts: { currentEpoch: number; headBehindSlots?: number; secondsPerSlot?: number }): Promise<FakeBeacon> {
+  const slotSec = opts.secondsPerSlot ?? 12;
+  let genesisTime = Math.floor(Date.now() / 1000) - opts.currentEpoch * 32 * slotSec - 5 * slotSec;
   const requests: FakeBeacon["requests"] = [];
   const server = http.createServer((req, res) => {
     let body = "";
@@ -29,13 +31,14 @@ export async function startFakeBeacon(opts: { currentEpoch: number; headBehindSl
       const send = (status: number, doc: unknown) => { res.writeHead(status, { "content-type": "application/json" }); res.end(JSON.stringify(doc)); };
       const url = new URL(req.url ?? "/", "http://x");
       const p = url.pathname;
-      const nowSlot = Math.floor((Date.now() / 1000 - genesisTime) / 12);
+      const nowSlot = Math.floor((Date.now() / 1000 - genesisTime) / slotSec);
       let m: RegExpExecArray | null;
       if (p === "/rpc" && req.method === "POST") {
         const { method, id } = JSON.parse(body);
         const result = ({ eth_blockNumber: "0x1f4", net_peerCount: "0x7", eth_syncing: false } as Record<string, unknown>)[method];
         return send(200, { jsonrpc: "2.0", id, result });
       }
+      if (p === "/eth/v1/config/spec" && opts.secondsPerSlot !== undefined) return send(200, { data: { SECONDS_PER_SLOT: String(opts.secondsPerSlot), SLOTS_PER_EPOCH: "32" } });
       if (p === "/eth/v1/beacon/genesis") { const d = clone(FIXTURE.genesis); d.data.genesis_time = String(genesisTime); return send(200, d); }
       if (p === "/eth/v1/node/syncing") {
         const d = clone(FIXTURE.syncing);

@@ -116,4 +116,24 @@ describe("validator exporter against a beacon API", () => {
     }, 10_000);
     expect(down.get('ephemery_exporter_errors_total{endpoint="syncing"}')).toBeGreaterThan(0);
   });
+
+  it("takes the slot time from the beacon node's spec: on a 3 s chain it counts the epochs the wall clock is at", async () => {
+    const fast = await startFakeBeacon({ currentEpoch: 10, secondsPerSlot: 3 });
+    const fastPort = await freePort();
+    const fastDir = tmpDir("exporter-fast");
+    const proc = startProcess("node", [EXPORTER, `--listen=127.0.0.1:${fastPort}`, `--beacon-url=${fast.url}`, `--execution-url=${fast.url}/rpc`,
+      `--keys-dir=${path.join(dir, "keys")}`, `--state-file=${path.join(fastDir, "state.json")}`, "--interval-sec=0.3"]);
+    try {
+      const m = await waitFor("a processed epoch", async () => {
+        const parsed = parseExposition(await (await fetch(`http://127.0.0.1:${fastPort}/metrics`)).text());
+        return parsed.has("ephemery_exporter_last_processed_epoch") ? parsed : undefined;
+      }, 20_000);
+      // With Ephemery's 12 s the exporter would think the chain is at epoch 2 and count epoch 0.
+      expect(m.get("ephemery_exporter_last_processed_epoch")).toBe(8);
+    } finally {
+      await proc.stop();
+      await fast.close();
+      fs.rmSync(fastDir, { recursive: true, force: true });
+    }
+  });
 });
