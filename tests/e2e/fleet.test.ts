@@ -135,8 +135,14 @@ test("every node's series arrive at the fleet monitor over TLS, labelled by node
   }, 180_000, `series from ${names.join(", ")} (seen: ${seen.join(", ")})`);
   expect(seen).toEqual(names);
   // They came by remote_write: the jobs are the nodes' own (their Prometheus and node-exporter), each labelled by node.
-  const jobs = await query(fleet.hosts[1], 'count by (node, job) (up{job=~"prometheus|node"})');
-  expect(jobs.map((r) => `${r.metric.node}/${r.metric.job}`).sort()).toEqual(names.flatMap((n) => [`${n}/node`, `${n}/prometheus`]).sort());
+  // Each node's scrape jobs start at their own times, so a job's first samples may come a remote-write batch later.
+  const wanted = names.flatMap((n) => [`${n}/node`, `${n}/prometheus`]).sort();
+  let jobs: string[] = [];
+  await waitFor(async () => {
+    jobs = (await query(fleet.hosts[1], 'count by (node, job) (up{job=~"prometheus|node"})')).map((r) => `${r.metric.node}/${r.metric.job}`).sort();
+    return jobs.length === wanted.length;
+  }, 180_000, `the jobs ${wanted.join(", ")} (seen: ${jobs.join(", ")})`).catch(() => undefined);
+  expect(jobs).toEqual(wanted);
   // Without credentials, or with another node's name, the receiver refuses.
   const wrong = await new Promise<number>((resolve, reject) => {
     const req = https.request({ host: "127.0.0.1", port: fleetPort, path: "/api/v1/write", method: "POST", rejectUnauthorized: false, auth: `${fleet.hosts[2].name}:not-its-password` }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
