@@ -97,6 +97,31 @@ export function docker(args: string[], opts: { input?: string | Buffer; timeoutM
   return execFileSync("docker", args, { input: opts.input, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"], timeout: opts.timeoutMs ?? 120_000 });
 }
 
+/** A busybox rootfs with `files` added (path -> content, mode), under `dir`: what the stand-in images are made of. */
+export function busyboxRootfs(dir: string, files: Record<string, { content: string; mode?: number }>): string {
+  const busybox = ["/bin/busybox", "/usr/bin/busybox"].find((p) => fs.existsSync(p));
+  if (!busybox) throw new Error("busybox is not installed: apt-get install -y busybox-static (the .ci/run script does)");
+  const rootfs = fs.mkdtempSync(path.join(dir, "ephemery-rootfs-"));
+  for (const d of ["bin", "sbin", "usr/bin", "usr/sbin", "tmp", "etc", "data", "var/www"]) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
+  fs.chmodSync(path.join(rootfs, "tmp"), 0o1777);
+  fs.copyFileSync(busybox, path.join(rootfs, "bin/busybox"));
+  fs.chmodSync(path.join(rootfs, "bin/busybox"), 0o755);
+  for (const applet of execFileSync(busybox, ["--list-full"], { encoding: "utf8" }).split("\n").filter(Boolean)) {
+    const target = path.join(rootfs, applet);
+    if (applet === "bin/busybox" || fs.existsSync(target)) continue;
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.symlinkSync("/bin/busybox", target);
+  }
+  fs.writeFileSync(path.join(rootfs, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
+  fs.writeFileSync(path.join(rootfs, "etc/group"), "root:x:0:\n");
+  for (const [p, f] of Object.entries(files)) {
+    const target = path.join(rootfs, p);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.writeFileSync(target, f.content, { mode: f.mode ?? 0o644 });
+  }
+  return rootfs;
+}
+
 /**
  * A tiny image built without a registry: static busybox plus its applet links, optionally with extra
  * files (path in image -> content, mode). Rebuilt only when its content changes (the tag is a hash).
@@ -110,25 +135,8 @@ export function busyboxImage(name: string, files: Record<string, { content: stri
     docker(["image", "inspect", ref]);
     return ref;
   } catch { /* build it */ }
-  const rootfs = fs.mkdtempSync(path.join(os.tmpdir(), "ephemery-rootfs-"));
+  const rootfs = busyboxRootfs(os.tmpdir(), files);
   try {
-    for (const d of ["bin", "sbin", "usr/bin", "usr/sbin", "tmp", "etc", "data", "var/www"]) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
-    fs.copyFileSync(busybox, path.join(rootfs, "bin/busybox"));
-    fs.chmodSync(path.join(rootfs, "bin/busybox"), 0o755);
-    const applets = execFileSync(busybox, ["--list-full"], { encoding: "utf8" }).split("\n").filter(Boolean);
-    for (const applet of applets) {
-      const target = path.join(rootfs, applet);
-      if (applet === "bin/busybox" || fs.existsSync(target)) continue;
-      fs.mkdirSync(path.dirname(target), { recursive: true });
-      fs.symlinkSync("/bin/busybox", target);
-    }
-    fs.writeFileSync(path.join(rootfs, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
-    fs.writeFileSync(path.join(rootfs, "etc/group"), "root:x:0:\n");
-    for (const [p, f] of Object.entries(files)) {
-      const target = path.join(rootfs, p);
-      fs.mkdirSync(path.dirname(target), { recursive: true });
-      fs.writeFileSync(target, f.content, { mode: f.mode ?? 0o644 });
-    }
     const tar = execFileSync("tar", ["-C", rootfs, "-c", "."], { maxBuffer: 64 * 1024 * 1024 });
     docker(["import", "--change", "CMD [\"/bin/sh\"]", "-", ref], { input: tar });
     return ref;

@@ -377,27 +377,4 @@ function buildPauseImage(dir: string): string {
   return dockerArchive(root, PAUSE_IMAGE, { Entrypoint: ["/pause"] }, dir);
 }
 
-/** A busybox rootfs with `files` added (what the stand-in images are made of). */
-export function busyboxRootfs(dir: string, files: Record<string, { content: string; mode?: number }>): string {
-  const busybox = ["/bin/busybox", "/usr/bin/busybox"].find((p) => fs.existsSync(p));
-  if (!busybox) throw new Error("busybox is not installed: apt-get install -y busybox-static (the .ci/run script does)");
-  const rootfs = fs.mkdtempSync(path.join(dir, "rootfs-"));
-  for (const d of ["bin", "sbin", "usr/bin", "usr/sbin", "tmp", "etc", "data", "var/www"]) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
-  fs.chmodSync(path.join(rootfs, "tmp"), 0o1777);
-  fs.copyFileSync(busybox, path.join(rootfs, "bin/busybox"));
-  fs.chmodSync(path.join(rootfs, "bin/busybox"), 0o755);
-  for (const applet of execFileSync(busybox, ["--list-full"], { encoding: "utf8" }).split("\n").filter(Boolean)) {
-    const target = path.join(rootfs, applet);
-    if (applet === "bin/busybox" || fs.existsSync(target)) continue;
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.symlinkSync("/bin/busybox", target);
-  }
-  fs.writeFileSync(path.join(rootfs, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
-  fs.writeFileSync(path.join(rootfs, "etc/group"), "root:x:0:\n");
-  for (const [p, f] of Object.entries(files)) {
-    const target = path.join(rootfs, p);
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.writeFileSync(target, f.content, { mode: f.mode ?? 0o644 });
-  }
-  return rootfs;
-}
+export { busyboxRootfs } from "./dockerd";
