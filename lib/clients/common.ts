@@ -31,6 +31,14 @@ export function beaconEndpoint(ctx: NodeContext): string {
  */
 export const PRYSM_GRPC_PORT = 4000;
 
+/**
+ * The client's own flag advertising `hosts[].publicIp` to peers (enode / ENR), or nothing when it is unset and the
+ * client's NAT discovery decides. The schema holds the address to digits and dots, so it is safe in the line.
+ */
+export function advertisedAddressArgs(ctx: NodeContext, flag: (ip: string) => string): string[] {
+  return ctx.host.publicIp ? [flag(ctx.host.publicIp)] : [];
+}
+
 export function p2pPorts(port: number, opts: { udp?: boolean; quicPort?: number } = {}): PortSpec[] {
   const out: PortSpec[] = [{ containerPort: port, hostPort: port, protocol: "tcp", purpose: "p2p", bindAddress: "0.0.0.0" }];
   if (opts.udp !== false) out.push({ containerPort: port, hostPort: port, protocol: "udp", purpose: "p2p", bindAddress: "0.0.0.0" });

@@ -129,6 +129,10 @@ const sshSchema = z
   })
   .prefault({});
 
+/** A unicast IPv4 literal (dotted quad, each part 0-255); only digits and dots, so it is safe in a command line. */
+const publicIpv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/, "must be an IPv4 address such as 203.0.113.10")
+  .refine((ip) => { const first = Number(ip.split(".")[0]); return ip !== "0.0.0.0" && ip !== "255.255.255.255" && first < 224; }, "must be a unicast IPv4 address that peers can reach (not 0.0.0.0, broadcast or multicast)");
+
 const cidr = z.string().regex(/^([0-9.]+\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/, "must be a CIDR such as 203.0.113.4/32");
 
 const awsSchema = z.strictObject({
@@ -153,6 +157,8 @@ export const hostSchema = z.strictObject({
     .describe("Host name; names containers, volumes and resources."),
   kind: z.enum(HOST_KINDS).optional().describe("local, ssh, aws, hcloud or kubernetes (default: ssh when address is set, else local)."),
   address: charsetString(ADDRESS_RULE).optional().describe("Address of an existing machine (kind ssh)."),
+  publicIp: publicIpv4.optional()
+    .describe("IPv4 address other nodes reach this host's p2p ports on; every client advertises it (default: each client's own NAT discovery). Set it behind NAT or a Docker bridge."),
   ssh: sshSchema.describe("How to reach the machine over SSH."),
   aws: awsSchema.optional().describe("EC2 settings (kind aws)."),
   hcloud: hcloudSchema.optional().describe("Hetzner Cloud settings (kind hcloud)."),

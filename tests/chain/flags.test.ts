@@ -29,13 +29,13 @@ function undefinedOptions(names: string[], helpText: string): string[] {
 }
 
 const variants = [
-  { name: "defaults", checkpoint: [] as string[], validator: {} },
-  { name: "checkpoint sync, doppelganger off, extra flags", checkpoint: ["https://cp.example"], validator: { doppelganger: false } },
+  { name: "defaults", checkpoint: [] as string[], validator: {}, publicIp: undefined as string | undefined },
+  { name: "checkpoint sync, doppelganger off, public address, extra flags", checkpoint: ["https://cp.example"], validator: { doppelganger: false }, publicIp: "203.0.113.1" },
 ];
 
 function specsOf(v: (typeof variants)[number]): ContainerSpec[] {
   const host = hostSchema.parse({
-    name: "n1", address: "203.0.113.1",
+    name: "n1", address: "203.0.113.1", publicIp: v.publicIp,
     execution: { client: "geth" },
     consensus: { client: "prysm", extraArgs: ["--min-sync-peers=0", "--sync-from=head"] },
     validator: { client: "prysm", feeRecipient: `0x${"11".repeat(20)}`, ...v.validator },

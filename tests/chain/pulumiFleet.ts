@@ -88,7 +88,7 @@ export class NodeApi {
   async blockNumber(): Promise<number> { return Number.parseInt(await this.rpc<string>("eth_blockNumber"), 16); }
   async chainId(): Promise<number> { return Number.parseInt(await this.rpc<string>("eth_chainId"), 16); }
   async headSlot(): Promise<number> { return Number((await this.beacon("/eth/v1/beacon/headers/head")).data.header.message.slot); }
-  async identity(): Promise<{ peer_id: string; enr: string }> { return (await this.beacon("/eth/v1/node/identity")).data; }
+  async identity(): Promise<{ peer_id: string; enr: string; p2p_addresses: string[] }> { return (await this.beacon("/eth/v1/node/identity")).data; }
 
   async finality(): Promise<{ current_justified: { epoch: string; root: string }; finalized: { epoch: string; root: string } }> {
     return (await this.beacon("/eth/v1/beacon/states/head/finality_checkpoints")).data;

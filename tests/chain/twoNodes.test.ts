@@ -59,6 +59,8 @@ const half = (i: number) => Array.from({ length: VALIDATORS / 2 }, (_, k) => i *
 
 /** The steps build on each other: after a failed one the rest fail at once instead of waiting out their timeouts. */
 let broken: string | undefined;
+/** The Docker bridge's gateway: where one node's containers reach the other's published ports. */
+let gw: string;
 function step(name: string, fn: () => Promise<void>): void {
   test(name, async () => {
     if (broken) throw new Error(`not run: an earlier step failed (${broken})`);
@@ -83,7 +85,7 @@ beforeAll(async () => {
   const bins = clientBinaries();
   fleet = await startFleet(2, DEFAULT_IMAGES.geth);
   nodes = fleet.hosts.map((h) => new NodeApi(h));
-  const gw = bridgeGateway();
+  gw = bridgeGateway();
 
   // The webhook receiver: Alertmanager runs in a container, so it listens where containers reach this machine.
   hookServer = http.createServer((req, res) => {
@@ -122,9 +124,10 @@ beforeAll(async () => {
     h.config = {
       ...h.config,
       // geth in a bridge network puts 127.0.0.1 in its own record, which discovery peers refuse ("invalid IP in
-      // response record: loopback address from non-loopback host", go-ethereum v1.16.7 p2p/netutil/net.go CheckRelayIP, p2p/discover/v4_udp.go): it
-      // is told the address the other node reaches it at, as an operator behind NAT tells it the public one.
-      execution: { client: "geth", p2pPort: p.elP2p, rpcPort: p.rpc, wsPort: p.ws, metricsPort: p.elMetrics, extraArgs: [`--nat=extip:${gw}`] },
+      // response record: loopback address from non-loopback host", go-ethereum v1.16.7 p2p/netutil/net.go CheckRelayIP, p2p/discover/v4_udp.go): the
+      // node is told the address the other node reaches it at (publicIp), as an operator behind NAT gives the public one.
+      publicIp: gw,
+      execution: { client: "geth", p2pPort: p.elP2p, rpcPort: p.rpc, wsPort: p.ws, metricsPort: p.elMetrics },
       // Two nodes: one peer is all a node can have; prysm's default (3) would hold a late starter in initial sync.
       consensus: { client: "prysm", p2pPort: p.clP2p, quicPort: p.quic, beaconApiPort: p.beacon, metricsPort: p.clMetrics, extraArgs: ["--min-sync-peers=1"] },
       // Doppelganger protection stays on (the policy pack requires it): prysm checks once at start (validator/client/validator.go CheckDoppelGanger).
@@ -183,9 +186,17 @@ step("pulumi up deploys both nodes: geth, prysm beacon and validator, the monito
 
 step("the nodes run the pre-made identities and peer with each other on both layers", async () => {
   await waitNodes(async () => (await nodes[0].chainId()) === releaseN.chainId && (await nodes[1].chainId()) === releaseN.chainId, 180_000, "both ELs on N's chain id");
-  for (const [i, nd] of nodes.entries()) expect(nd.enode()).toMatch(new RegExp(`^enode://${identities[i].el.pubkey}@`));
+  // publicIp is what each client advertises: geth's enode and prysm's libp2p addresses carry it.
+  for (const [i, nd] of nodes.entries()) expect(nd.enode()).toMatch(new RegExp(`^enode://${identities[i].el.pubkey}@${gw.replace(/\./g, "\\.")}:${fleet.hosts[i].ports.elP2p}\\b`));
   let peerIds: string[] = [];
-  await waitNodes(async () => { peerIds = await Promise.all(nodes.map((nd) => nd.identity().then((x) => x.peer_id))); return true; }, 180_000, "both beacon APIs");
+  let advertised: string[][] = [];
+  await waitNodes(async () => {
+    const ids = await Promise.all(nodes.map((nd) => nd.identity()));
+    peerIds = ids.map((x) => x.peer_id);
+    advertised = ids.map((x) => x.p2p_addresses);
+    return true;
+  }, 180_000, "both beacon APIs");
+  for (const [i, h] of fleet.hosts.entries()) expect(advertised[i]).toContainEqual(expect.stringContaining(`/ip4/${gw}/tcp/${h.ports.clP2p}`));
   await waitNodes(async () => (await nodes[0].connectedPeerIds()).includes(peerIds[1]) && (await nodes[1].connectedPeerIds()).includes(peerIds[0]), 300_000, "each beacon node connected to the other");
   await waitNodes(async () => {
     const a = nodes[0].elPeers().some((e) => e.includes(identities[1].el.pubkey));

@@ -20,7 +20,7 @@ const NOT_YET_EXTRACTED: Partial<Record<string, string>> = {};
 
 function host(el: string, cl: string, vc: string) {
   return hostSchema.parse({
-    name: "n1", kind: "local", dataDir: "/srv/eph",
+    name: "n1", kind: "local", dataDir: "/srv/eph", publicIp: "203.0.113.10",
     execution: { client: el }, consensus: { client: cl }, validator: { client: vc, feeRecipient: FEE },
   });
 }

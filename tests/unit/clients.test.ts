@@ -147,6 +147,38 @@ function lodestarDeprecated(text: string) {
   return text.includes("--eth1.depositContractDeployBlock");
 }
 
+describe("hosts[].publicIp: the address peers are told", () => {
+  // Each client's own flag for it, as its pinned version defines it (the option guard checks the names).
+  const advertised: [string, "execution" | "consensus", string][] = [
+    ["geth", "execution", "--nat=extip:203.0.113.10"],
+    ["nethermind", "execution", "--Network.ExternalIp=203.0.113.10"],
+    ["besu", "execution", "--p2p-host=203.0.113.10"],
+    ["reth", "execution", "--nat=extip:203.0.113.10"],
+    ["erigon", "execution", "--nat=extip:203.0.113.10"],
+    ["lighthouse", "consensus", "--enr-address=203.0.113.10"],
+    ["teku", "consensus", "--p2p-advertised-ip=203.0.113.10"],
+    ["prysm", "consensus", "--p2p-host-ip=203.0.113.10"],
+    ["nimbus", "consensus", "--nat=extip:203.0.113.10"],
+    ["lodestar", "consensus", "--enr.ip=203.0.113.10"],
+  ];
+  test("all ten p2p clients are covered", () => {
+    expect(advertised.map(([c]) => c).sort()).toEqual([...EXECUTION_CLIENTS, ...CONSENSUS_CLIENTS].sort());
+  });
+  test.each(advertised.map(([client, role, flag]) => ({ client, role, flag })))("$client advertises it with $flag, and nothing when unset", ({ client, role, flag }) => {
+    const withIp = specsFor(host({ publicIp: "203.0.113.10", [role]: { client } }))[role];
+    const without = specsFor(host({ [role]: { client } }))[role];
+    expect(commandText(withIp)).toContain(` ${flag} `);
+    expect(commandText(without)).not.toContain("203.0.113.10");
+    expect(commandText(without)).not.toContain(flag.split("=")[0] + "=");
+  });
+  test.each(["10.0.0.300", "203.0.113", "0.0.0.0", "224.0.0.1", "255.255.255.255", "203.0.113.10;id", "::1", "host.example"])("%s is refused with the setting named", (ip) => {
+    const r = hostSchema.safeParse({ name: "n1", kind: "local", publicIp: ip });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues[0].path).toEqual(["publicIp"]);
+    expect(r.error!.issues[0].message).toMatch(/IPv4/);
+  });
+});
+
 describe("validator clients", () => {
   test.each(VALIDATOR_CLIENTS.map((vc) => ({ vc })))("$vc: fee recipient, graffiti, doppelganger on by default", ({ vc }) => {
     const on = specsFor(host({ validator: { client: vc, feeRecipient: FEE, graffiti: "my node" } })).validator!;

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { checkpointArgs, consensusSpec, executionEndpoint, metricsPortOf, readCheckpointUrl, shellEntry } from "../common";
+import { advertisedAddressArgs, checkpointArgs, consensusSpec, executionEndpoint, metricsPortOf, readCheckpointUrl, shellEntry } from "../common";
 import { ConsensusClientModule, PATHS } from "../types";
 
 export const lighthouse: ConsensusClientModule = {
@@ -22,6 +22,7 @@ export const lighthouse: ConsensusClientModule = {
           `--execution-endpoint=${executionEndpoint(ctx.node)}`,
           `--execution-jwt=${PATHS.jwt}`,
           `--port=${cl.p2pPort}`,
+          ...advertisedAddressArgs(ctx, (ip) => `--enr-address=${ip}`),
           `--quic-port=${cl.quicPort}`,
           "--http --http-address=0.0.0.0",
           `--http-port=${cl.beaconApiPort}`,

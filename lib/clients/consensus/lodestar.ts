@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { checkpointArgs, consensusSpec, executionEndpoint, metricsPortOf, readCheckpointUrl, shellEntry } from "../common";
+import { advertisedAddressArgs, checkpointArgs, consensusSpec, executionEndpoint, metricsPortOf, readCheckpointUrl, shellEntry } from "../common";
 import { ConsensusClientModule, PATHS } from "../types";
 
 export const LODESTAR_BIN = "node /usr/app/packages/cli/bin/lodestar";
@@ -29,6 +29,7 @@ export const lodestar: ConsensusClientModule = {
           `--execution.urls=${executionEndpoint(ctx.node)}`,
           `--jwt-secret=${PATHS.jwt}`,
           `--port=${cl.p2pPort}`,
+          ...advertisedAddressArgs(ctx, (ip) => `--enr.ip=${ip}`),
           `--rest --rest.address=0.0.0.0 --rest.port=${cl.beaconApiPort}`,
           `--metrics --metrics.address=0.0.0.0 --metrics.port=${metricsPort}`,
           '"$@"',

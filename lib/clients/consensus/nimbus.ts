@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { consensusSpec, executionEndpoint, metricsPortOf, perEnrFlags, readCheckpointUrl, shellEntry } from "../common";
+import { advertisedAddressArgs, consensusSpec, executionEndpoint, metricsPortOf, perEnrFlags, readCheckpointUrl, shellEntry } from "../common";
 import { ConsensusClientModule, PATHS } from "../types";
 
 const BIN = "/home/user/nimbus_beacon_node";
@@ -32,6 +32,7 @@ export const nimbus: ConsensusClientModule = {
           `--el=${executionEndpoint(ctx.node)}`,
           `--jwt-secret=${PATHS.jwt}`,
           `--tcp-port=${cl.p2pPort} --udp-port=${cl.p2pPort}`,
+          ...advertisedAddressArgs(ctx, (ip) => `--nat=extip:${ip}`),
           `--rest --rest-address=0.0.0.0 --rest-port=${cl.beaconApiPort}`,
           `--metrics --metrics-address=0.0.0.0 --metrics-port=${metricsPort}`,
           "--non-interactive",

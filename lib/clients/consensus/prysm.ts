@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { checkpointArgs, consensusSpec, executionEndpoint, metricsPortOf, PRYSM_GRPC_PORT, privatePort, readCheckpointUrl, shellEntry } from "../common";
+import { PRYSM_GRPC_PORT, advertisedAddressArgs, checkpointArgs, consensusSpec, executionEndpoint, metricsPortOf, privatePort, readCheckpointUrl, shellEntry } from "../common";
 import { ConsensusClientModule, PATHS } from "../types";
 
 export const prysm: ConsensusClientModule = {
@@ -28,6 +28,7 @@ export const prysm: ConsensusClientModule = {
           `--jwt-secret=${PATHS.jwt}`,
           `--p2p-tcp-port=${cl.p2pPort}`,
           `--p2p-udp-port=${cl.p2pPort}`,
+          ...advertisedAddressArgs(ctx, (ip) => `--p2p-host-ip=${ip}`),
           `--p2p-quic-port=${cl.quicPort}`,
           "--http-host=0.0.0.0",
           `--http-port=${cl.beaconApiPort}`,

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { checkpointArgs, consensusSpec, executionEndpoint, metricsPortOf, readCheckpointUrl, shellEntry } from "../common";
+import { advertisedAddressArgs, checkpointArgs, consensusSpec, executionEndpoint, metricsPortOf, readCheckpointUrl, shellEntry } from "../common";
 import { ConsensusClientModule, PATHS } from "../types";
 
 export const teku: ConsensusClientModule = {
@@ -23,6 +23,7 @@ export const teku: ConsensusClientModule = {
           `--ee-endpoint=${executionEndpoint(ctx.node)}`,
           `--ee-jwt-secret-file=${PATHS.jwt}`,
           `--p2p-port=${cl.p2pPort}`,
+          ...advertisedAddressArgs(ctx, (ip) => `--p2p-advertised-ip=${ip}`),
           `--rest-api-enabled=true --rest-api-interface=0.0.0.0 --rest-api-port=${cl.beaconApiPort} --rest-api-host-allowlist=*`,
           `--metrics-enabled=true --metrics-interface=0.0.0.0 --metrics-port=${metricsPort} --metrics-host-allowlist=*`,
           '"$@"',

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { ENGINE_PORT, executionSpec, metricsPortOf, shellEntry } from "../common";
+import { ENGINE_PORT, advertisedAddressArgs, executionSpec, metricsPortOf, shellEntry } from "../common";
 import { ExecutionClientModule, PATHS } from "../types";
 
 export const besu: ExecutionClientModule = {
@@ -21,6 +21,7 @@ export const besu: ExecutionClientModule = {
           `--data-path=${PATHS.data}`,
           "--sync-mode=FULL",
           `--p2p-port=${el.p2pPort}`,
+          ...advertisedAddressArgs(ctx, (ip) => `--p2p-host=${ip}`),
           `--rpc-http-enabled --rpc-http-host=0.0.0.0 --rpc-http-port=${el.rpcPort} --host-allowlist=*`,
           `--rpc-ws-enabled --rpc-ws-host=0.0.0.0 --rpc-ws-port=${el.wsPort}`,
           `--engine-rpc-port=${ENGINE_PORT} --engine-host-allowlist=* --engine-jwt-secret=${PATHS.jwt}`,

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { ENGINE_PORT, executionSpec, metricsPortOf, shellEntry } from "../common";
+import { ENGINE_PORT, advertisedAddressArgs, executionSpec, metricsPortOf, shellEntry } from "../common";
 import { ExecutionClientModule, PATHS } from "../types";
 
 /** Written in the data directory once `erigon init` of this iteration's genesis succeeded. */
@@ -28,6 +28,7 @@ export const erigon: ExecutionClientModule = {
           // Erigon 3 runs its own CL (Caplin) unless told that an external one drives it.
           "--externalcl",
           `--port=${el.p2pPort}`,
+          ...advertisedAddressArgs(ctx, (ip) => `--nat=extip:${ip}`),
           // Erigon serves WebSocket on the HTTP port.
           `--http --http.addr=0.0.0.0 --http.port=${el.rpcPort} --http.api=eth,net,web3 --ws`,
           `--authrpc.addr=0.0.0.0 --authrpc.port=${ENGINE_PORT} --authrpc.vhosts=* --authrpc.jwtsecret=${PATHS.jwt}`,

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { ENGINE_PORT, executionSpec, metricsPortOf, shellEntry } from "../common";
+import { ENGINE_PORT, advertisedAddressArgs, executionSpec, metricsPortOf, shellEntry } from "../common";
 import { ExecutionClientModule, PATHS } from "../types";
 
 export const geth: ExecutionClientModule = {
@@ -24,6 +24,7 @@ export const geth: ExecutionClientModule = {
           "--syncmode=full",
           `--port=${el.p2pPort}`,
           `--discovery.port=${el.p2pPort}`,
+          ...advertisedAddressArgs(ctx, (ip) => `--nat=extip:${ip}`),
           "--http --http.addr=0.0.0.0",
           `--http.port=${el.rpcPort}`,
           "--http.vhosts=* --http.api=eth,net,web3",

@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { ENGINE_PORT, executionSpec, metricsPortOf, shellEntry } from "../common";
+import { ENGINE_PORT, advertisedAddressArgs, executionSpec, metricsPortOf, shellEntry } from "../common";
 import { ExecutionClientModule, PATHS } from "../types";
 
 export const nethermind: ExecutionClientModule = {
@@ -23,6 +23,7 @@ export const nethermind: ExecutionClientModule = {
           '--Network.Bootnodes="$BOOTNODE_ENODE_LIST"',
           `--data-dir=${PATHS.data}`,
           `--Network.P2PPort=${el.p2pPort} --Network.DiscoveryPort=${el.p2pPort}`,
+          ...advertisedAddressArgs(ctx, (ip) => `--Network.ExternalIp=${ip}`),
           "--JsonRpc.Enabled=true --JsonRpc.Host=0.0.0.0",
           `--JsonRpc.Port=${el.rpcPort} --JsonRpc.WebSocketsPort=${el.wsPort}`,
           `--JsonRpc.EngineHost=0.0.0.0 --JsonRpc.EnginePort=${ENGINE_PORT}`,

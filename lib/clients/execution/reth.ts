@@ -1,5 +1,5 @@
 import { DEFAULT_IMAGES } from "../../config/images";
-import { ENGINE_PORT, executionSpec, metricsPortOf, shellEntry } from "../common";
+import { ENGINE_PORT, advertisedAddressArgs, executionSpec, metricsPortOf, shellEntry } from "../common";
 import { ExecutionClientModule, PATHS } from "../types";
 
 export const reth: ExecutionClientModule = {
@@ -18,6 +18,7 @@ export const reth: ExecutionClientModule = {
           '--bootnodes="$BOOTNODE_ENODE_LIST"',
           `--datadir=${PATHS.data}`,
           `--port=${el.p2pPort} --discovery.port=${el.p2pPort}`,
+          ...advertisedAddressArgs(ctx, (ip) => `--nat=extip:${ip}`),
           `--http --http.addr=0.0.0.0 --http.port=${el.rpcPort} --http.api=eth,net,web3`,
           `--ws --ws.addr=0.0.0.0 --ws.port=${el.wsPort} --ws.api=eth,net,web3`,
           `--authrpc.addr=0.0.0.0 --authrpc.port=${ENGINE_PORT} --authrpc.jwtsecret=${PATHS.jwt}`,
