@@ -27,6 +27,7 @@ const BY_COMMAND: Record<string, Record<string, string>> = {
   },
   dashboard: {
     prometheus: "tunnel to Prometheus instead of Grafana (default: Grafana)",
+    fleet: "tunnel to the fleet monitor's Grafana on the ephemery:fleet host instead of a node's",
     "local-port": "local port of the tunnel (default: 0, any free port)",
   },
   "keys validate": {

@@ -33,6 +33,9 @@ describe("ephemery dashboard", () => {
   let work: string;
   let stackFile: string;
   let knownHosts: string;
+  let fleetStackFile: string;
+  let fleetGrafana: http.Server;
+  let fleetGrafanaPort: number;
 
   beforeAll(async () => {
     sshHost = await startSshHost();
@@ -57,10 +60,28 @@ describe("ephemery dashboard", () => {
       "      monitoring: { enabled: false }",
       "",
     ].join("\n"));
+    fleetGrafana = http.createServer((req, res) => res.end(`fleet grafana saw ${req.url}`));
+    await new Promise<void>((r) => fleetGrafana.listen(0, "127.0.0.1", r));
+    fleetGrafanaPort = (fleetGrafana.address() as { port: number }).port;
+    fleetStackFile = path.join(work, "Pulumi.fleet.yaml");
+    fs.writeFileSync(fleetStackFile, [
+      "config:",
+      "  ephemery:sshPrivateKey: { secure: v1:AAAA }",
+      "  ephemery:hosts:",
+      "    - name: monitor",
+      "      address: 127.0.0.1",
+      `      ssh: { port: ${sshHost.port} }`,
+      `      monitoring: { grafanaPort: ${grafanaPort} }`,
+      "    - name: node2",
+      "      address: 127.0.0.1",
+      `  ephemery:fleet: { host: monitor, grafanaPort: ${fleetGrafanaPort} }`,
+      "",
+    ].join("\n"));
   });
   afterAll(async () => {
     await sshHost?.stop();
     await new Promise((r) => grafana.close(r));
+    await new Promise((r) => fleetGrafana.close(r));
     fs.rmSync(work, { recursive: true, force: true });
   });
 
@@ -84,16 +105,36 @@ describe("ephemery dashboard", () => {
     const running = main(["dashboard", "--file", stackFile, "--host", "node1", "--prometheus", "--identity", sshHost.privateKeyFile, "--known-hosts", knownHosts], io);
     const url = await waitFor(() => /Prometheus of node1: (http:\/\/\S+)/.exec(out)?.[1], 10_000);
     await expect(get(url)).rejects.toThrow();
-    await waitFor(() => (out.includes("is Prometheus running on node1?") ? true : undefined), 5000);
+    await waitFor(() => (out.includes("is the Prometheus of node1 running?") ? true : undefined), 5000);
     process.emit("SIGINT");
     expect(await running).toBe(0);
   });
 
   it("says what is wrong with the host choice", async () => {
     const none = await runCli(["dashboard", "--file", stackFile]);
-    expect(none.err).toContain("name the host with --host; hosts are node1, quiet");
+    expect(none.err).toContain("name the host with --host (or --fleet for the fleet monitor); hosts are node1, quiet");
     const off = await runCli(["dashboard", "--file", stackFile, "--host", "quiet"]);
     expect(off.code).toBe(1);
     expect(off.err).toContain("monitoring is off on host quiet");
+  });
+
+  it("--fleet tunnels to the fleet monitor's Grafana on the ephemery:fleet host, not the node's", async () => {
+    let out = "";
+    const io = { out: (t: string) => (out += t), err: (t: string) => (out += t), isTTY: false, env: process.env, cwd: work };
+    const { main } = await import("../../cli/main");
+    const running = main(["dashboard", "--file", fleetStackFile, "--fleet", "--identity", sshHost.privateKeyFile, "--known-hosts", knownHosts], io);
+    const url = await waitFor(() => /Fleet Grafana on monitor: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)?.[1], 10_000);
+    expect(await get(`${url}d/ephemery-fleet`)).toEqual({ status: 200, body: "fleet grafana saw /d/ephemery-fleet" });
+    process.emit("SIGINT");
+    expect(await running).toBe(0);
+  });
+
+  it("--fleet says what is wrong: no fleet monitor, a --host beside it, the fleet Prometheus", async () => {
+    const none = await runCli(["dashboard", "--file", stackFile, "--fleet"]);
+    expect([none.code, none.err]).toEqual([2, expect.stringContaining("this stack has no fleet monitor: set ephemery:fleet")]);
+    const both = await runCli(["dashboard", "--file", fleetStackFile, "--fleet", "--host", "node2"]);
+    expect(both.err).toContain("--fleet goes to the fleet monitor's host (monitor); drop --host");
+    const prom = await runCli(["dashboard", "--file", fleetStackFile, "--fleet", "--prometheus"]);
+    expect(prom.err).toContain("the fleet Prometheus is not tunnelled: it answers on 127.0.0.1:9443 with TLS and basic auth");
   });
 });
