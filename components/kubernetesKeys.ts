@@ -13,10 +13,9 @@ import { HostConfig } from "../lib/config/schema";
 import { filterInterchange, interchangePubkeys } from "../lib/keys/interchange";
 import { clientLayout, ValidatorClientName } from "../lib/keys/layout";
 import { kubeconfigLine, KubectlTarget } from "../lib/kubernetes/kubectl";
+import { KUBERNETES_KEYS_TYPE } from "../lib/kubernetes/keys";
 import { releaseCommand, releaseStdin } from "../lib/kubernetes/keyRelease";
 import { checkedInstallKeys, EPOCH_SEC, KeystorePasswords, mergeInterchanges, mergeReleased, registerRelease, scanKeys } from "./validatorKeys";
-
-export const KUBERNETES_KEYS_TYPE = "ephemery:kubernetes:ValidatorKeys";
 
 export interface KubernetesKeyValues {
   keyFiles: { path: string; content: string }[];

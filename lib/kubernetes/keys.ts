@@ -24,6 +24,8 @@ export const IMPORTED_LIST = ".ephemery-imported-interchanges.txt";
 export const PUBKEYS_ANNOTATION = "ephemery.dev/validator-pubkeys";
 export const KEYSET_ANNOTATION = "ephemery.dev/validator-keyset";
 export const IMPORT_CONTAINER = "import-slashing-protection";
+/** The component type carrying a kubernetes node's key facts (components/kubernetesKeys.ts; policies/keys.ts reads it). */
+export const KUBERNETES_KEYS_TYPE = "ephemery:kubernetes:ValidatorKeys";
 /** Keeps the annotation far below Kubernetes' 256 KiB limit for all annotations of an object. */
 export const MAX_KEYS_PER_NODE = 2000;
 
