@@ -69,7 +69,8 @@ export class KubernetesValidatorKeys extends pulumi.ComponentResource {
     // runs when that or this node's keys change (no key can leave otherwise) and reads the live StatefulSet.
     let registered!: (all: ReturnType<typeof registerRelease>) => void;
     const everyRelease = new Promise<Awaited<ReturnType<typeof registerRelease>>>((resolve) => { registered = (all) => resolve(all); });
-    const elsewhere = pulumi.output(everyRelease).apply((rs) => [...new Set(rs.filter((r) => r.node !== cfg.name).flatMap((r) => r.pubkeys))].sort());
+    // From the plain pubkeys only: lifting the entries into an Output would wait for every release's stdout, this one's too.
+    const elsewhere = pulumi.output(everyRelease.then((rs) => [...new Set(rs.filter((r) => r.node !== cfg.name).flatMap((r) => r.pubkeys))].sort()));
     const release = new command.local.Command(
       `${name}-release`,
       {
