@@ -43,8 +43,8 @@ export function keyAnnotations(pubkeys: string[], interchange: string | undefine
 }
 
 /**
- * The init container's script: prysm's wallet import (the host installer runs it on every activation), then
- * the interchange import, with the host installer's checks and messages.
+ * The init container's script: the interchange import with the host installer's checks and messages, then
+ * (prysm) the wallet import, in the host installer's order (host-scripts/keys-install.sh activate).
  */
 export function importScript(client: ValidatorClientName): string {
   const tools = KEY_TOOLS[client];
@@ -53,12 +53,12 @@ export function importScript(client: ValidatorClientName): string {
   return [
     "set -eu",
     'die() { echo "import-slashing-protection: error: $*" >&2; exit 1; }',
-    ...(tools.walletImportCmd ? [`( ${tools.walletImportCmd} ) || die "prysm wallet import failed"`] : []),
+    "import_slashing_protection() {",
     `f=${shellQuote(file)}`,
     `rec=${shellQuote(record)}`,
-    '[ -s "$f" ] || { echo "no slashing protection to import"; exit 0; }',
+    '[ -s "$f" ] || { echo "no slashing protection to import"; return 0; }',
     'digest=$(sha256sum < "$f" | cut -d" " -f1)',
-    'if [ -f "$rec" ] && grep -qxF "$digest" "$rec"; then echo "slashing protection $digest already imported"; exit 0; fi',
+    'if [ -f "$rec" ] && grep -qxF "$digest" "$rec"; then echo "slashing protection $digest already imported"; return 0; fi',
     `grep -q '"interchange_format_version"[[:space:]]*:[[:space:]]*"5"' "$f" || die "${INTERCHANGE_FILE} is not an EIP-3076 version 5 interchange"`,
     `have=$(grep -o '"genesis_validators_root"[[:space:]]*:[[:space:]]*"0x[0-9a-fA-F]*"' "$f" | head -n1 | grep -o '0x[0-9a-fA-F]*' | tr 'A-F' 'a-f' || true)`,
     `[ -n "$have" ] || die "${INTERCHANGE_FILE} has no genesis_validators_root"`,
@@ -72,6 +72,9 @@ export function importScript(client: ValidatorClientName): string {
     `( ${tools.importCmd} ) < "$f" || die "importing slashing protection failed; the validator client was not started"`,
     'echo "$digest" >> "$rec"',
     'echo "imported slashing protection $digest"',
+    "}",
+    "import_slashing_protection",
+    ...(tools.walletImportCmd ? [`( ${tools.walletImportCmd} ) || die "prysm wallet import failed"`] : []),
   ].join("\n");
 }
 

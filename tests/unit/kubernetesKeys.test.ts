@@ -61,11 +61,11 @@ describe("validator keys on a kubernetes node", () => {
     expect(imp.env).toBeUndefined();
   });
 
-  test("nimbus imports in the beacon image (its VC image has no slashingdb), prysm imports its wallet first", () => {
+  test("nimbus imports in the beacon image (its VC image has no slashingdb), prysm imports its wallet after the slashing protection, as the host installer does", () => {
     expect(render("nimbus").sts.spec.template.spec.initContainers[1].image).toBe(DEFAULT_IMAGES.nimbusBeacon);
     const prysm = importScript("prysm");
     expect(prysm.indexOf(KEY_TOOLS.prysm.walletImportCmd!)).toBeGreaterThan(-1);
-    expect(prysm.indexOf(KEY_TOOLS.prysm.walletImportCmd!)).toBeLessThan(prysm.indexOf(KEY_TOOLS.prysm.importCmd));
+    expect(prysm.indexOf(KEY_TOOLS.prysm.walletImportCmd!)).toBeGreaterThan(prysm.indexOf(KEY_TOOLS.prysm.importCmd));
     expect(importScript("teku")).not.toContain("accounts import");
   });
 
