@@ -30,8 +30,18 @@ export const KUBERNETES_KEYS_TYPE = "ephemery:kubernetes:ValidatorKeys";
 export const MAX_KEYS_PER_NODE = 2000;
 
 const PUBKEY = /^[0-9a-f]{96}$/;
+/** The API server refuses a Secret over 1 MiB (etcd's request limit is close to it too). */
+export const MAX_SECRET_BYTES = 1024 * 1024;
 
 export class KubernetesKeysError extends Error {}
+
+/** Refuses a keys Secret the API server would refuse, naming the fix; `data` is the Secret's base64 values. */
+export function checkKeysSecretSize(node: string, data: Record<string, string>): void {
+  const bytes = Object.entries(data).reduce((n, [k, v]) => n + k.length + v.length, 0);
+  if (bytes > MAX_SECRET_BYTES) {
+    throw new KubernetesKeysError(`${node}: the validator keys Secret would be ${bytes} bytes; Kubernetes allows at most ${MAX_SECRET_BYTES} (1 MiB) per Secret: split the keys over more nodes (about 700 deposit-CLI keystores fit one)`);
+  }
+}
 
 /** Annotation values for the StatefulSet (pubkeys) and its pod template (digest of pubkeys and interchange). */
 export function keyAnnotations(pubkeys: string[], interchange: string | undefined): { statefulSet: Record<string, string>; template: Record<string, string> } {

@@ -17,7 +17,7 @@
 import * as yaml from "js-yaml";
 import { ContainerSpec, MountSpec, PATHS, hostPaths } from "../clients/types";
 import type { ValidatorClientName } from "../keys/layout";
-import { importInitContainer, INTERCHANGE_FILE, keyAnnotations } from "./keys";
+import { checkKeysSecretSize, importInitContainer, INTERCHANGE_FILE, keyAnnotations } from "./keys";
 
 export const P2P_EXPOSURES = ["hostPort", "NodePort", "LoadBalancer"] as const;
 export type P2pExposure = (typeof P2P_EXPOSURES)[number];
@@ -196,6 +196,7 @@ export function renderNodeManifests(node: string, specs: ContainerSpec[], opts: 
       data[key] = b64(f.content);
       return { key, path: `current/${f.path}` };
     });
+    checkKeysSecretSize(node, data);
     volumes.push({ name: "validator-keys", secret: { secretName: names.keysSecret, defaultMode: 0o400, ...(items.length ? { items } : {}) } });
     secretObjects.push({ apiVersion: "v1", kind: "Secret", metadata: meta(names.keysSecret), type: "Opaque", data });
   }

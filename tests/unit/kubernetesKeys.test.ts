@@ -4,7 +4,7 @@ import { PATHS } from "../../lib/clients/types";
 import { hostSchema } from "../../lib/config/schema";
 import { DEFAULT_IMAGES } from "../../lib/config/images";
 import { clientLayout, KEY_TOOLS, ValidatorClientName } from "../../lib/keys/layout";
-import { IMPORT_CONTAINER, importScript, INTERCHANGE_FILE, keyAnnotations, KEYSET_ANNOTATION, KubernetesKeysError, MAX_KEYS_PER_NODE, PUBKEYS_ANNOTATION } from "../../lib/kubernetes/keys";
+import { checkKeysSecretSize, IMPORT_CONTAINER, importScript, INTERCHANGE_FILE, keyAnnotations, KEYSET_ANNOTATION, KubernetesKeysError, MAX_KEYS_PER_NODE, PUBKEYS_ANNOTATION } from "../../lib/kubernetes/keys";
 import { renderNodeManifests } from "../../lib/kubernetes/manifests";
 
 const FEE = "0x8943545177806ED17B9F23F0a21ee5948eCaa776";
@@ -83,5 +83,12 @@ describe("validator keys on a kubernetes node", () => {
   test("pubkeys are bounded and checked before they reach an annotation", () => {
     expect(() => keyAnnotations(["0xAA"], undefined)).toThrow(KubernetesKeysError);
     expect(() => keyAnnotations(Array.from({ length: MAX_KEYS_PER_NODE + 1 }, (_, i) => i.toString(16).padStart(96, "0")), undefined)).toThrow(/at most 2000/);
+  });
+
+  test("a keys Secret over the API server's 1 MiB limit is refused with the fix", () => {
+    expect(() => checkKeysSecretSize("k1", { f0: "A".repeat(1024 * 1024) })).toThrow(/k1: the validator keys Secret would be 1048578 bytes; Kubernetes allows at most 1048576 \(1 MiB\) per Secret: split the keys over more nodes/);
+    expect(() => checkKeysSecretSize("k1", { f0: "A".repeat(1000) })).not.toThrow();
+    const many = Array.from({ length: 1000 }, (_, i) => i.toString(16).padStart(96, "0"));
+    expect(() => render("lighthouse", undefined, many)).not.toThrow();
   });
 });
