@@ -22,7 +22,11 @@ export function releaseCommand(t: KubectlTarget, moveWaitEpochs: number): string
     "IFS= read -r elsewhere || elsewhere=''",
     `live=$(k get statefulset ${sts} -n ${ns} --ignore-not-found -o ${shellQuote(`jsonpath={.metadata.annotations.${PUBKEYS_ANNOTATION.replace(/\./g, "\\.")}}`)})`,
     'moving=""',
+    // The annotation comes from the cluster: split without globbing, and every word must be a pubkey.
+    "set -f",
     'for pk in $(printf %s "$live" | tr , " "); do',
+    `  case "$pk" in *[!0-9a-f]*|"") echo "the annotation ${PUBKEYS_ANNOTATION} of statefulset ${t.node} holds something other than pubkeys; restore it with pulumi up from the last good config, or remove it" >&2; exit 1 ;; esac`,
+    `  [ "\${#pk}" -eq 96 ] || { echo "the annotation ${PUBKEYS_ANNOTATION} of statefulset ${t.node} holds a word that is not a 48-byte pubkey; restore it with pulumi up from the last good config, or remove it" >&2; exit 1; }`,
     '  case ",$keep," in *",$pk,"*) continue ;; esac',
     '  case ",$elsewhere," in *",$pk,"*) moving="$moving 0x$pk" ;; esac',
     "done",

@@ -189,6 +189,16 @@ describe("validator keys on a kubernetes node", () => {
     expect(moved.stderr).toContain(`validator key(s) 0x${keys[0].pubkey} leave kubernetes node ${NODE} for another node`);
     expect(moved.stderr).toMatch(/Move them in two steps: \(1\).*\(2\) export/);
     expect(moved.stderr).not.toContain(keys[1].pubkey);
+    // The annotation is read from the cluster: anything but pubkeys stops the release (no globbing of "*").
+    const annotation = "ephemery.dev/validator-pubkeys";
+    const good = getJson(["get", "statefulset", NODE, "-n", NS]).metadata.annotations[annotation];
+    cluster.kubectl(["annotate", "statefulset", NODE, "-n", NS, "--overwrite", `${annotation}=*`]);
+    try {
+      const tampered = release([], [keys[0].pubkey]);
+      expect([tampered.status, tampered.stderr.trim()]).toEqual([1, `the annotation ${annotation} of statefulset ${NODE} holds something other than pubkeys; restore it with pulumi up from the last good config, or remove it`]);
+    } finally {
+      cluster.kubectl(["annotate", "statefulset", NODE, "-n", NS, "--overwrite", `${annotation}=${good}`]);
+    }
   });
 
   test("an interchange of another Ephemery iteration is refused and the VC does not start with it", async () => {
