@@ -7,7 +7,10 @@
  *   installer runs (lib/keys/layout KEY_TOOLS importCmd, in the VC's image with its data PVC at /data), with the
  *   host installer's semantics (host-scripts/keys-install.sh check_interchange_root, already_imported): an EIP-3076
  *   version 5 file whose genesis_validators_root equals the installed release's, each file imported once
- *   (its digest recorded in the data PVC).
+ *   (its digest recorded in the data PVC). No new client flags: the commands are KEY_TOOLS' (option-checked by
+ *   tests/unit/clientOptions.test.ts); e.g. prysm v7.0.0 `validator slashing-protection-history import --datadir
+ *   --slashing-protection-json-file --accept-terms-of-use` (cmd/validator/slashing-protection/slashing-protection.go),
+ *   lighthouse `account validator slashing-protection import FILE` (account_manager/src/validator/slashing_protection.rs).
  * - The StatefulSet carries its pubkeys as an annotation (public data) so the next `up` can see which keys
  *   leave it; the pod template carries a digest of them, so a changed key set rolls the pod (replicas 1,
  *   OrderedReady: the old pod is gone before the new one starts).
