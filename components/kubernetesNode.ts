@@ -18,6 +18,8 @@ import { clientLayout } from "../lib/keys/layout";
 import { HostConfig } from "../lib/config/schema";
 import { applyCommand, deleteCommand, kubectlStdin } from "../lib/kubernetes/kubectl";
 import { KubeObject, renderNodeManifests } from "../lib/kubernetes/manifests";
+import { KubernetesValidatorKeys } from "./kubernetesKeys";
+import { KeystorePasswords, scanKeys, stackKeystorePasswords } from "./validatorKeys";
 
 export interface KubernetesNodeArgs {
   /** The validated host settings (`hosts[i]`, kind kubernetes). */
@@ -28,6 +30,8 @@ export interface KubernetesNodeArgs {
   readonly kubeconfig: pulumi.Input<string>;
   /** kubectl to run (default: `kubectl` on the PATH of `pulumi up`). */
   readonly kubectl?: string;
+  /** Keystore passwords for validator.keys (secrets). Default: the stack's keystorePassword(s). */
+  readonly keystorePasswords?: pulumi.Input<KeystorePasswords>;
 }
 
 export class KubernetesNode extends pulumi.ComponentResource {
@@ -37,6 +41,7 @@ export class KubernetesNode extends pulumi.ComponentResource {
   public readonly namespace: string;
   public readonly jwt: pulumi.Output<string>;
   public readonly apply: command.local.Command;
+  public readonly keys?: KubernetesValidatorKeys;
 
   constructor(name: string, args: KubernetesNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     const cfg = args.config;
@@ -56,13 +61,25 @@ export class KubernetesNode extends pulumi.ComponentResource {
         validator: 1,
       },
     };
-    // validator.keys is refused on kubernetes hosts (schema), so a validator starts with its client's empty key
-    // set, as a host's does before the first key install.
+    // Without validator.keys a validator starts with its client's empty key set, as a host's does.
     const vc = validatorClientOf(cfg);
-    const keyFiles = vc ? clientLayout(vc, []) : undefined;
-    // Rendered once with a placeholder JWT for the plain objects (the JWT only ever lands in a Secret); a render
-    // error (a port outside the NodePort range, two clients on one port) surfaces here, before any resource.
-    this.objects = renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex: "0".repeat(64), keyFiles }).objects;
+    const emptyKeyFiles = vc ? clientLayout(vc, []) : undefined;
+    const keysCfg = vc ? cfg.validator?.keys : undefined;
+    // Read and checked now: a bad key source stops the program before any resource.
+    const scanned = keysCfg ? scanKeys(keysCfg, `validator.keys of host "${cfg.name}"`) : undefined;
+    const pubkeys = scanned?.keys.map((key) => key.pubkey).sort();
+    // Rendered once with placeholder secrets for the plain objects (the JWT and keys only ever land in a Secret); a
+    // render error (a port outside the NodePort range, two clients on one port) surfaces here, before any resource.
+    this.objects = renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex: "0".repeat(64), keyFiles: emptyKeyFiles, pubkeys }).objects;
+    const target = { namespace: k.namespace, node: cfg.name, context: k.context, kubectl: args.kubectl };
+    if (keysCfg && scanned && vc) {
+      const statefulSet = this.objects.find((o) => o.kind === "StatefulSet") as { spec: { replicas: number } } | undefined;
+      this.keys = new KubernetesValidatorKeys(`${name}-keys`, {
+        config: cfg, scanned, validatorClient: vc, passwords: args.keystorePasswords ?? stackKeystorePasswords(cfg.name),
+        kubeconfig: args.kubeconfig, target, replicas: statefulSet?.spec.replicas ?? 0,
+      }, { parent: this });
+    }
+    const keys = this.keys;
 
     // Generated on the workstation at create time only, so every later `up` keeps the same secret.
     const generated = new command.local.Command(
@@ -71,16 +88,21 @@ export class KubernetesNode extends pulumi.ComponentResource {
       { parent: this, additionalSecretOutputs: ["stdout"] },
     );
     this.jwt = pulumi.secret(generated.stdout);
-    const stdin = pulumi.secret(pulumi.all([args.kubeconfig, this.jwt]).apply(([kubeconfig, jwtHex]) => {
-      const m = renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex, keyFiles });
+    const stdin = pulumi.secret(pulumi.all([args.kubeconfig, this.jwt, keys?.values]).apply(([kubeconfig, jwtHex, keyValues]) => {
+      const m = renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, keyValues ? { jwtHex, ...keyValues } : { jwtHex, keyFiles: emptyKeyFiles });
       return kubectlStdin(kubeconfig, [...m.objects, ...m.secrets]);
     }));
-    const target = { namespace: k.namespace, node: cfg.name, context: k.context, kubectl: args.kubectl };
+    // Keys moved in from a host wait moveWaitEpochs before the new pod starts with them, as a host's install does.
+    const apply = keys ? keys.moveWaitSec.apply((sec) => `${sec > 0 ? `sleep ${Math.floor(sec)}\n` : ""}${applyCommand(target)}`) : applyCommand(target);
+    // Like a host's install, a node with keys applies after every release step of the update.
+    const dependsOn = keys
+      ? keys.releases.apply((rs) => [generated, ...rs]) as unknown as pulumi.Input<pulumi.Resource>[]
+      : [generated];
     this.apply = new command.local.Command(
       `${name}-apply`,
-      // A changed stdin (new images, settings, kubeconfig) updates in place: kubectl apply is the update.
-      { create: applyCommand(target), update: applyCommand(target), delete: deleteCommand(target), stdin, logging: "stdoutAndStderr" },
-      { parent: this, dependsOn: [generated] },
+      // A changed stdin (new images, settings, keys, kubeconfig) updates in place: kubectl apply is the update.
+      { create: apply, update: apply, delete: deleteCommand(target), stdin, logging: "stdoutAndStderr" },
+      { parent: this, dependsOn },
     );
     this.registerOutputs({ namespace: this.namespace, statefulSet: cfg.name });
   }

@@ -48,7 +48,7 @@ export const EPOCH_SEC = 384;
  * them: the set is complete once the program's construction is over, that is at the next macrotask, or, while
  * the program holds the registry (it builds host by host, yielding between hosts), when it lets go.
  */
-const releases: { node: string; stdout: pulumi.Output<string>; resource: pulumi.Resource }[] = [];
+const releases: { node: string; stdout: pulumi.Output<string>; resource: pulumi.Resource; pubkeys: string[] }[] = [];
 let allReleases: Promise<typeof releases> | undefined;
 let completeReleases: (() => void) | undefined;
 let holds = 0;
@@ -125,7 +125,7 @@ export class ValidatorKeys extends pulumi.ComponentResource {
       { create: `${quotedProgram} release`, update: `${quotedProgram} release`, stdin: keep, delete: `${quotedProgram} remove && rm -rf ${shellQuote(`${host.paths.keysRoot}/current`)} ${shellQuote(`${host.paths.keysRoot}/sets`)}` },
       { parent: this, dependsOn: [program] },
     );
-    const everyRelease = registerRelease({ node: cfg.name, stdout: release.stdout, resource: release });
+    const everyRelease = registerRelease({ node: cfg.name, stdout: release.stdout, resource: release, pubkeys });
 
     // Slashing protection of keys that arrive here from another host's release in this same update.
     const movedIn: pulumi.Output<Interchange | undefined> = pulumi.output(everyRelease).apply((rs) =>
@@ -153,7 +153,7 @@ export class ValidatorKeys extends pulumi.ComponentResource {
 }
 
 /** Reads and checks the source synchronously: a bad source stops the program before any resource exists here. */
-function scanKeys(keysCfg: NonNullable<NonNullable<HostConfig["validator"]>["keys"]>, where: string): { files: SourceFile[]; keys: LoadedKey[]; interchanges: ScannedSource["interchanges"] } {
+export function scanKeys(keysCfg: NonNullable<NonNullable<HostConfig["validator"]>["keys"]>, where: string): { files: SourceFile[]; keys: LoadedKey[]; interchanges: ScannedSource["interchanges"] } {
   if (keysCfg.path === undefined) return { files: [], keys: [], interchanges: [] };
   let files: SourceFile[];
   try {

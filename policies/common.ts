@@ -11,6 +11,7 @@ import type {
   StackValidationPolicy,
 } from "@pulumi/policy";
 import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
+import { KUBERNETES_KEYS_TYPE } from "../lib/kubernetes/keys";
 
 /** A resource as rules see it: its inputs (or outputs, for stack rules), plus where it sits in the tree. */
 export interface Facts {
@@ -165,6 +166,10 @@ export const NODE_TYPE = "ephemery:node:EphemeryNode";
 export const HOST_TYPE = "ephemery:host:Host";
 export const RESET_TYPE = "ephemery:reset:ResetJob";
 export const KEYS_TYPE = "ephemery:keys:ValidatorKeys";
+/** Validator keys on a kind kubernetes node: the same facts, plus `replicas` and `workload`. */
+export { KUBERNETES_KEYS_TYPE };
+/** Every resource that says which validator keys a node runs. */
+export const KEYS_TYPES = [KEYS_TYPE, KUBERNETES_KEYS_TYPE];
 export const MONITORING_TYPE = "ephemery:monitoring:MonitoringStack";
 export const COMMAND_TYPES = ["command:remote:Command", "command:local:Command"];
 export const CONTAINER_TYPE = "docker:index/container:Container";

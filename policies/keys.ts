@@ -1,8 +1,9 @@
 /**
- * Keys: a validator key signs from one place only. Reads `ephemery:keys:ValidatorKeys`
- * (`{node, pubkeys, doppelganger, moveWaitEpochs, validatorClient}`).
+ * Keys: a validator key signs from one place only. Reads `ephemery:keys:ValidatorKeys` (hosts) and
+ * `ephemery:kubernetes:ValidatorKeys` (kind kubernetes nodes, which add `replicas` and `workload`), both
+ * `{node, pubkeys, doppelganger, moveWaitEpochs, validatorClient}`.
  */
-import { asArray, Facts, KEYS_TYPE, label, nodeOf, indexByUrn, ResourceRule, StackRule, Violation } from "./common";
+import { asArray, Facts, KEYS_TYPES, KUBERNETES_KEYS_TYPE, label, nodeOf, indexByUrn, ResourceRule, StackRule, Violation } from "./common";
 
 /** Lower-case hex without 0x, so `0xAB..` and `ab..` are the same key. */
 export function normalizePubkey(key: string): string {
@@ -20,7 +21,7 @@ export const validatorKeyOnOneHost: StackRule = {
     const byUrn = indexByUrn(resources);
     const firstHost = new Map<string, { node: string; resource: Facts }>();
     const out: Violation[] = [];
-    for (const r of resources.filter((x) => x.type === KEYS_TYPE)) {
+    for (const r of resources.filter((x) => KEYS_TYPES.includes(x.type))) {
       const node = nodeOf(r, byUrn) ?? r.name;
       for (const key of new Set(asArray<string>(r.props.pubkeys).map(normalizePubkey))) {
         const first = firstHost.get(key);
@@ -30,7 +31,10 @@ export const validatorKeyOnOneHost: StackRule = {
           out.push({
             urn: r.urn,
             message: `Validator key ${short(key)} must be installed on one host only: it is on "${first.node}" and "${node}" (${label(r)}). ` +
-              `Remove it from one host's keys (hosts[].validator.keys), or move it with \`ephemery keys move\`, which waits before it signs again.`,
+              `Remove it from one host's keys (hosts[].validator.keys), or move it with \`ephemery keys move\`, which waits before it signs again.` +
+              (r.type === KUBERNETES_KEYS_TYPE || first.resource.type === KUBERNETES_KEYS_TYPE
+                ? " A key leaving a kind kubernetes node moves in two steps: remove it there and run pulumi up, then add it to the new node with the old node's slashing protection (README: Validator keys on Kubernetes)."
+                : ""),
           });
         }
       }
@@ -46,7 +50,7 @@ export interface ForeignKeysConfig {
 export const validatorKeyNotOwnedElsewhere: ResourceRule<ForeignKeysConfig> = {
   name: "validator-key-not-owned-elsewhere",
   description: "Checks whether the stack installs validator pubkeys that another stack or machine already runs.",
-  types: [KEYS_TYPE],
+  types: KEYS_TYPES,
   config: {
     ownedElsewhere: {
       type: "object",
@@ -73,7 +77,7 @@ export const validatorKeyNotOwnedElsewhere: ResourceRule<ForeignKeysConfig> = {
 export const doppelgangerProtectionOn: ResourceRule = {
   name: "doppelganger-protection-on",
   description: "Checks whether every validator client starts with doppelganger protection.",
-  types: [KEYS_TYPE],
+  types: KEYS_TYPES,
   check(r) {
     return r.props.doppelganger === false
       ? [`Doppelganger protection must be on for the validator keys on "${r.props.node}". Set hosts[].validator.doppelganger to true (the default).`]
@@ -88,7 +92,7 @@ export interface MoveWaitConfig {
 export const keyMoveWaitsEnough: ResourceRule<MoveWaitConfig> = {
   name: "key-move-waits-enough",
   description: "Checks whether a validator key moved between hosts waits enough epochs before it signs again.",
-  types: [KEYS_TYPE],
+  types: KEYS_TYPES,
   config: {
     minMoveWaitEpochs: { type: "integer", minimum: 0, default: 2, description: "Fewest epochs a moved key must wait (Ephemery: 32 slots of 12 s per epoch)." },
   },
@@ -97,6 +101,21 @@ export const keyMoveWaitsEnough: ResourceRule<MoveWaitConfig> = {
     return typeof wait === "number" && wait < config.minMoveWaitEpochs
       ? [`A moved validator key must wait at least ${config.minMoveWaitEpochs} epochs before it signs on "${r.props.node}"; it waits ${wait}. ` +
         `Raise hosts[].validator.keys.moveWaitEpochs to ${config.minMoveWaitEpochs} or more.`]
+      : [];
+  },
+};
+
+export const validatorKeysSingleReplica: ResourceRule = {
+  name: "validator-keys-single-replica",
+  description: "Checks whether a kind kubernetes node with validator keys runs them in a StatefulSet of exactly one replica.",
+  types: [KUBERNETES_KEYS_TYPE],
+  check(r) {
+    const replicas = r.props.replicas;
+    const keys = asArray(r.props.pubkeys).length;
+    // Unknown during a preview only when the plan computes it; the renderer always writes a number.
+    return keys > 0 && replicas !== 1
+      ? [`The ${keys} validator key(s) of "${r.props.node}" must run in one pod: its StatefulSet (${r.props.workload ?? "unknown"}) has replicas ${JSON.stringify(replicas)}, and every replica would sign with the same keys. ` +
+        "Keep replicas at 1 (lib/kubernetes/manifests.ts renders 1); run more validators as more nodes with their own keys."]
       : [];
   },
 };

@@ -5,7 +5,7 @@
 import type { EnforcementLevel, Policies, PolicyPackConfig } from "@pulumi/policy";
 import { resourcePolicy, stackPolicy } from "./common";
 import { clientPairKnownToWork, imagesPinned } from "./images";
-import { doppelgangerProtectionOn, keyMoveWaitsEnough, validatorKeyNotOwnedElsewhere, validatorKeyOnOneHost } from "./keys";
+import { doppelgangerProtectionOn, keyMoveWaitsEnough, validatorKeyNotOwnedElsewhere, validatorKeyOnOneHost, validatorKeysSingleReplica } from "./keys";
 import { firewallKeepsPrivatePortsClosed, privatePortsNotPublished, sshNotOpenToWorld } from "./network";
 import { checkpointSyncUsesHttps, nodeHasResetJob, validatorsHaveAlerting } from "./operations";
 import { grafanaPasswordNotDefault, noSecretsOnCommandLines, secretInputsAreSecret } from "./secrets";
@@ -22,6 +22,7 @@ export const POLICIES: Record<"keys" | "network" | "secrets" | "images" | "sizin
     resourcePolicy(validatorKeyNotOwnedElsewhere),
     resourcePolicy(doppelgangerProtectionOn),
     resourcePolicy(keyMoveWaitsEnough),
+    resourcePolicy(validatorKeysSingleReplica),
   ],
   network: [resourcePolicy(privatePortsNotPublished), resourcePolicy(firewallKeepsPrivatePortsClosed), resourcePolicy(sshNotOpenToWorld)],
   secrets: [secretInputsAreSecret, resourcePolicy(noSecretsOnCommandLines), resourcePolicy(grafanaPasswordNotDefault)],

@@ -70,6 +70,9 @@ async function runOnHost(values: Record<string, unknown>, io: CommandIO, args: s
   if (!host) throw new UsageError(`no host "${hostName}" in ${file}; hosts: ${config.hosts.map((h) => h.name).join(", ")}`);
   if (!host.validator?.keys) throw new Error(`host "${hostName}" has no validator.keys: pulumi-ephemery installs no keys there`);
   const kind = resolveHostKind(host);
+  if (kind === "kubernetes") {
+    throw new Error(`host "${hostName}" runs on Kubernetes: its keys are the Secret ${hostName}-validator-keys and its slashing protection is in the PVC validator-data-${hostName}-0; there is no host installer to list or restore backups (README: Validator keys on Kubernetes)`);
+  }
   const addresses = kind === "aws" || kind === "hcloud" ? await stackAddresses(stringOpt(values, "stack"), io.cwd) : {};
   const target = targetOf(host, addresses);
   const session = await openSession(target, sshAuthOf(values));

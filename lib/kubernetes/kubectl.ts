@@ -20,7 +20,8 @@ export interface KubectlTarget {
 /** Kinds a node's apply owns: what it prunes when they leave the manifests (a p2p Service after an exposure change). */
 export const PRUNE_ALLOWLIST = ["core/v1/Service", "core/v1/Secret", "apps/v1/StatefulSet"];
 
-function preamble(t: KubectlTarget): string[] {
+/** The script's start: the kubeconfig from stdin's first line into a 0600 temp file, and `k` running kubectl on it. */
+export function kubectlPreamble(t: KubectlTarget): string[] {
   const kubectl = shellQuote(t.kubectl ?? "kubectl");
   const ctx = t.context ? ` --context=${shellQuote(t.context)}` : "";
   return [
@@ -48,7 +49,7 @@ function selector(t: KubectlTarget): string {
 export function applyCommand(t: KubectlTarget, rolloutTimeoutSec = 600): string {
   const ns = shellQuote(t.namespace);
   return [
-    ...preamble(t),
+    ...kubectlPreamble(t),
     `k get namespace ${ns} -o name >/dev/null 2>&1 || { k create namespace ${ns} && k label namespace ${ns} ${shellQuote("app.kubernetes.io/managed-by=pulumi-ephemery")}; }`,
     `k apply -f - --prune -l ${selector(t)} ${PRUNE_ALLOWLIST.map((k) => `--prune-allowlist=${k}`).join(" ")}`,
     `k rollout status statefulset/${shellQuote(t.node)} -n ${shellQuote(t.namespace)} --timeout=${rolloutTimeoutSec}s`,
@@ -62,12 +63,17 @@ export function applyCommand(t: KubectlTarget, rolloutTimeoutSec = 600): string 
  */
 export function deleteCommand(t: KubectlTarget): string {
   return [
-    ...preamble(t),
+    ...kubectlPreamble(t),
     `k delete statefulset,service,secret -n ${shellQuote(t.namespace)} -l ${selector(t)} --ignore-not-found --wait=true`,
   ].join("\n");
 }
 
 /** stdin of both commands: the kubeconfig as one base64 line, then the manifests (Secrets included) as YAML. */
 export function kubectlStdin(kubeconfig: string, manifests: KubeObject[]): string {
-  return `${Buffer.from(kubeconfig, "utf8").toString("base64")}\n${toYaml(manifests)}`;
+  return `${kubeconfigLine(kubeconfig)}\n${toYaml(manifests)}`;
+}
+
+/** The kubeconfig as stdin's first line (base64: one line whatever it holds). */
+export function kubeconfigLine(kubeconfig: string): string {
+  return Buffer.from(kubeconfig, "utf8").toString("base64");
 }

@@ -16,6 +16,8 @@
  */
 import * as yaml from "js-yaml";
 import { ContainerSpec, MountSpec, PATHS, hostPaths } from "../clients/types";
+import type { ValidatorClientName } from "../keys/layout";
+import { checkKeysSecretSize, importInitContainer, INTERCHANGE_FILE, keyAnnotations } from "./keys";
 
 export const P2P_EXPOSURES = ["hostPort", "NodePort", "LoadBalancer"] as const;
 export type P2pExposure = (typeof P2P_EXPOSURES)[number];
@@ -45,6 +47,10 @@ export interface NodeSecretValues {
   jwtHex: string;
   /** The validator key set (lib/keys/layout clientLayout), mounted under validator-keys/current/. */
   keyFiles?: { path: string; content: string }[];
+  /** The pubkeys of keyFiles (lower-case hex, no 0x): public, annotated on the StatefulSet (lib/kubernetes/keys.ts). */
+  pubkeys?: string[];
+  /** An EIP-3076 interchange for those keys, imported before the VC starts (lib/kubernetes/keys.ts). */
+  interchange?: string;
 }
 
 export type KubeObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; [k: string]: unknown };
@@ -175,8 +181,10 @@ export function renderNodeManifests(node: string, specs: ContainerSpec[], opts: 
   const secretObjects: KubeObject[] = [
     { apiVersion: "v1", kind: "Secret", metadata: meta(names.jwtSecret), type: "Opaque", data: { "jwt.hex": b64(secrets.jwtHex) } },
   ];
+  let keyAnnotation: ReturnType<typeof keyAnnotations> | undefined;
   if (hasKeys) {
-    const files = secrets.keyFiles ?? [];
+    const files = [...(secrets.keyFiles ?? []), ...(secrets.interchange ? [{ path: INTERCHANGE_FILE, content: secrets.interchange }] : [])];
+    keyAnnotation = keyAnnotations(secrets.pubkeys ?? [], secrets.interchange);
     // The validator's start copies current/ and reads its client's files there: with no files the Secret would
     // mount no current/ at all and the container would crash-loop (seen on the real kubelet).
     if (files.length === 0) throw new KubernetesRenderError(`${node}: the validator needs its key set, even an empty one (lib/keys/layout clientLayout(client, []))`);
@@ -188,6 +196,7 @@ export function renderNodeManifests(node: string, specs: ContainerSpec[], opts: 
       data[key] = b64(f.content);
       return { key, path: `current/${f.path}` };
     });
+    checkKeysSecretSize(node, data);
     volumes.push({ name: "validator-keys", secret: { secretName: names.keysSecret, defaultMode: 0o400, ...(items.length ? { items } : {}) } });
     secretObjects.push({ apiVersion: "v1", kind: "Secret", metadata: meta(names.keysSecret), type: "Opaque", data });
   }
@@ -217,11 +226,14 @@ export function renderNodeManifests(node: string, specs: ContainerSpec[], opts: 
     command: ["/bin/sh", "-c", escapeKubeExpansion(`until [ -s ${PATHS.testnet}/nodevars_env.txt ]; do echo "waiting for a verified release in ${PATHS.testnet}" >&2; sleep 5; done`)],
     volumeMounts: [{ name: "testnet", mountPath: PATHS.testnetRoot, readOnly: true }],
   }];
+  const vc = specs.find((s) => s.role === "validator");
+  // Slashing protection is imported into the VC's data before the VC starts (after the release is there).
+  if (hasKeys && vc) initContainers.push(importInitContainer(vc.client as ValidatorClientName, { image: vc.image, securityContext: containers.find((c) => c.name === "validator")?.securityContext }, opts.imagePullPolicy, escapeKubeExpansion) as (typeof initContainers)[number]);
 
   const statefulSet: KubeObject = {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
-    metadata: meta(names.statefulSet),
+    metadata: { ...meta(names.statefulSet), ...(keyAnnotation ? { annotations: keyAnnotation.statefulSet } : {}) },
     spec: {
       replicas: 1,
       serviceName: names.headlessService,
@@ -231,7 +243,7 @@ export function renderNodeManifests(node: string, specs: ContainerSpec[], opts: 
         ? { whenDeleted: "Retain", whenScaled: "Retain" }
         : { whenDeleted: "Delete", whenScaled: "Retain" },
       template: {
-        metadata: { labels },
+        metadata: { labels, ...(keyAnnotation ? { annotations: keyAnnotation.template } : {}) },
         spec: {
           hostAliases: [{ ip: "127.0.0.1", hostnames: specs.map((s) => s.name) }],
           terminationGracePeriodSeconds: Math.max(...specs.map((s) => s.stopGraceSec)),
@@ -296,22 +308,4 @@ function b64(v: string): string {
 /** Multi-document YAML, in apply order. */
 export function toYaml(objects: KubeObject[]): string {
   return objects.map((o) => yaml.dump(o, { lineWidth: -1, noRefs: true, sortKeys: false })).join("---\n");
-}
-
-/**
- * Across the fleet: two nodes may not carry one validator key (a cluster's StatefulSet guards one node; this
- * guards the config). Returns problems, one per shared key.
- */
-export function sharedKeyProblems(nodes: { node: string; pubkeys: string[] }[]): string[] {
-  const owner = new Map<string, string>();
-  const problems: string[] = [];
-  for (const n of nodes) {
-    for (const pk of n.pubkeys) {
-      const k = pk.toLowerCase().replace(/^0x/, "");
-      const prev = owner.get(k);
-      if (prev && prev !== n.node) problems.push(`validator key 0x${k.slice(0, 12)}… is configured on both ${prev} and ${n.node}; a key must run in one place only: remove it from one node, and move keys between nodes as between hosts (ephemery keys move)`);
-      else owner.set(k, n.node);
-    }
-  }
-  return problems;
 }

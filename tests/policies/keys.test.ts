@@ -1,6 +1,6 @@
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { resourcePolicy, stackPolicy } from "../../policies/common";
-import { doppelgangerProtectionOn, keyMoveWaitsEnough, validatorKeyNotOwnedElsewhere, validatorKeyOnOneHost } from "../../policies/keys";
+import { doppelgangerProtectionOn, keyMoveWaitsEnough, validatorKeyNotOwnedElsewhere, validatorKeyOnOneHost, validatorKeysSingleReplica } from "../../policies/keys";
 import { changed, res, runResource, runStack } from "./harness";
 
 const K1 = "a1".repeat(48);
@@ -73,5 +73,50 @@ describe("key-move-waits-enough", () => {
   });
   test("follows a configured threshold", () => {
     expect(runResource(policy, keysA, { minMoveWaitEpochs: 3 })[0].message).toMatch(/at least 3 epochs/);
+  });
+});
+
+describe("keys on kind kubernetes nodes (ephemery:kubernetes:ValidatorKeys)", () => {
+  const k8sNode = (name: string) => res("ephemery:kubernetes:KubernetesNode", name, { node: name, namespace: "ephemery" });
+  const k8sKeys = (name: string, pubkeys: string[], replicas = 1) =>
+    res("ephemery:kubernetes:ValidatorKeys", `${name}-keys`, { node: name, pubkeys, doppelganger: true, moveWaitEpochs: 2, validatorClient: "lighthouse", replicas, workload: `statefulset/ephemery/${name}` }, k8sNode(name));
+  const onePolicy = stackPolicy(validatorKeyOnOneHost) as StackValidationPolicy;
+
+  test("one key on two kubernetes nodes is blocked, naming both and the two-step move", () => {
+    const v = runStack(onePolicy, [k8sNode("k1"), k8sNode("k2"), k8sKeys("k1", [K1]), k8sKeys("k2", [K2, K1])]);
+    expect(v).toHaveLength(1);
+    expect(v[0].message).toMatch(/it is on "k1" and "k2"/);
+    expect(v[0].message).toMatch(/moves in two steps/);
+  });
+
+  test("one key on a kubernetes node and an SSH host is blocked, whichever comes first", () => {
+    expect(runStack(onePolicy, [nodeA, keysA, k8sNode("k1"), k8sKeys("k1", [K3, K2])]).map((x) => x.message))
+      .toEqual([expect.stringMatching(/it is on "alpha" and "k1".*moves in two steps/)]);
+    expect(runStack(onePolicy, [k8sNode("k1"), k8sKeys("k1", [K1]), nodeA, keysA]).map((x) => x.message))
+      .toEqual([expect.stringMatching(/it is on "k1" and "alpha"/)]);
+    expect(runStack(onePolicy, [nodeA, keysA, k8sNode("k1"), k8sKeys("k1", [K3])])).toEqual([]);
+  });
+
+  test("the per-key policies read kubernetes keys too", () => {
+    const k = k8sKeys("k1", [K1]);
+    expect(runResource(resourcePolicy(doppelgangerProtectionOn) as ResourceValidationPolicy, changed(k, (x) => { x.props.doppelganger = false; }))).toHaveLength(1);
+    expect(runResource(resourcePolicy(keyMoveWaitsEnough) as ResourceValidationPolicy, changed(k, (x) => { x.props.moveWaitEpochs = 1; }))).toHaveLength(1);
+    expect(runResource(resourcePolicy(validatorKeyNotOwnedElsewhere) as ResourceValidationPolicy, k, { ownedElsewhere: { prod: [K1] } })).toHaveLength(1);
+  });
+
+  describe("validator-keys-single-replica", () => {
+    const policy = resourcePolicy(validatorKeysSingleReplica) as ResourceValidationPolicy;
+    test("passes for one replica, and for no keys at any count", () => {
+      expect(runResource(policy, k8sKeys("k1", [K1]))).toEqual([]);
+      expect(runResource(policy, k8sKeys("k1", [], 3))).toEqual([]);
+    });
+    test("blocks replicas above 1 (and a missing count) for a node with keys, naming the workload", () => {
+      expect(runResource(policy, k8sKeys("k1", [K1, K2], 2)).map((x) => x.message))
+        .toEqual([expect.stringMatching(/2 validator key\(s\) of "k1" must run in one pod: its StatefulSet \(statefulset\/ephemery\/k1\) has replicas 2/)]);
+      expect(runResource(policy, changed(k8sKeys("k1", [K1]), (x) => { delete x.props.replicas; }))).toHaveLength(1);
+    });
+    test("does not read host keys", () => {
+      expect(runResource(policy, changed(keysA, (x) => { x.props.replicas = 5; }))).toEqual([]);
+    });
   });
 });

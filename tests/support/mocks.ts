@@ -40,10 +40,11 @@ function containsSecret(v: any): boolean {
 }
 
 /** Outputs a few resources produce that the program reads back. */
-function fakeOutputs(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+function fakeOutputs(type: string, name: string, inputs: Record<string, any>, stdoutOf?: (name: string) => string | undefined): Record<string, any> {
   switch (type) {
     case "command:local:Command":
     case "command:remote:Command":
+      if (stdoutOf?.(name) !== undefined) return { stdout: stdoutOf(name), stderr: "" };
       if (name.endsWith("-jwt-generate")) return { stdout: "ab".repeat(32), stderr: "" };
       // Stands in for openssl's CA, certificate and key (the real script runs in the engine tier).
       if (name.endsWith("-tls-generate")) return { stdout: ["CERTIFICATE", "CERTIFICATE", "PRIVATE KEY"].map((k, i) => `-----BEGIN ${k}-----\nMOCK${i}${name}\n-----END ${k}-----\n`).join(""), stderr: "" };
@@ -77,6 +78,8 @@ export async function runProgram(
      * would otherwise count against the program's heap and time.
      */
     record?: boolean;
+    /** A command's stdout, standing in for what it prints on the machine (e.g. a key release's export). */
+    stdoutOf?: (name: string) => string | undefined;
   } = {},
 ): Promise<{ resources: RecordedResource[]; outputs: Record<string, unknown>; harnessMs: number }> {
   const resources: RecordedResource[] = [];
@@ -99,7 +102,7 @@ export async function runProgram(
         } else {
           resources.push({ type: args.type, name: args.name, inputs: {}, secretInputs: [], dependsOn: [] });
         }
-        const result = { id: `${args.name}-id-${ids++}`, state: { ...inputs, ...fakeOutputs(args.type, args.name, inputs) } };
+        const result = { id: `${args.name}-id-${ids++}`, state: { ...inputs, ...fakeOutputs(args.type, args.name, inputs, opts.stdoutOf) } };
         harnessNs += process.hrtime.bigint() - start;
         return result;
       },
@@ -125,10 +128,19 @@ export async function runProgram(
     if (record) pulumi.runtime.registerStackTransformation((t) => {
       const deps = t.opts.dependsOn;
       const list = deps === undefined ? [] : Array.isArray(deps) ? deps : [deps];
-      optionsByName.set(t.name, {
+      const entry = {
         dependsOn: list.filter((d): d is pulumi.Resource => pulumi.Resource.isInstance(d as unknown)).map(resourceName),
         parent: t.opts.parent ? resourceName(t.opts.parent) : undefined,
-      });
+      };
+      optionsByName.set(t.name, entry);
+      // A dependsOn computed later (an Output of resources, as the key-move ordering passes): the SDK resolves it
+      // before it registers the resource, so its names are recorded by the time newResource runs.
+      if (pulumi.Output.isInstance(deps)) {
+        void (deps as unknown as { promise(): Promise<unknown> }).promise().then((resolved) => {
+          const more = (Array.isArray(resolved) ? resolved : [resolved]).filter((d): d is pulumi.Resource => pulumi.Resource.isInstance(d as unknown));
+          entry.dependsOn.push(...more.map(resourceName));
+        });
+      }
       return undefined;
     });
     let program: Record<string, unknown> = {};

@@ -4,7 +4,7 @@ import { PATHS } from "../../lib/clients/types";
 import { hostSchema, HostConfig } from "../../lib/config/schema";
 import { clientLayout } from "../../lib/keys/layout";
 import {
-  KubeObject, KubernetesNodeOptions, KubernetesRenderError, renderNodeManifests, sharedKeyProblems, toYaml,
+  KubeObject, KubernetesNodeOptions, KubernetesRenderError, renderNodeManifests, toYaml,
 } from "../../lib/kubernetes/manifests";
 
 const FEE = "0x8943545177806ED17B9F23F0a21ee5948eCaa776";
@@ -195,12 +195,6 @@ describe("Kubernetes manifests of one node", () => {
   test("YAML round-trips to the same objects", () => {
     const { out } = render(host());
     expect(yaml.loadAll(toYaml(out.objects))).toEqual(JSON.parse(JSON.stringify(out.objects)));
-  });
-
-  test("one key on two nodes is a problem naming both", () => {
-    expect(sharedKeyProblems([{ node: "a", pubkeys: ["0xAB" + "0".repeat(94)] }, { node: "b", pubkeys: ["ab" + "0".repeat(94)] }]))
-      .toEqual([expect.stringMatching(/configured on both a and b/)]);
-    expect(sharedKeyProblems([{ node: "a", pubkeys: ["aa"] }, { node: "b", pubkeys: ["bb"] }])).toEqual([]);
   });
 
   test("errors are KubernetesRenderError", () => {

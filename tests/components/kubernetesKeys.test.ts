@@ -1,0 +1,145 @@
+/**
+ * Validator keys on a kind kubernetes host, through the real program (index.ts) under mocks: the same key checks
+ * as a host's, the keys only in the apply's secret stdin, and the key-move ordering shared with SSH hosts.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { loadStackConfig } from "../../lib/config/load";
+import { named, RecordedResource, runProgram } from "../support/mocks";
+import { makeKeys, TestKey, tempDir, writeKeyDir } from "../keys/fixtures";
+
+const FEE = "0x8943545177806ED17B9F23F0a21ee5948eCaa776";
+const PASSWORD = "k8s keys component password";
+const KUBECONFIG = "apiVersion: v1\nkind: Config\ncurrent-context: c\nusers: [{name: u, user: {token: k8s-keys-token}}]\n";
+const GVR = `0x${"cd".repeat(32)}`;
+const SECRETS = ["ephemery:sshPrivateKey", "ephemery:keystorePassword", "ephemery:kubeconfig"];
+
+let work: string;
+let keys: TestKey[];
+let dirSsh: string;
+let dirK8s: string;
+
+beforeAll(async () => {
+  work = tempDir("ephemery-k8s-keys-");
+  keys = await makeKeys(3, { kdf: "pbkdf2", password: () => PASSWORD });
+  dirSsh = writeKeyDir(keys.slice(0, 1), path.join(work, "ssh"));
+  dirK8s = writeKeyDir(keys.slice(1), path.join(work, "k8s"));
+  fs.writeFileSync(path.join(dirK8s, "slashing_protection.json"), JSON.stringify({
+    metadata: { interchange_format_version: "5", genesis_validators_root: GVR },
+    data: [{ pubkey: `0x${keys[1].pubkey}`, signed_blocks: [{ slot: "40" }], signed_attestations: [] }],
+  }));
+});
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+const sshHost = (keysCfg: Record<string, unknown>) => ({ name: "alpha", address: "192.0.2.10", validator: { feeRecipient: FEE, keys: keysCfg } });
+const k8sHost = (keysCfg: Record<string, unknown>, name = "k1") => ({
+  name, kind: "kubernetes", kubernetes: { namespace: "eph" }, validator: { feeRecipient: FEE, keys: keysCfg },
+});
+const config = (hosts: unknown[]) => ({
+  "ephemery:hosts": hosts, "ephemery:keystorePassword": PASSWORD, "ephemery:kubeconfig": KUBECONFIG,
+  "ephemery:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nstand-in, never used under mocks\n-----END OPENSSH PRIVATE KEY-----\n",
+});
+
+async function registered(resources: RecordedResource[], name: string): Promise<void> {
+  for (let i = 0; i < 300 && !resources.some((r) => r.name === name); i++) await new Promise((r) => setTimeout(r, 100));
+}
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const manifestsOf = (stdin: string): any[] => yaml.loadAll(stdin.split("\n").slice(1).join("\n")) as any[];
+const secretFiles = (stdin: string): Record<string, string> => {
+  const secret = manifestsOf(stdin).find((o) => o.kind === "Secret" && o.metadata.name.endsWith("-validator-keys"));
+  const items: { key: string; path: string }[] = manifestsOf(stdin).find((o) => o.kind === "StatefulSet").spec.template.spec.volumes.find((v: { name: string }) => v.name === "validator-keys").secret.items;
+  return Object.fromEntries(items.map((i) => [i.path, Buffer.from(secret.data[i.key], "base64").toString()]));
+};
+
+describe("an SSH host and a kubernetes host with keys", () => {
+  let resources: RecordedResource[];
+  beforeAll(async () => {
+    ({ resources } = await runProgram(config([sshHost({ path: dirSsh }), k8sHost({ path: dirK8s, expectedCount: 2 })]), { secretKeys: SECRETS }));
+    await registered(resources, "k1-apply");
+    await registered(resources, "alpha-keys-install");
+  }, 60_000);
+
+  test("the kubernetes node's keys carry the facts the keys policies read, with replicas from the rendered StatefulSet", () => {
+    expect(named(resources, "k1-keys")).toMatchObject({
+      type: "ephemery:kubernetes:ValidatorKeys",
+      inputs: { node: "k1", pubkeys: keys.slice(1).map((k) => k.pubkey).sort(), doppelganger: true, moveWaitEpochs: 2, validatorClient: "lighthouse", replicas: 1, workload: "statefulset/eph/k1" },
+    });
+  });
+
+  test("keystores, passwords and the source's interchange go into the keys Secret, in the apply's secret stdin", () => {
+    const apply = named(resources, "k1-apply");
+    expect(apply.secretInputs).toContain("stdin");
+    const files = secretFiles(apply.inputs.stdin);
+    expect(files[`current/lighthouse/keystores/0x${keys[1].pubkey}.json`]).toBe(keys[1].json);
+    expect(files[`current/lighthouse/secrets/0x${keys[2].pubkey}`]).toBe(PASSWORD);
+    const sp = JSON.parse(files["current/slashing-protection.json"]);
+    expect(sp.metadata.genesis_validators_root).toBe(GVR);
+    expect(sp.data.map((d: { pubkey: string }) => d.pubkey)).toEqual([`0x${keys[1].pubkey}`]);
+    // No wait: nothing moved in from another node.
+    expect(apply.inputs.create).not.toMatch(/^sleep/);
+    const sts = manifestsOf(apply.inputs.stdin).find((o) => o.kind === "StatefulSet");
+    expect(sts.spec.template.spec.initContainers.map((c: { name: string }) => c.name)).toEqual(["wait-release", "import-slashing-protection"]);
+    expect(sts.metadata.annotations["ephemery.dev/validator-pubkeys"]).toBe(keys.slice(1).map((k) => k.pubkey).sort().join(","));
+  });
+
+  test("ordering: every node's release runs before the kubernetes apply and the host's install", () => {
+    const apply = named(resources, "k1-apply");
+    expect(apply.dependsOn).toEqual(expect.arrayContaining(["alpha-keys-release", "k1-keys-release"]));
+    expect(named(resources, "alpha-keys-install").dependsOn).toEqual(expect.arrayContaining(["alpha-keys-release", "k1-keys-release"]));
+  });
+
+  test("the kubernetes release knows the keys it keeps and the keys other nodes carry, in secret stdin", () => {
+    const release = named(resources, "k1-keys-release");
+    expect(release.secretInputs).toContain("stdin");
+    const [kc, keep, elsewhere] = (release.inputs.stdin as string).split("\n");
+    expect(Buffer.from(kc, "base64").toString()).toBe(KUBECONFIG);
+    expect(keep.split(",")).toEqual(keys.slice(1).map((k) => k.pubkey).sort());
+    expect(elsewhere).toBe(keys[0].pubkey);
+    expect(release.inputs.create).toContain("get statefulset 'k1' -n 'eph'");
+  });
+
+  test("no password, keystore or kubeconfig in any plain input", () => {
+    const cipher = JSON.parse(keys[1].json).crypto.cipher.message as string;
+    for (const r of resources) {
+      const plain = JSON.stringify(Object.fromEntries(Object.entries(r.inputs).filter(([k]) => !r.secretInputs.includes(k))));
+      expect([r.name, plain.includes(PASSWORD) || plain.includes(cipher) || plain.includes("k8s-keys-token")]).toEqual([r.name, false]);
+    }
+  });
+});
+
+describe("a key moving from an SSH host into the cluster in one up", () => {
+  test("the host's exported slashing protection reaches the Secret, and the apply waits moveWaitEpochs first", async () => {
+    // Stands in for alpha's `ephemery-keys release` printing the export of the key that leaves it.
+    const exported = { metadata: { interchange_format_version: "5", genesis_validators_root: GVR }, data: [{ pubkey: `0x${keys[0].pubkey}`, signed_blocks: [{ slot: "99" }], signed_attestations: [{ source_epoch: "3", target_epoch: "4" }] }] };
+    const stdoutOf = (name: string) => (name === "alpha-keys-release" ? `-----BEGIN SLASHING PROTECTION-----\n${JSON.stringify(exported)}\n-----END SLASHING PROTECTION-----\nreleased 1\n` : undefined);
+    const moved = writeKeyDir([keys[0]], path.join(work, "moved"));
+    const { resources } = await runProgram(config([sshHost({}), k8sHost({ path: moved })]), { secretKeys: SECRETS, stdoutOf });
+    await registered(resources, "k1-apply");
+    const apply = named(resources, "k1-apply");
+    expect(apply.inputs.create).toMatch(/^sleep 768\n/);
+    const sp = JSON.parse(secretFiles(apply.inputs.stdin)["current/slashing-protection.json"]);
+    expect(sp.data).toEqual([expect.objectContaining({ pubkey: `0x${keys[0].pubkey}`, signed_blocks: [expect.objectContaining({ slot: "99" })] })]);
+    expect(apply.dependsOn).toContain("alpha-keys-release");
+  }, 60_000);
+});
+
+describe("the config check", () => {
+  const problems = (hosts: unknown[]) => {
+    const entries = new Map(Object.entries(config(hosts)).map(([k, v]) => [k, { value: v, secret: SECRETS.includes(k) }]));
+    const r = loadStackConfig(entries);
+    return r.ok ? [] : r.problems.map((p) => `${p.path}: ${p.message}`);
+  };
+
+  test("validator.keys on a kubernetes host is accepted", () => {
+    expect(problems([k8sHost({ path: dirK8s })])).toEqual([]);
+  });
+
+  test("one key on a kubernetes node and an SSH host, or on two kubernetes nodes, names both and how to move", () => {
+    const dup = writeKeyDir([keys[1]], path.join(work, "dup"));
+    expect(problems([k8sHost({ path: dirK8s }), sshHost({ path: dup })])).toEqual([
+      expect.stringMatching(new RegExp(`^hosts\\[1\\]\\.validator\\.keys: key 0x${keys[1].pubkey} is also configured on host\\(s\\) k1; .*it is on k1 and alpha\\)\\. To move it.*a key leaving a kind kubernetes host moves in two steps`)),
+    ]);
+    expect(problems([k8sHost({ path: dirK8s }), k8sHost({ path: dup }, "k2")])).toEqual([expect.stringMatching(/it is on k1 and k2/)]);
+  });
+});
