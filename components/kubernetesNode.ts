@@ -15,13 +15,16 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { allSpecs, buildNodeSpecs, executionClients, consensusClients, NodeSpecs, validatorClientOf } from "../lib/clients";
 import { clientLayout } from "../lib/keys/layout";
-import { HostConfig } from "../lib/config/schema";
+import { HostConfig, NetworkConfig } from "../lib/config/schema";
 import { applyCommand, deleteCommand, kubectlStdin } from "../lib/kubernetes/kubectl";
 import { KubeObject, renderNodeManifests } from "../lib/kubernetes/manifests";
+import { activeDeadlineSec, renderResetManifests, renderResetScript } from "../lib/kubernetes/reset";
 
 export interface KubernetesNodeArgs {
   /** The validated host settings (`hosts[i]`, kind kubernetes). */
   readonly config: HostConfig;
+  /** Release source and schedule: the in-cluster reset fetches and verifies releases as a host's does. */
+  readonly network: NetworkConfig;
   /** Checkpoint providers in the order to try; empty means genesis sync. */
   readonly checkpointSyncUrls: string[];
   /** The cluster's kubeconfig (a secret: ephemery:kubeconfigs.<host> or ephemery:kubeconfig). */
@@ -62,7 +65,12 @@ export class KubernetesNode extends pulumi.ComponentResource {
     const keyFiles = vc ? clientLayout(vc, []) : undefined;
     // Rendered once with a placeholder JWT for the plain objects (the JWT only ever lands in a Secret); a render
     // error (a port outside the NodePort range, two clients on one port) surfaces here, before any resource.
-    this.objects = renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex: "0".repeat(64), keyFiles }).objects;
+    // The reset CronJob and its RBAC hold nothing secret (the program is rendered data, no key, no token).
+    const resetObjects = renderResetManifests(cfg.name, {
+      namespace: k.namespace, image: k.resetImage, imagePullPolicy: k.imagePullPolicy, schedule: cfg.reset.schedule, enabled: cfg.reset.enabled,
+      script: renderResetScript(cfg, args.network, specs), roles: allSpecs(specs).map((s) => s.role), activeDeadlineSec: activeDeadlineSec(cfg, args.network, specs),
+    });
+    this.objects = [...renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex: "0".repeat(64), keyFiles }).objects, ...resetObjects];
 
     // Generated on the workstation at create time only, so every later `up` keeps the same secret.
     const generated = new command.local.Command(
@@ -73,7 +81,7 @@ export class KubernetesNode extends pulumi.ComponentResource {
     this.jwt = pulumi.secret(generated.stdout);
     const stdin = pulumi.secret(pulumi.all([args.kubeconfig, this.jwt]).apply(([kubeconfig, jwtHex]) => {
       const m = renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex, keyFiles });
-      return kubectlStdin(kubeconfig, [...m.objects, ...m.secrets]);
+      return kubectlStdin(kubeconfig, [...m.objects, ...resetObjects, ...m.secrets]);
     }));
     const target = { namespace: k.namespace, node: cfg.name, context: k.context, kubectl: args.kubectl };
     this.apply = new command.local.Command(
