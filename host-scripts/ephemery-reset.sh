@@ -456,7 +456,7 @@ readonly SA_DIR=${EPHEMERY_SA_DIR:-/var/run/secrets/kubernetes.io/serviceaccount
 K8S_STATUS=000
 kube_api() { # method path out [merge-patch body]
   local host=${KUBERNETES_SERVICE_HOST:-} port=${KUBERNETES_SERVICE_PORT:-} hdr rc=0 body=()
-  [[ "$host" =~ ^[0-9A-Za-z.:-]{1,253}$ ]] && [[ "$port" =~ ^[0-9]{1,5}$ ]] || die "KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT (\"$host\" / \"$port\") do not name the API server; the reset runs in its CronJob pod only"
+  [[ "$host" =~ ^[0-9A-Za-z.:-]{1,253}$ && "$port" =~ ^[0-9]{1,5}$ ]] || die "KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT (\"$host\" / \"$port\") do not name the API server; the reset runs in its CronJob pod only"
   [[ "$host" == *:* ]] && host="[$host]"
   hdr=$(mktemp "${TMPDIR:-/tmp}/.kube-auth.XXXXXX") || die "cannot create a private file for the API token"
   { printf 'Authorization: Bearer '; head -c 16384 "$SA_DIR/token" | tr -d '\r\n'; printf '\n'; } > "$hdr"
@@ -488,7 +488,10 @@ k8s_replicas() {
 }
 k8s_scale() { # replicas
   local out; out=$(mktemp "$STATE_DIR/.kube.XXXXXX")
-  kube_api PATCH "$(k8s_sts_path)" "$out" "{\"spec\":{\"replicas\":$1}}" && [ "$K8S_STATUS" = 200 ] || { rm -f -- "$out"; die "could not scale statefulset $K8S_NAMESPACE/$K8S_STATEFULSET to $1 (HTTP $K8S_STATUS); check the reset's Role"; }
+  if ! kube_api PATCH "$(k8s_sts_path)" "$out" "{\"spec\":{\"replicas\":$1}}" || [ "$K8S_STATUS" != 200 ]; then
+    rm -f -- "$out"
+    die "could not scale statefulset $K8S_NAMESPACE/$K8S_STATEFULSET to $1 (HTTP $K8S_STATUS); check the reset's Role"
+  fi
   rm -f -- "$out"
 }
 K8S_POD_IP=""
@@ -529,6 +532,14 @@ is_running() {
 # COMPOSE_ARGS selects the node's project (-p node -f file): passed as argv, never evaluated.
 compose() {
   if docker compose version >/dev/null 2>&1; then docker compose "${COMPOSE_ARGS[@]}" "$@"; else docker-compose "${COMPOSE_ARGS[@]}" "$@"; fi
+}
+
+# Whether a role's client is up now (adoption asks it): on Kubernetes, the pod past its init container.
+is_up() {
+  if [ "$RUNTIME" != kubernetes ]; then is_running "$1"; return; fi
+  [ -n "$1" ] || return 1
+  k8s_pod_state
+  [ "$K8S_POD_STATE" = running ]
 }
 
 stop_role() {
@@ -890,8 +901,8 @@ adopt() { # iteration evidence
 
 adopt_or_install() { # the newest staged iteration
   local n=$1 el_up=0 cl_up=0 cid="" k evidence
-  is_running "$EL_CONTAINER" && el_up=1
-  is_running "$CL_CONTAINER" && cl_up=1
+  is_up "$EL_CONTAINER" && el_up=1
+  is_up "$CL_CONTAINER" && cl_up=1
   if [ "$el_up" = 0 ] && [ "$cl_up" = 0 ] && ! has_chain_data "$EL_VOLUME" "$EL_WIPE" "$EL_KEEP" &&
      ! has_chain_data "$CL_VOLUME" "$CL_WIPE" "$CL_KEEP" && ! has_validator_data; then
     switch_to "$n"   # a new node: nothing to keep

@@ -17,7 +17,7 @@
  *   a real CNI (flannel, kindnet) installs for its pod network, removed by the test.
  * - The clock is real: iteration N is two before the current one, so N+1 and N+2 are due at once.
  */
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
@@ -60,9 +60,9 @@ function hostConfig(): HostConfig {
   return hostSchema.parse({
     name: NODE, kind: "kubernetes",
     kubernetes: { namespace: NS, storageClass: "", imagePullPolicy: "Never", resetImage: RESET_IMAGE },
-    execution: { client: "geth", image: CLIENT_IMAGE, memoryMiB: 128, p2pPort: 31303, rpcPort: RPC_PORT, wsPort: 31546 },
-    consensus: { client: "lighthouse", image: CLIENT_IMAGE, memoryMiB: 128, p2pPort: 31900, quicPort: 31901, beaconApiPort: BEACON_PORT, checkpointSyncUrls: [] },
-    validator: { client: "lighthouse", image: CLIENT_IMAGE, memoryMiB: 128, feeRecipient: "0x8943545177806ED17B9F23F0a21ee5948eCaa776" },
+    execution: { client: "geth", image: CLIENT_IMAGE, memoryMiB: 256, p2pPort: 31303, rpcPort: RPC_PORT, wsPort: 31546 },
+    consensus: { client: "lighthouse", image: CLIENT_IMAGE, memoryMiB: 256, p2pPort: 31900, quicPort: 31901, beaconApiPort: BEACON_PORT, checkpointSyncUrls: [] },
+    validator: { client: "lighthouse", image: CLIENT_IMAGE, memoryMiB: 256, feeRecipient: "0x8943545177806ED17B9F23F0a21ee5948eCaa776" },
   });
 }
 
@@ -121,6 +121,18 @@ async function jobResult(job: string, timeoutMs = 300_000): Promise<{ ok: boolea
   // The log file is complete once the container has exited.
   await new Promise((r) => setTimeout(r, 500));
   return { ok: status === "ok", log: jobLog(job) };
+}
+
+function runAsync(cmd: string, args: string[], input: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+    child.stdin.end(input);
+  });
 }
 
 let manualJobs = 0;
@@ -202,9 +214,9 @@ describe("the Ephemery reset as a CronJob in a real cluster", () => {
   test("deploy: the CronJob fetches and verifies iteration N, the pod starts on it; the client pod holds no token", async () => {
     const t0 = Date.now();
     // The component's kubectl line: apply, then wait for the rollout, which only the CronJob's first run unblocks.
-    const r = spawnSync("bash", ["-c", applyCommand({ namespace: NS, node: NODE, kubectl: path.join(k8sBinDir(), "kubectl") })], {
-      input: kubectlStdin(fs.readFileSync(cluster.kubeconfig, "utf8"), manifests()), encoding: "utf8",
-    });
+    // Asynchronously: the release server and the API forwarder run in this process and must answer meanwhile.
+    const r = await runAsync("bash", ["-c", applyCommand({ namespace: NS, node: NODE, kubectl: path.join(k8sBinDir(), "kubectl") })],
+      kubectlStdin(fs.readFileSync(cluster.kubeconfig, "utf8"), manifests()));
     if (r.status !== 0) throw new Error(`apply failed:\n${r.stderr}\n${r.stdout}\n${cluster.kubectl(["get", "jobs,pods", "-n", NS])}`);
     expect(r.stdout).toMatch(/cronjob.batch\/rs1-reset created/);
     const pod = await waitRunning();
