@@ -53,6 +53,17 @@ describe("a kind kubernetes host under mocks", () => {
     expect(stdin).toContain("path: current/lighthouse/validator_definitions.yml");
   });
 
+  test("the reset CronJob, its RBAC and program ride in the same apply; the program holds no secret", () => {
+    const docs = (named(resources, "k8s1-apply").inputs.stdin as string).split("\n").slice(1).join("\n").split(/^---$/m).map((d) => require("js-yaml").load(d));
+    const kinds = docs.map((d: { kind: string; metadata: { name: string } }) => `${d.kind}/${d.metadata.name}`);
+    for (const k of ["CronJob/k8s1-reset", "ConfigMap/k8s1-reset", "ServiceAccount/k8s1-reset", "Role/k8s1-reset", "RoleBinding/k8s1-reset"]) expect(kinds).toContain(k);
+    const program = docs.find((d: { kind: string }) => d.kind === "ConfigMap").data["ephemery-reset"] as string;
+    expect(program).toContain("readonly RUNTIME='kubernetes'");
+    expect(program).not.toContain("sup3r-s3cret-token");
+    expect(program).not.toContain("ab".repeat(32));
+    expect(program).not.toContain(Buffer.from("ab".repeat(32)).toString("base64"));
+  });
+
   test("the stack output names the namespace and clients, nothing secret", () => {
     expect(outputs.hosts).toEqual([expect.objectContaining({ name: "k8s1", kind: "kubernetes", namespace: "eph", statefulSet: "k8s1" })]);
     expect(JSON.stringify(outputs)).not.toContain("sup3r");

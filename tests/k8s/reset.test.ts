@@ -246,6 +246,7 @@ describe("the Ephemery reset as a CronJob in a real cluster", () => {
     fs.writeFileSync(path.join(pv["validator-data"], "validators", "slashing_protection.sqlite"), `slashing protection of ${N}\n`);
     // From here the test starts runs itself, so each step is one run.
     cluster.kubectl(["patch", "cronjob", JOB_NAMES.cronJob, "-n", NS, "--type=merge", "-p", '{"spec":{"suspend":true}}']);
+    await waitFor("no scheduled run active", 120_000, () => (getJson(["get", "cronjob", JOB_NAMES.cronJob, "-n", NS]).status.active ?? []).length === 0 || undefined);
   });
 
   test("N+1 published: the run scales to 0, wipes chain data, keeps identity and validator data, switches and scales back", async () => {

@@ -15,7 +15,7 @@ describe("kind: kubernetes hosts", () => {
   test("an empty kubernetes block and a secret kubeconfig is a valid host, with safe defaults", () => {
     const r = loadStackConfig(entries(withKubeconfig([{ name: "k1", kind: "kubernetes", kubernetes: {} }]), ["ephemery:kubeconfig"]));
     if (!r.ok) throw new Error(JSON.stringify(r.problems));
-    expect(r.config.hosts[0].kubernetes).toEqual({ namespace: "ephemery", p2pExposure: "hostPort", imagePullPolicy: "IfNotPresent", retainDataOnDestroy: true, testnetVolumeGiB: 2 });
+    expect(r.config.hosts[0].kubernetes).toEqual({ namespace: "ephemery", p2pExposure: "hostPort", imagePullPolicy: "IfNotPresent", retainDataOnDestroy: true, testnetVolumeGiB: 2, resetImage: "node:22.21.1-bookworm" });
     expect(r.secrets.kubeconfig).toBe(KUBECONFIG);
   });
 
