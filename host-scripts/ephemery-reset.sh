@@ -481,7 +481,8 @@ k8s_get() { # path: the answer's body into K8S_OUT (a file); fails unless 200 or
 k8s_sts_path() { echo "/apis/apps/v1/namespaces/$K8S_NAMESPACE/statefulsets/$K8S_STATEFULSET/scale"; }
 k8s_replicas() {
   local r=""
-  if k8s_get "$(k8s_sts_path)" && [ "$K8S_STATUS" = 200 ]; then r=$(json_path "$K8S_OUT" spec.replicas || true); fi
+  # A Scale of 0 replicas has no spec.replicas at all (omitempty).
+  if k8s_get "$(k8s_sts_path)" && [ "$K8S_STATUS" = 200 ] && r=$(json_path "$K8S_OUT" spec.replicas); then r=${r:-0}; fi
   rm -f -- "$K8S_OUT"
   is_uint "${r:-x}" || die "cannot read the scale of statefulset $K8S_NAMESPACE/$K8S_STATEFULSET (HTTP $K8S_STATUS); check the reset's Role and that the node is deployed"
   echo "$r"
