@@ -146,8 +146,14 @@ function runJob(env: Record<string, string> = {}): string {
   return name;
 }
 
-/** The query back-off a failed or overdue answer sets (minutes on a host); the test stands in for that wait passing. */
-const forgetBackoff = () => fs.rmSync(stateFile("query-backoff"), { force: true });
+/**
+ * The program asks the release source at most every few minutes (a back-off after a failed or overdue answer) or
+ * hours (no release due): the test stands in for that time passing by removing the two records.
+ */
+const forgetBackoff = () => {
+  fs.rmSync(stateFile("query-backoff"), { force: true });
+  fs.rmSync(stateFile("last-check"), { force: true });
+};
 
 beforeAll(async () => {
   const missing = missingPrerequisites();
