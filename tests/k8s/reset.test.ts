@@ -190,7 +190,9 @@ beforeAll(async () => {
     "etc/standin-version": { content: "1.0.0\n" },
   });
   cluster.importImage(dockerArchive(clientRoot, `docker.io/${CLIENT_IMAGE}`, { Entrypoint: ["/bin/sh"] }, cluster.dir));
-  const nodeBin = path.join(process.env.PULUMI_EPHEMERY_CACHE ?? path.join(os.homedir(), ".cache", "pulumi-ephemery"), "node-22.21.1", "bin", "node");
+  // Node.js 22 as scripts/client-images.sh caches it from the npm registry, else the node running this test.
+  const cached = path.join(process.env.PULUMI_EPHEMERY_CACHE ?? path.join(os.homedir(), ".cache", "pulumi-ephemery"), "node-22.21.1", "bin", "node");
+  const nodeBin = fs.existsSync(cached) ? cached : process.execPath;
   const resetRoot = hostBinaryRootfs(path.join(cluster.dir, "reset-rootfs"), [
     "bash", "sh", "curl", "tar", "gzip", "flock", "timeout", "date", "mktemp", "dirname", "cmp", "sync", "chmod", "mv", "rm", "cp", "ln",
     "head", "tail", "tr", "mkdir", "cat", "stat", "grep", "sed", "wc", "readlink", "realpath", "ls", "diff", "sort", "sleep", "touch", "env",
