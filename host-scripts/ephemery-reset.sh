@@ -452,7 +452,7 @@ stage_release() { # iteration
 # The API is reached with curl and the pod's own service-account token, read from its file into a 0600 header
 # file (never argv or env); every answer is bounded like any other probe.
 
-readonly SA_DIR=${EPHEMERY_SA_DIR:-/var/run/secrets/kubernetes.io/serviceaccount}
+readonly SA_DIR=/var/run/secrets/kubernetes.io/serviceaccount
 K8S_STATUS=000
 kube_api() { # method path out [merge-patch body]
   local host=${KUBERNETES_SERVICE_HOST:-} port=${KUBERNETES_SERVICE_PORT:-} hdr rc=0 body=()
