@@ -15,15 +15,18 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { allSpecs, buildNodeSpecs, executionClients, consensusClients, NodeSpecs, validatorClientOf } from "../lib/clients";
 import { clientLayout } from "../lib/keys/layout";
-import { HostConfig } from "../lib/config/schema";
+import { HostConfig, NetworkConfig } from "../lib/config/schema";
 import { applyCommand, deleteCommand, kubectlStdin } from "../lib/kubernetes/kubectl";
 import { KubeObject, renderNodeManifests } from "../lib/kubernetes/manifests";
+import { activeDeadlineSec, renderResetManifests, renderResetScript } from "../lib/kubernetes/reset";
 import { KubernetesValidatorKeys } from "./kubernetesKeys";
 import { KeystorePasswords, scanKeys, stackKeystorePasswords } from "./validatorKeys";
 
 export interface KubernetesNodeArgs {
   /** The validated host settings (`hosts[i]`, kind kubernetes). */
   readonly config: HostConfig;
+  /** Release source and schedule: the in-cluster reset fetches and verifies releases as a host's does. */
+  readonly network: NetworkConfig;
   /** Checkpoint providers in the order to try; empty means genesis sync. */
   readonly checkpointSyncUrls: string[];
   /** The cluster's kubeconfig (a secret: ephemery:kubeconfigs.<host> or ephemery:kubeconfig). */
@@ -68,9 +71,14 @@ export class KubernetesNode extends pulumi.ComponentResource {
     // Read and checked now: a bad key source stops the program before any resource.
     const scanned = keysCfg ? scanKeys(keysCfg, `validator.keys of host "${cfg.name}"`) : undefined;
     const pubkeys = scanned?.keys.map((key) => key.pubkey).sort();
+    // The reset CronJob and its RBAC hold nothing secret (the program is rendered data, no key, no token).
+    const resetObjects = renderResetManifests(cfg.name, {
+      namespace: k.namespace, image: k.resetImage, imagePullPolicy: k.imagePullPolicy, schedule: cfg.reset.schedule, enabled: cfg.reset.enabled,
+      script: renderResetScript(cfg, args.network, specs), roles: allSpecs(specs).map((s) => s.role), activeDeadlineSec: activeDeadlineSec(cfg, args.network, specs),
+    });
     // Rendered once with placeholder secrets for the plain objects (the JWT and keys only ever land in a Secret); a
     // render error (a port outside the NodePort range, two clients on one port) surfaces here, before any resource.
-    this.objects = renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex: "0".repeat(64), keyFiles: emptyKeyFiles, pubkeys }).objects;
+    this.objects = [...renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex: "0".repeat(64), keyFiles: emptyKeyFiles, pubkeys }).objects, ...resetObjects];
     const target = { namespace: k.namespace, node: cfg.name, context: k.context, kubectl: args.kubectl };
     if (keysCfg && scanned && vc) {
       const statefulSet = this.objects.find((o) => o.kind === "StatefulSet") as { spec: { replicas: number } } | undefined;
@@ -90,7 +98,7 @@ export class KubernetesNode extends pulumi.ComponentResource {
     this.jwt = pulumi.secret(generated.stdout);
     const stdin = pulumi.secret(pulumi.all([args.kubeconfig, this.jwt, keys?.values]).apply(([kubeconfig, jwtHex, keyValues]) => {
       const m = renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, keyValues ? { jwtHex, ...keyValues } : { jwtHex, keyFiles: emptyKeyFiles });
-      return kubectlStdin(kubeconfig, [...m.objects, ...m.secrets]);
+      return kubectlStdin(kubeconfig, [...m.objects, ...resetObjects, ...m.secrets]);
     }));
     // Keys moved in from a host wait moveWaitEpochs before the new pod starts with them, as a host's install does.
     const apply = keys ? keys.moveWaitSec.apply((sec) => `${sec > 0 ? `sleep ${Math.floor(sec)}\n` : ""}${applyCommand(target)}`) : applyCommand(target);

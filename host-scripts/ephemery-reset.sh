@@ -446,23 +446,128 @@ stage_release() { # iteration
   log "staged $tag: verified (chain id $(chain_id "$n"), EL genesis $(el_genesis "$n"))"
 }
 
+# --- the Kubernetes runtime: the node is one StatefulSet pod (K8S_POD); the reset runs in a CronJob pod ---
+#
+# "stop the clients" is scaling the StatefulSet to 0 and waiting until its pod is gone, "start" scaling it to 1.
+# The API is reached with curl and the pod's own service-account token, read from its file into a 0600 header
+# file (never argv or env); every answer is bounded like any other probe.
+
+readonly SA_DIR=/var/run/secrets/kubernetes.io/serviceaccount
+K8S_STATUS=000
+kube_api() { # method path out [merge-patch body]
+  local host=${KUBERNETES_SERVICE_HOST:-} port=${KUBERNETES_SERVICE_PORT:-} hdr rc=0 body=()
+  [[ "$host" =~ ^[0-9A-Za-z.:-]{1,253}$ && "$port" =~ ^[0-9]{1,5}$ ]] || die "KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT (\"$host\" / \"$port\") do not name the API server; the reset runs in its CronJob pod only"
+  [[ "$host" == *:* ]] && host="[$host]"
+  hdr=$(mktemp "${TMPDIR:-/tmp}/.kube-auth.XXXXXX") || die "cannot create a private file for the API token"
+  { printf 'Authorization: Bearer '; head -c 16384 "$SA_DIR/token" | tr -d '\r\n'; printf '\n'; } > "$hdr"
+  [ -n "${4:-}" ] && body=(-H 'Content-Type: application/merge-patch+json' --data-binary "$4")
+  K8S_STATUS=$(timeout -k 5 "$(( API_MAX_TIME_SEC + 5 ))" curl -sS --proto =https --max-time "$API_MAX_TIME_SEC" --max-filesize "$API_MAX_BYTES" \
+    --cacert "$SA_DIR/ca.crt" -H @"$hdr" -X "$1" "${body[@]}" -o "$3" -w '%{http_code}' -- "https://$host:$port$2" 2>/dev/null) || rc=$?
+  rm -f -- "$hdr"
+  [[ "$K8S_STATUS" =~ ^[0-9]{3}$ ]] || K8S_STATUS=000
+  [ "$rc" = 0 ]
+}
+# One scalar of a JSON answer (a dotted path), read by node as data; nothing when absent.
+json_path() { # file path
+  "${EPHEMERY_NODE:-node}" -e 'let v; try { v = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); } catch { process.exit(1); }
+for (const k of process.argv[2].split(".")) v = v == null ? undefined : v[k];
+if (v !== undefined && v !== null && typeof v !== "object") process.stdout.write(String(v));' "$1" "$2"
+}
+K8S_OUT=""
+k8s_get() { # path: the answer's body into K8S_OUT (a file); fails unless 200 or 404
+  K8S_OUT=$(mktemp "$STATE_DIR/.kube.XXXXXX") || return 1
+  kube_api GET "$1" "$K8S_OUT" && { [ "$K8S_STATUS" = 200 ] || [ "$K8S_STATUS" = 404 ]; }
+}
+k8s_sts_path() { echo "/apis/apps/v1/namespaces/$K8S_NAMESPACE/statefulsets/$K8S_STATEFULSET/scale"; }
+k8s_replicas() {
+  local r=""
+  # A Scale of 0 replicas has no spec.replicas at all (omitempty).
+  if k8s_get "$(k8s_sts_path)" && [ "$K8S_STATUS" = 200 ] && r=$(json_path "$K8S_OUT" spec.replicas); then r=${r:-0}; fi
+  rm -f -- "$K8S_OUT"
+  is_uint "${r:-x}" || die "cannot read the scale of statefulset $K8S_NAMESPACE/$K8S_STATEFULSET (HTTP $K8S_STATUS); check the reset's Role and that the node is deployed"
+  echo "$r"
+}
+k8s_scale() { # replicas
+  local out; out=$(mktemp "$STATE_DIR/.kube.XXXXXX")
+  if ! kube_api PATCH "$(k8s_sts_path)" "$out" "{\"spec\":{\"replicas\":$1}}" || [ "$K8S_STATUS" != 200 ]; then
+    rm -f -- "$out"
+    die "could not scale statefulset $K8S_NAMESPACE/$K8S_STATEFULSET to $1 (HTTP $K8S_STATUS); check the reset's Role"
+  fi
+  rm -f -- "$out"
+}
+K8S_POD_IP=""
+K8S_POD_STATE=""
+k8s_pod_state() { # sets K8S_POD_STATE (gone | running | other) and, for a running pod, K8S_POD_IP; run it in this shell
+  local phase="" deleting="" state
+  K8S_POD_IP=""; K8S_POD_STATE=other
+  k8s_get "/api/v1/namespaces/$K8S_NAMESPACE/pods/$K8S_POD" || { rm -f -- "$K8S_OUT"; return 0; }
+  if [ "$K8S_STATUS" = 404 ]; then state=gone
+  else
+    phase=$(json_path "$K8S_OUT" status.phase || true); deleting=$(json_path "$K8S_OUT" metadata.deletionTimestamp || true)
+    K8S_POD_IP=$(json_path "$K8S_OUT" status.podIP || true)
+    [[ "$K8S_POD_IP" =~ ^[0-9a-fA-F.:]{2,45}$ ]] || K8S_POD_IP=""
+    if [ "$phase" = Running ] && [ -z "$deleting" ] && [ -n "$K8S_POD_IP" ]; then state=running; else state=other; fi
+  fi
+  rm -f -- "$K8S_OUT"
+  K8S_POD_STATE=$state
+}
+# A client URL rendered as http://{pod}:<port>: the node pod's address now (clients listen on the pod's address).
+client_url() { # url
+  local ip
+  if [ "$RUNTIME" != kubernetes ]; then printf '%s' "$1"; return; fi
+  k8s_pod_state
+  [ "$K8S_POD_STATE" = running ] || return 1
+  ip=$K8S_POD_IP; [[ "$ip" == *:* ]] && ip="[$ip]"
+  printf '%s' "${1//\{pod\}/$ip}"
+}
+
 # --- containers ---
 
 container_of() { case "$1" in execution) echo "$EL_CONTAINER" ;; consensus) echo "$CL_CONTAINER" ;; validator) echo "$VC_CONTAINER" ;; esac; }
-is_running() { [ -n "$1" ] && [ "$(docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null || true)" = true ]; }
+is_running() {
+  [ -n "$1" ] || return 1
+  # The pod's containers run together: a role is "running" while the operator's StatefulSet wants its pod.
+  if [ "$RUNTIME" = kubernetes ]; then local r; r=$(k8s_replicas) || exit 1; [ "$r" -ge 1 ]; return; fi
+  [ "$(docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null || true)" = true ]
+}
 # COMPOSE_ARGS selects the node's project (-p node -f file): passed as argv, never evaluated.
 compose() {
   if docker compose version >/dev/null 2>&1; then docker compose "${COMPOSE_ARGS[@]}" "$@"; else docker-compose "${COMPOSE_ARGS[@]}" "$@"; fi
 }
 
+# Whether a role's client is up now (adoption asks it): on Kubernetes, the pod past its init container.
+is_up() {
+  if [ "$RUNTIME" != kubernetes ]; then is_running "$1"; return; fi
+  [ -n "$1" ] || return 1
+  k8s_pod_state
+  [ "$K8S_POD_STATE" = running ]
+}
+
 stop_role() {
-  local c; c=$(container_of "$1")
+  local c deadline r; c=$(container_of "$1")
+  if [ "$RUNTIME" = kubernetes ]; then
+    # One pod holds every role: the first call stops it, the others find it gone.
+    [ -n "$c" ] || return 0
+    r=$(k8s_replicas) || exit 1
+    if [ "$r" != 0 ]; then log "stopping the node's pod (statefulset $K8S_STATEFULSET to 0 replicas)"; k8s_scale 0; fi
+    deadline=$(( $(date +%s) + K8S_STOP_TIMEOUT_SEC ))
+    while k8s_pod_state; [ "$K8S_POD_STATE" != gone ]; do
+      [ "$(date +%s)" -lt "$deadline" ] || die "pod $K8S_NAMESPACE/$K8S_POD is still there ${K8S_STOP_TIMEOUT_SEC}s after scaling to 0; nothing was wiped, the next run tries again"
+      sleep 2
+    done
+    return 0
+  fi
   [ -n "$c" ] && docker inspect "$c" >/dev/null 2>&1 || return 0
   log "stopping $1 ($c)"
   if [ "$RUNTIME" = compose ]; then compose stop "$1" >/dev/null 2>&1 || docker stop "$c" >/dev/null; else docker stop "$c" >/dev/null; fi
 }
 start_role() {
-  local c; c=$(container_of "$1")
+  local c r; c=$(container_of "$1")
+  if [ "$RUNTIME" = kubernetes ]; then
+    r=$(k8s_replicas) || exit 1
+    if [ "$r" = 0 ]; then log "starting the node's pod (statefulset $K8S_STATEFULSET to 1 replica)"; k8s_scale 1; fi
+    return 0
+  fi
   log "starting $1 ($c)"
   # --no-deps: start only what ran before the switch; a validator the operator stopped stays stopped.
   if [ "$RUNTIME" = compose ]; then compose up -d --no-deps "$1" >&2; else docker start "$c" >/dev/null; fi
@@ -488,6 +593,16 @@ docker_volume_root() {
 # not exist, and a logged refusal (exit 1) when the mountpoint is anything else.
 volume_dir() { # volume
   local mp root real
+  if [ "$RUNTIME" = kubernetes ]; then
+    # The volume is the claim mounted at its path in the reset pod: a real directory, reached through no link.
+    [ -e "$1" ] || [ -L "$1" ] || return 0
+    real=$(realpath -e -- "$1" 2>/dev/null || true)
+    if [ -L "$1" ] || [ ! -d "$1" ] || [ "$real" != "$1" ]; then
+      log "REFUSED: volume $1 resolves to \"${real:-nothing}\", not to the claim mounted there; not touching it"
+      return 1
+    fi
+    echo "$1"; return 0
+  fi
   mp=$(docker volume inspect -f '{{.Mountpoint}}' -- "$1" 2>/dev/null || true)
   [ -n "$mp" ] || return 0
   root=$(docker_volume_root)
@@ -660,8 +775,9 @@ journal_phase() { # phase
 # --- what the clients answer (values matched with strict patterns, never evaluated) ---
 
 el_chain_id() {
-  local body v
-  body=$(http_post_json "$EL_RPC_URL" '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' 2>/dev/null) || return 1
+  local body v url
+  url=$(client_url "$EL_RPC_URL") || return 1
+  body=$(http_post_json "$url" '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' 2>/dev/null) || return 1
   v=$(json_field "$body" result '0x[0-9a-fA-F]{1,12}') || return 1
   echo $(( 16#${v#0x} ))
 }
@@ -786,8 +902,8 @@ adopt() { # iteration evidence
 
 adopt_or_install() { # the newest staged iteration
   local n=$1 el_up=0 cl_up=0 cid="" k evidence
-  is_running "$EL_CONTAINER" && el_up=1
-  is_running "$CL_CONTAINER" && cl_up=1
+  is_up "$EL_CONTAINER" && el_up=1
+  is_up "$CL_CONTAINER" && cl_up=1
   if [ "$el_up" = 0 ] && [ "$cl_up" = 0 ] && ! has_chain_data "$EL_VOLUME" "$EL_WIPE" "$EL_KEEP" &&
      ! has_chain_data "$CL_VOLUME" "$CL_WIPE" "$CL_KEEP" && ! has_validator_data; then
     switch_to "$n"   # a new node: nothing to keep
@@ -795,7 +911,7 @@ adopt_or_install() { # the newest staged iteration
   fi
   [ "$el_up" = 1 ] && cid=$(el_chain_id || true)
   GENESIS_TIME_ANSWER=""; GENESIS_ROOT_ANSWER=""
-  [ "$cl_up" = 1 ] && { beacon_genesis "$CL_API_URL" || true; }
+  [ "$cl_up" = 1 ] && { beacon_genesis "$(client_url "$CL_API_URL" || true)" || true; }
   evidence="EL eth_chainId ${cid:-no answer}, CL genesis_time ${GENESIS_TIME_ANSWER:-no answer}, genesis_validators_root ${GENESIS_ROOT_ANSWER:-no answer}"
   if [ -z "$cid" ] || [ -z "$GENESIS_TIME_ANSWER" ]; then
     refuse_adoption "$evidence" "the node has client data but its execution and consensus clients are not both running and answering"
@@ -826,7 +942,7 @@ check_node() { # iteration "roles started"
     if [ "$el_ok" = 0 ] && got_el=$(el_chain_id); then
       [ "$got_el" = "$want_cid" ] && el_ok=1
     fi
-    if [ "$cl_ok" = 0 ] && beacon_genesis "$CL_API_URL"; then
+    if [ "$cl_ok" = 0 ] && beacon_genesis "$(client_url "$CL_API_URL" || true)"; then
       got_cl=$GENESIS_TIME_ANSWER
       [ "$got_cl" = "$want_cl" ] && cl_ok=1
     fi

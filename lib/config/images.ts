@@ -59,6 +59,8 @@ export const DEFAULT_IMAGES = {
   nodeExporter: "prom/node-exporter:v1.10.2",
   /** Runs the validator-performance exporter (exporter/validator-exporter.js, mounted read-only). */
   validatorExporter: "node:22.21.1-alpine",
+  /** The in-cluster reset (kind kubernetes): bash, curl, GNU tar, coreutils, util-linux and node >= 18 (Debian-based). */
+  kubernetesReset: "node:22.21.1-bookworm",
 } as const;
 
 /**

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { IMAGE_PULL_POLICIES, P2P_EXPOSURES } from "../kubernetes/manifests";
+import { DEFAULT_IMAGES, imageRefSchema } from "./images";
 
 const dnsLabel = (what: string) =>
   z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, `must be a Kubernetes ${what}: a-z, 0-9 and -, starting and ending with a letter or digit, at most 63 characters`);
@@ -24,6 +25,8 @@ export const kubernetesSchema = z.strictObject({
   retainDataOnDestroy: z.boolean().default(true)
     .describe("Keep the data PersistentVolumeClaims (node keys, slashing protection) when the node is destroyed."),
   testnetVolumeGiB: z.number().int().min(1).default(2).describe("Size of the testnet volume (releases), GiB."),
+  resetImage: imageRefSchema.default(DEFAULT_IMAGES.kubernetesReset)
+    .describe("Image of the reset CronJob: it needs bash, curl, GNU tar, coreutils, util-linux (flock) and Node.js 18 or newer."),
 });
 
 export type KubernetesConfig = z.output<typeof kubernetesSchema>;

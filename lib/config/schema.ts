@@ -188,6 +188,7 @@ export const hostSchema = z.strictObject({
   if (kind === "kubernetes" && !h.kubernetes) ctx.addIssue({ code: "custom", path: at("kubernetes"), message: "kind kubernetes needs a kubernetes block (every field has a default: kubernetes: {})" });
   if (h.kubernetes && kind !== "kubernetes") ctx.addIssue({ code: "custom", path: at("kubernetes"), message: `a kubernetes block only applies to kind kubernetes, this host is ${kind}` });
   if (kind === "kubernetes" && h.address) ctx.addIssue({ code: "custom", path: at("address"), message: "a kubernetes host has no address: the cluster is reached through ephemery:kubeconfig; remove address" });
+  if (kind === "kubernetes" && h.validator?.redeposit.enabled) ctx.addIssue({ code: "custom", path: at("validator", "redeposit", "enabled"), message: "re-deposit after a reset does not run on kind kubernetes yet (the reset job in the cluster carries no funding key): turn it off and deposit with `ephemery keys deposit`, or run this validator on an ssh, aws, hcloud or local host" });
   if (kind === "kubernetes" && h.runtime !== "docker") ctx.addIssue({ code: "custom", path: at("runtime"), message: "runtime does not apply to kind kubernetes (the cluster runs the containers): remove it" });
   if (h.hcloud && kind !== "hcloud") ctx.addIssue({ code: "custom", path: at("hcloud"), message: `an hcloud block only applies to kind hcloud, this host is ${kind}` });
   const publicPorts = [h.execution.p2pPort, h.consensus.p2pPort, h.consensus.quicPort];

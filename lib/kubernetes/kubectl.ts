@@ -18,7 +18,9 @@ export interface KubectlTarget {
 }
 
 /** Kinds a node's apply owns: what it prunes when they leave the manifests (a p2p Service after an exposure change). */
-export const PRUNE_ALLOWLIST = ["core/v1/Service", "core/v1/Secret", "apps/v1/StatefulSet"];
+export const PRUNE_ALLOWLIST = ["core/v1/Service", "core/v1/Secret", "apps/v1/StatefulSet",
+  // The in-cluster reset (lib/kubernetes/reset.ts); its Jobs and pods go with the CronJob (owner references).
+  "batch/v1/CronJob", "core/v1/ConfigMap", "core/v1/ServiceAccount", "rbac.authorization.k8s.io/v1/Role", "rbac.authorization.k8s.io/v1/RoleBinding"];
 
 /** The script's start: the kubeconfig from stdin's first line into a 0600 temp file, and `k` running kubectl on it. */
 export function kubectlPreamble(t: KubectlTarget): string[] {
@@ -64,7 +66,7 @@ export function applyCommand(t: KubectlTarget, rolloutTimeoutSec = 600): string 
 export function deleteCommand(t: KubectlTarget): string {
   return [
     ...kubectlPreamble(t),
-    `k delete statefulset,service,secret -n ${shellQuote(t.namespace)} -l ${selector(t)} --ignore-not-found --wait=true`,
+    `k delete cronjob,statefulset,service,secret,configmap,rolebinding,role,serviceaccount -n ${shellQuote(t.namespace)} -l ${selector(t)} --ignore-not-found --wait=true`,
   ].join("\n");
 }
 

@@ -68,6 +68,9 @@ const SECRET_PATH = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 
 export class KubernetesRenderError extends Error {}
 
+/** The in-cluster reset's own files on the testnet PVC (lib/kubernetes/reset.ts); its journal gates the clients' start. */
+export const RESET_STATE_ROOT = `${PATHS.testnetRoot}/.ephemery-reset`;
+
 export function labelsOf(node: string): Record<string, string> {
   return { "app.kubernetes.io/name": "ephemery-node", "app.kubernetes.io/instance": node, "app.kubernetes.io/managed-by": "pulumi-ephemery" };
 }
@@ -217,13 +220,15 @@ export function renderNodeManifests(node: string, specs: ContainerSpec[], opts: 
     status: { phase: "Pending" },
   }));
 
-  // Clients start on a verified release only: the reset program's `ensure` puts one under current/.
+  // Clients start on a verified release only (the reset puts one under current/), and never while the in-cluster
+  // reset has a switch journalled: a pod scaled up mid-switch would run on half-wiped data. The trap: as PID 1 the
+  // shell ignores SIGTERM otherwise, and the reset's scale-to-0 of a waiting pod would take the whole grace period.
   const release = specs.find((s) => s.role === "execution") ?? specs[0];
   const initContainers = [{
     name: "wait-release",
     image: release.image,
     imagePullPolicy: opts.imagePullPolicy,
-    command: ["/bin/sh", "-c", escapeKubeExpansion(`until [ -s ${PATHS.testnet}/nodevars_env.txt ]; do echo "waiting for a verified release in ${PATHS.testnet}" >&2; sleep 5; done`)],
+    command: ["/bin/sh", "-c", escapeKubeExpansion(`trap 'exit 0' TERM INT; until [ -s ${PATHS.testnet}/nodevars_env.txt ] && [ ! -e ${RESET_STATE_ROOT}/state/switch.journal ]; do echo "waiting for a verified release in ${PATHS.testnet} and no reset switch in progress" >&2; sleep 5; done`)],
     volumeMounts: [{ name: "testnet", mountPath: PATHS.testnetRoot, readOnly: true }],
   }];
   const vc = specs.find((s) => s.role === "validator");

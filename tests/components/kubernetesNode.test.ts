@@ -26,7 +26,7 @@ describe("a kind kubernetes host under mocks", () => {
     expect(apply.inputs.create).toContain("apply -f - --prune");
     expect(apply.inputs.create).toContain("--context='prod@cluster'");
     expect(apply.inputs.create).toContain("rollout status statefulset/'k8s1' -n 'eph'");
-    expect(apply.inputs.delete).toContain("delete statefulset,service,secret -n 'eph'");
+    expect(apply.inputs.delete).toContain("delete cronjob,statefulset,service,secret,configmap,rolebinding,role,serviceaccount -n 'eph'");
     expect(apply.inputs.update).toBe(apply.inputs.create);
   });
 
@@ -51,6 +51,17 @@ describe("a kind kubernetes host under mocks", () => {
     expect(stdin).toMatch(/nodePort: 31001/);
     // The validator starts with lighthouse's empty key set, as a host's does before the first install.
     expect(stdin).toContain("path: current/lighthouse/validator_definitions.yml");
+  });
+
+  test("the reset CronJob, its RBAC and program ride in the same apply; the program holds no secret", () => {
+    const docs = (named(resources, "k8s1-apply").inputs.stdin as string).split("\n").slice(1).join("\n").split(/^---$/m).map((d) => require("js-yaml").load(d));
+    const kinds = docs.map((d: { kind: string; metadata: { name: string } }) => `${d.kind}/${d.metadata.name}`);
+    for (const k of ["CronJob/k8s1-reset", "ConfigMap/k8s1-reset", "ServiceAccount/k8s1-reset", "Role/k8s1-reset", "RoleBinding/k8s1-reset"]) expect(kinds).toContain(k);
+    const program = docs.find((d: { kind: string }) => d.kind === "ConfigMap").data["ephemery-reset"] as string;
+    expect(program).toContain("readonly RUNTIME='kubernetes'");
+    expect(program).not.toContain("sup3r-s3cret-token");
+    expect(program).not.toContain("ab".repeat(32));
+    expect(program).not.toContain(Buffer.from("ab".repeat(32)).toString("base64"));
   });
 
   test("the stack output names the namespace and clients, nothing secret", () => {

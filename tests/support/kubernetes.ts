@@ -32,6 +32,11 @@ const STREAM_PORT = 24010;
 export const NODE_NAME = "ephemery-k8s-node";
 export const BRIDGE = "ephk8s0";
 const POD_SUBNET = "10.247.24.0/24";
+/**
+ * The bridge's gateway address, which host-local IPAM never hands to a pod: a test that must serve pods from the
+ * machine (tests/k8s/reset.test.ts) puts it on the bridge; the API server's certificate names it too.
+ */
+export const POD_GATEWAY = "10.247.24.1";
 const SERVICE_RANGE = "10.247.0.0/24";
 /** The sandbox ("pause") image containerd's CRI starts first in every pod; built here, never pulled. */
 export const PAUSE_IMAGE = "ephemery-k8s/pause:3.10";
@@ -241,7 +246,7 @@ export class TestCluster {
       if (ext) fs.writeFileSync(path.join(pki, `${name}.ext`), ext);
       o(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`, "-days", "2", ...(ext ? ["-extfile", `${name}.ext`] : [])]);
     };
-    leaf("apiserver", "/CN=kube-apiserver", `subjectAltName=IP:${API_ADDRESS},IP:10.247.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth`);
+    leaf("apiserver", "/CN=kube-apiserver", `subjectAltName=IP:${API_ADDRESS},IP:10.247.0.1,IP:${POD_GATEWAY},DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth`);
     leaf("admin", "/CN=admin/O=system:masters", "extendedKeyUsage=clientAuth");
     o(["genrsa", "-out", "sa.key", "2048"]);
     o(["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);

@@ -176,7 +176,11 @@ export class ReleaseServer {
   private server?: http.Server;
   port = 0;
 
-  async start(): Promise<void> {
+  host = "127.0.0.1";
+
+  /** Listens on `host` (loopback by default; the k8s tier binds the pods' bridge address) and `port` (0: any). */
+  async start(host = "127.0.0.1", port = 0): Promise<void> {
+    this.host = host;
     this.server = http.createServer((req, res) => {
       this.requests.push({ path: req.url ?? "", at: Date.now() });
       if (this.mode === "down") { req.socket.destroy(); return; }
@@ -191,7 +195,7 @@ export class ReleaseServer {
       if (body) { res.writeHead(200, { "content-type": "application/gzip" }); res.end(body); return; }
       res.writeHead(404); res.end("not found");
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => this.server!.listen(port, host, resolve));
     this.port = (this.server!.address() as net.AddressInfo).port;
   }
 
@@ -205,8 +209,8 @@ export class ReleaseServer {
   get network(): NetworkConfig {
     return networkSchema.parse({
       release: {
-        latestUrl: `http://127.0.0.1:${this.port}/releases/latest`,
-        archiveUrl: `http://127.0.0.1:${this.port}/download/{tag}/testnet-all.tar.gz`,
+        latestUrl: `http://${this.host}:${this.port}/releases/latest`,
+        archiveUrl: `http://${this.host}:${this.port}/download/{tag}/testnet-all.tar.gz`,
       },
     });
   }
