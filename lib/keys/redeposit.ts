@@ -13,7 +13,7 @@ import * as path from "path";
 import { addressOf } from "../execution/transaction";
 import { hexQuantity, jsonRpc } from "../execution/jsonRpc";
 import { genesisForkVersionOf, makeDeposit, networkConfigValue, parseCredentials, verifyDeposit } from "./deposit";
-import { checkDepositReceipt, Receipt, sendDeposits, waitForReceipt } from "./depositTx";
+import { checkDepositReceipt, receiptOf, sendDeposits, waitForReceipt } from "./depositTx";
 import { validatorState } from "./exit";
 import { decryptKeystore, normalizePubkey, parseKeystore } from "./keystore";
 import { KEY_FILES, SET_CLIENT_FILE, SET_PUBKEYS_FILE } from "./setFiles";
@@ -191,7 +191,7 @@ type Rpc = ReturnType<typeof jsonRpc>;
  * have one hash and one nonce, so at most one inclusion) and a bounded wait. Throws while it may still land.
  */
 async function resumeIntent(rpc: Rpc, contract: string, pubkey: string, e: Extract<RecordEntry, { state: "intent" }>, timeoutMs: number, log: (l: string) => void): Promise<RecordEntry> {
-  let receipt = await rpc<Receipt | null>("eth_getTransactionReceipt", [e.txHash]);
+  let receipt = await receiptOf(rpc, e.txHash);
   if (!receipt) {
     try {
       await rpc("eth_sendRawTransaction", [e.raw]);
@@ -203,7 +203,7 @@ async function resumeIntent(rpc: Rpc, contract: string, pubkey: string, e: Extra
       receipt = await waitForReceipt(rpc, e.txHash, timeoutMs, 1000);
     } catch (err) {
       const used = hexQuantity(await rpc("eth_getTransactionCount", [e.from, "latest"]), "eth_getTransactionCount") > BigInt(e.nonce);
-      if (used && !(await rpc<Receipt | null>("eth_getTransactionReceipt", [e.txHash]))) {
+      if (used && !(await receiptOf(rpc, e.txHash))) {
         throw new Error(`nonce ${e.nonce} of ${e.from} was taken by another transaction, so the recorded deposit ${e.txHash} for 0x${pubkey} can never be included; after checking, remove its entry from the iteration's record to deposit it again`);
       }
       throw err;
