@@ -49,6 +49,8 @@ export interface RedepositRecord {
   version: 1;
   iteration: number;
   complete: boolean;
+  /** How many of the host's keys the new chain knew without a deposit, at the last run that looked. */
+  inChain?: number;
   deposits: Record<string, RecordEntry>;
 }
 
@@ -66,6 +68,7 @@ export function emptyRecord(iteration: number): RedepositRecord {
 export function parseRecord(text: string, iteration: number): RedepositRecord {
   const r = JSON.parse(text) as RedepositRecord;
   const ok = r && r.version === 1 && r.iteration === iteration && typeof r.complete === "boolean" && r.deposits && typeof r.deposits === "object"
+    && (r.inChain === undefined || (Number.isSafeInteger(r.inChain) && r.inChain >= 0))
     && Object.entries(r.deposits).every(([pk, e]) => /^[0-9a-f]{96}$/.test(pk) && /^0x[0-9a-f]{64}$/.test(e?.txHash)
       && (e.state === "included" || (e.state === "intent" && /^\d{1,20}$/.test(e.nonce) && /^0x[0-9a-f]+$/.test(e.raw) && /^0x[0-9a-f]{40}$/.test(e.from))));
   if (!ok) throw new Error(`the re-deposit record of iteration ${iteration} is not one this program wrote; move it away only after checking the chain for its transactions`);
@@ -222,7 +225,13 @@ export async function runRedeposit(s: RedepositSettings, log: (line: string) => 
   let ok = false;
   const save = () => { if (!s.dryRun) writeAtomic(file, `${JSON.stringify(record, null, 1)}\n`); };
   try {
-    if (record.complete) { log(`iteration ${s.iteration}: re-deposit already done (${file}); nothing to send`); ok = true; return record; }
+    if (record.complete) {
+      // The gauges keep saying what the run that finished found.
+      inChainCount = record.inChain ?? 0;
+      log(`iteration ${s.iteration}: re-deposit already done (${file}); nothing to send`);
+      ok = true;
+      return record;
+    }
     const net = networkFacts(readBoundedFile(path.join(s.releaseDir, "config.yaml"), MAX_FILE_BYTES.config, "the release's config.yaml"));
     const { credentials, kind } = parseCredentials(s.withdrawalCredentials);
     const { client, pubkeys } = readKeySet(s.keysDir);
@@ -242,6 +251,7 @@ export async function runRedeposit(s: RedepositSettings, log: (line: string) => 
       if (state) inChain.add(pk);
     }
     inChainCount = inChain.size;
+    record.inChain = inChain.size;
     const plan = planRedeposit(pubkeys, record, inChain, s.maxDeposits);
     toSend = plan.send.length;
     log(`iteration ${s.iteration}: ${pubkeys.length} key(s); ${inChain.size} known to the new chain, ${Object.keys(record.deposits).length} deposited, ${plan.send.length} to deposit${plan.overLimit.length ? `, ${plan.overLimit.length} over maxDeposits ${s.maxDeposits} (not sent)` : ""}`);

@@ -279,6 +279,11 @@ describe("live chain: geth + prysm on generated Ephemery releases", () => {
     await sleep(2 * SECONDS_PER_SLOT * 1000);
     expect(await funderNonce()).toBe(nonce);
     expect(fs.readFileSync(recordFile, "utf8")).toBe(record);
+    // That run's gauges still say what the finished one found.
+    const metrics = fs.readFileSync(path.join(node.paths.textfile, METRICS_FILE), "utf8").split("\n");
+    for (const line of ['ephemery_redeposit_keys{state="in_chain"} 8', 'ephemery_redeposit_keys{state="included"} 1', "ephemery_redeposit_complete 1", "ephemery_redeposit_last_run_success 1"]) {
+      expect(metrics).toContain(line);
+    }
   });
 
   let seenInRegistry = 0;
