@@ -146,7 +146,8 @@ export class EphemeryNode extends pulumi.ComponentResource {
           files: [
             { path: this.jwt.path, mode: "0600", content: this.jwt.value },
             { path: compose.file, mode: "0644", content: compose.content },
-            { path: this.resetJob.scriptPath, mode: "0755", content: this.resetJob.script },
+            // The reset program, and with re-deposit on its program and the funding key (a secret, kept encrypted).
+            ...this.resetJob.files,
           ],
           compose: { command: composeCommand(cfg.name, compose.file), containers: composeSpecs.map((s) => ({ name: s.name, image: s.image })) },
         },

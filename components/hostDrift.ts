@@ -14,6 +14,8 @@ export interface WatchedFile {
   readonly mode: string;
   /** The content the owner wrote; a secret stays a secret (it is kept encrypted in state). */
   readonly content: pulumi.Input<string>;
+  /** Octal mode of the file's directory when a repair has to make it again (a secret's "0700"). Default: the umask's. */
+  readonly dirMode?: string;
 }
 
 export interface HostDriftArgs {
@@ -32,7 +34,7 @@ export interface HostState {
 interface DriftInputs {
   connection?: { host: string; port?: number; user?: string; privateKey?: string };
   sudo: boolean;
-  files: { path: string; mode: string; content: string }[];
+  files: { path: string; mode: string; content: string; dirMode?: string }[];
   compose?: { command: string; containers: { name: string; image: string }[] };
 }
 
@@ -100,7 +102,7 @@ export function repairScript(inputs: Pick<DriftInputs, "files" | "compose">, dri
     if (!drifted.includes(`file:${f.path}`)) continue;
     const p = quote(f.path);
     lines.push(
-      `install -d ${quote(f.path.replace(/\/[^/]+$/, "") || "/")}`,
+      `install -d${f.dirMode ? ` -m ${f.dirMode}` : ""} ${quote(f.path.replace(/\/[^/]+$/, "") || "/")}`,
       `tmp=$(mktemp ${quote(`${f.path}.XXXXXX`)})`,
       `chmod ${f.mode} "$tmp"`,
       `printf %s ${quote(Buffer.from(f.content).toString("base64"))} | base64 -d > "$tmp"`,
@@ -192,7 +194,7 @@ export class HostDrift extends pulumi.ComponentResource {
     const inputs = {
       connection: args.connection.kind === "ssh" ? args.connection.ssh : undefined,
       sudo: args.connection.sudo ?? false,
-      files: args.files.map((f) => ({ path: f.path, mode: f.mode, content: f.content })),
+      files: args.files.map((f) => ({ path: f.path, mode: f.mode, content: f.content, ...(f.dirMode ? { dirMode: f.dirMode } : {}) })),
       compose: args.compose,
     };
     const state = new DriftState(`${name}-state`, inputs, { parent: this, additionalSecretOutputs: ["files", "connection"] });

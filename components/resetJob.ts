@@ -11,6 +11,7 @@ import { RESET_SCRIPT, resetScriptValues } from "../lib/reset/values";
 import { fundingKeyPath, redepositProgramPath, redepositProgramSource } from "../lib/keys/redepositValues";
 import { Host } from "./host";
 import { hostCommand, hostFile } from "./hostCommand";
+import type { WatchedFile } from "./hostDrift";
 
 export interface ResetJobArgs {
   /** The bootstrapped host the program and its schedule are installed on. */
@@ -36,6 +37,8 @@ export class ResetJob extends pulumi.ComponentResource {
   public readonly installedIteration: pulumi.Output<number | undefined>;
   public readonly enabled: boolean;
   public readonly schedule: string;
+  /** Every file this job writes on the host, with the content it wrote: what the drift guard watches. */
+  public readonly files: WatchedFile[];
 
   constructor(name: string, args: ResetJobArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ephemery:reset:ResetJob", name, { node: args.config.name, enabled: args.config.reset.enabled, schedule: args.config.reset.schedule }, opts);
@@ -46,13 +49,18 @@ export class ResetJob extends pulumi.ComponentResource {
     const script = renderHostScript(RESET_SCRIPT, resetScriptValues(config, args.network, args.specs));
     this.script = script;
     const install = hostFile(`${name}-program`, host.connection, { path: this.scriptPath, mode: "0755", content: script }, { parent: this, dependsOn: [host.ready] });
+    this.files = [{ path: this.scriptPath, mode: "0755", content: script }];
     const redeposit = config.validator?.redeposit;
     if (redeposit?.enabled) {
-      hostFile(`${name}-redeposit-program`, host.connection, { path: redepositProgramPath(config.dataDir, config.name), mode: "0644", content: redepositProgramSource() }, { parent: this, dependsOn: [host.ready] });
+      const program: WatchedFile = { path: redepositProgramPath(config.dataDir, config.name), mode: "0644", content: redepositProgramSource() };
+      hostFile(`${name}-redeposit-program`, host.connection, program, { parent: this, dependsOn: [host.ready] });
+      this.files.push(program);
       if (args.depositFundingKey !== undefined) {
         // Through stdin into a 0600 file of a 0700 directory: the key never reaches argv, logs or a loose file.
         const key = pulumi.secret(pulumi.output(args.depositFundingKey).apply((k) => `${k.trim()}\n`));
-        hostFile(`${name}-funding-key`, host.connection, { path: fundingKeyPath(config.dataDir, config.name), mode: "0600", dirMode: "0700", content: key, quiet: true }, { parent: this, dependsOn: [host.ready] });
+        const fundingKey: WatchedFile = { path: fundingKeyPath(config.dataDir, config.name), mode: "0600", content: key, dirMode: "0700" };
+        hostFile(`${name}-funding-key`, host.connection, { ...fundingKey, quiet: true }, { parent: this, dependsOn: [host.ready] });
+        this.files.push(fundingKey);
       } else if (!redeposit.dryRun) {
         throw new Error(`hosts[${config.name}].validator.redeposit is enabled but no funding key was given; run: pulumi config set --secret --path 'ephemery:depositFundingKeys.${config.name}' 0x<64 hex>`);
       }

@@ -99,11 +99,25 @@ export function checkDepositReceipt(receipt: Receipt, depositContract: string, p
   return { pubkey, txHash, block: Number(hexQuantity(receipt.blockNumber, "blockNumber")), gasUsed: Number(hexQuantity(receipt.gasUsed, "gasUsed")) };
 }
 
+/**
+ * A transaction's receipt, or null while the node has none. geth answers an unknown hash with an error, not null,
+ * until its transaction indexer has caught up (TxIndexingError, internal/ethapi/errors.go, go-ethereum v1.16.7):
+ * on a chain minutes old, as after every reset, that is "not known yet".
+ */
+export async function receiptOf(rpc: ReturnType<typeof jsonRpc>, hash: string): Promise<Receipt | null> {
+  try {
+    return await rpc<Receipt | null>("eth_getTransactionReceipt", [hash]);
+  } catch (e) {
+    if (e instanceof RpcError && /transaction indexing is in progress/.test(e.message)) return null;
+    throw e;
+  }
+}
+
 /** Polls for a transaction's receipt until timeoutMs; the error says the transaction may still be included. */
 export async function waitForReceipt(rpc: ReturnType<typeof jsonRpc>, hash: string, timeoutMs: number, pollMs: number): Promise<Receipt> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = await rpc<Receipt | null>("eth_getTransactionReceipt", [hash]);
+    const r = await receiptOf(rpc, hash);
     if (r) return r;
     if (Date.now() > deadline) throw new Error(`transaction ${hash} was not included within ${Math.round(timeoutMs / 1000)} s; it may still be: check it before sending again`);
     await new Promise((res) => setTimeout(res, pollMs));

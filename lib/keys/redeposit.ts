@@ -13,7 +13,7 @@ import * as path from "path";
 import { addressOf } from "../execution/transaction";
 import { hexQuantity, jsonRpc } from "../execution/jsonRpc";
 import { genesisForkVersionOf, makeDeposit, networkConfigValue, parseCredentials, verifyDeposit } from "./deposit";
-import { checkDepositReceipt, Receipt, sendDeposits, waitForReceipt } from "./depositTx";
+import { checkDepositReceipt, receiptOf, sendDeposits, waitForReceipt } from "./depositTx";
 import { validatorState } from "./exit";
 import { decryptKeystore, normalizePubkey, parseKeystore } from "./keystore";
 import { KEY_FILES, SET_CLIENT_FILE, SET_PUBKEYS_FILE } from "./setFiles";
@@ -49,6 +49,8 @@ export interface RedepositRecord {
   version: 1;
   iteration: number;
   complete: boolean;
+  /** How many of the host's keys the new chain knew without a deposit, at the last run that looked. */
+  inChain?: number;
   deposits: Record<string, RecordEntry>;
 }
 
@@ -66,6 +68,7 @@ export function emptyRecord(iteration: number): RedepositRecord {
 export function parseRecord(text: string, iteration: number): RedepositRecord {
   const r = JSON.parse(text) as RedepositRecord;
   const ok = r && r.version === 1 && r.iteration === iteration && typeof r.complete === "boolean" && r.deposits && typeof r.deposits === "object"
+    && (r.inChain === undefined || (Number.isSafeInteger(r.inChain) && r.inChain >= 0))
     && Object.entries(r.deposits).every(([pk, e]) => /^[0-9a-f]{96}$/.test(pk) && /^0x[0-9a-f]{64}$/.test(e?.txHash)
       && (e.state === "included" || (e.state === "intent" && /^\d{1,20}$/.test(e.nonce) && /^0x[0-9a-f]+$/.test(e.raw) && /^0x[0-9a-f]{40}$/.test(e.from))));
   if (!ok) throw new Error(`the re-deposit record of iteration ${iteration} is not one this program wrote; move it away only after checking the chain for its transactions`);
@@ -191,7 +194,7 @@ type Rpc = ReturnType<typeof jsonRpc>;
  * have one hash and one nonce, so at most one inclusion) and a bounded wait. Throws while it may still land.
  */
 async function resumeIntent(rpc: Rpc, contract: string, pubkey: string, e: Extract<RecordEntry, { state: "intent" }>, timeoutMs: number, log: (l: string) => void): Promise<RecordEntry> {
-  let receipt = await rpc<Receipt | null>("eth_getTransactionReceipt", [e.txHash]);
+  let receipt = await receiptOf(rpc, e.txHash);
   if (!receipt) {
     try {
       await rpc("eth_sendRawTransaction", [e.raw]);
@@ -203,7 +206,7 @@ async function resumeIntent(rpc: Rpc, contract: string, pubkey: string, e: Extra
       receipt = await waitForReceipt(rpc, e.txHash, timeoutMs, 1000);
     } catch (err) {
       const used = hexQuantity(await rpc("eth_getTransactionCount", [e.from, "latest"]), "eth_getTransactionCount") > BigInt(e.nonce);
-      if (used && !(await rpc<Receipt | null>("eth_getTransactionReceipt", [e.txHash]))) {
+      if (used && !(await receiptOf(rpc, e.txHash))) {
         throw new Error(`nonce ${e.nonce} of ${e.from} was taken by another transaction, so the recorded deposit ${e.txHash} for 0x${pubkey} can never be included; after checking, remove its entry from the iteration's record to deposit it again`);
       }
       throw err;
@@ -222,7 +225,13 @@ export async function runRedeposit(s: RedepositSettings, log: (line: string) => 
   let ok = false;
   const save = () => { if (!s.dryRun) writeAtomic(file, `${JSON.stringify(record, null, 1)}\n`); };
   try {
-    if (record.complete) { log(`iteration ${s.iteration}: re-deposit already done (${file}); nothing to send`); ok = true; return record; }
+    if (record.complete) {
+      // The gauges keep saying what the run that finished found.
+      inChainCount = record.inChain ?? 0;
+      log(`iteration ${s.iteration}: re-deposit already done (${file}); nothing to send`);
+      ok = true;
+      return record;
+    }
     const net = networkFacts(readBoundedFile(path.join(s.releaseDir, "config.yaml"), MAX_FILE_BYTES.config, "the release's config.yaml"));
     const { credentials, kind } = parseCredentials(s.withdrawalCredentials);
     const { client, pubkeys } = readKeySet(s.keysDir);
@@ -242,6 +251,7 @@ export async function runRedeposit(s: RedepositSettings, log: (line: string) => 
       if (state) inChain.add(pk);
     }
     inChainCount = inChain.size;
+    record.inChain = inChain.size;
     const plan = planRedeposit(pubkeys, record, inChain, s.maxDeposits);
     toSend = plan.send.length;
     log(`iteration ${s.iteration}: ${pubkeys.length} key(s); ${inChain.size} known to the new chain, ${Object.keys(record.deposits).length} deposited, ${plan.send.length} to deposit${plan.overLimit.length ? `, ${plan.overLimit.length} over maxDeposits ${s.maxDeposits} (not sent)` : ""}`);

@@ -14,7 +14,8 @@ import { buildNodeSpecs, ContainerSpec, hostPaths, NodeSpecs } from "../../lib/c
 import { renderCompose } from "../../lib/compose";
 import { HostConfig, hostSchema, NetworkConfig } from "../../lib/config/schema";
 import { renderHostScript } from "../../lib/hostScripts";
-import { clientLayout, KEY_TOOLS } from "../../lib/keys/layout";
+import { clientLayout, KEY_TOOLS, SET_CLIENT_FILE, SET_PUBKEYS_FILE } from "../../lib/keys/layout";
+import { fundingKeyPath, redepositProgramPath, redepositProgramSource } from "../../lib/keys/redepositValues";
 import { RESET_SCRIPT, resetScriptValues } from "../../lib/reset/values";
 import { ChainRelease, ChainSchedule, GenesisKey } from "../support/chainRelease";
 import { docker } from "../support/dockerd";
@@ -25,6 +26,14 @@ import { httpGet, RunResult, waitFor } from "../reset/harness";
 export { httpGet, waitFor } from "../reset/harness";
 
 let counter = 0;
+
+/** hosts[].validator.redeposit of a chain node, and the funding key its reset program pays the deposits from. */
+export interface RedepositOptions {
+  fundingKey: Buffer;
+  withdrawalAddress: string;
+  maxDeposits: number;
+  receiptTimeoutSec: number;
+}
 
 /** Packs a generated release the way Ephemery publishes it and makes it "latest". */
 export function publishChainRelease(server: ReleaseServer, release: ChainRelease): void {
@@ -53,13 +62,22 @@ export class ChainNode {
     fs.writeFileSync(this.composeFile, renderCompose(this.name, this.allSpecs));
   }
 
+  /** The re-deposit program and the funding key, written where and as components/resetJob.ts writes them. */
+  private installRedeposit(fundingKey: Buffer): void {
+    const program = redepositProgramPath(this.config.dataDir, this.name);
+    fs.writeFileSync(program, redepositProgramSource(), { mode: 0o644 });
+    const key = fundingKeyPath(this.config.dataDir, this.name);
+    fs.mkdirSync(path.dirname(key), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(key, `0x${fundingKey.toString("hex")}\n`, { mode: 0o600 });
+  }
+
   /**
    * A node whose every port is free on this machine. Two prysm flags only a lone node needs: `--min-sync-peers=0`
    * lets it publish blocks without peers; `--sync-from=head` resumes from its saved head after a restart (by
    * default prysm restarts from the justified checkpoint and fetches newer blocks from peers, and geth ignores a
    * forkchoice update to an ancestor of its head, so a lone node would stop producing blocks).
    */
-  static async create(network: NetworkConfig, schedule: ChainSchedule, opts: { doppelganger?: boolean } = {}): Promise<ChainNode> {
+  static async create(network: NetworkConfig, schedule: ChainSchedule, opts: { doppelganger?: boolean; redeposit?: RedepositOptions } = {}): Promise<ChainNode> {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "ephemery-chain-node-"));
     const name = `ch${process.pid.toString(36)}${(counter++).toString(36)}${crypto.randomBytes(2).toString("hex")}`;
     const port = () => freePort();
@@ -70,9 +88,14 @@ export class ChainNode {
       runtime: "compose",
       execution: { client: "geth", p2pPort: await port(), rpcPort: await port(), wsPort: await port(), metricsPort: await port() },
       consensus: { client: "prysm", p2pPort: await port(), quicPort: await port(), beaconApiPort: await port(), metricsPort: await port(), extraArgs: ["--min-sync-peers=0", "--sync-from=head"] },
-      validator: { client: "prysm", feeRecipient: `0x${"ee".repeat(20)}`, keymanagerPort: await port(), metricsPort: await port(), doppelganger: opts.doppelganger ?? true },
+      validator: {
+        client: "prysm", feeRecipient: `0x${"ee".repeat(20)}`, keymanagerPort: await port(), metricsPort: await port(), doppelganger: opts.doppelganger ?? true,
+        ...(opts.redeposit ? { redeposit: { enabled: true, withdrawalAddress: opts.redeposit.withdrawalAddress, maxDeposits: opts.redeposit.maxDeposits, receiptTimeoutSec: opts.redeposit.receiptTimeoutSec } } : {}),
+      },
     });
-    return new ChainNode(root, config, network, schedule);
+    const node = new ChainNode(root, config, network, schedule);
+    if (opts.redeposit) node.installRedeposit(opts.redeposit.fundingKey);
+    return node;
   }
 
   get allSpecs(): ContainerSpec[] {
@@ -102,6 +125,9 @@ export class ChainNode {
       fs.mkdirSync(path.dirname(path.join(set, f.path)), { recursive: true, mode: 0o700 });
       fs.writeFileSync(path.join(set, f.path), f.content, { mode: 0o600 });
     }
+    // The set's own lists, as installBundle (lib/keys/layout.ts) ships them: the re-deposit program reads both.
+    fs.writeFileSync(path.join(set, SET_PUBKEYS_FILE), keys.map((k) => k.pubkey).sort().join("\n") + "\n");
+    fs.writeFileSync(path.join(set, SET_CLIENT_FILE), "prysm\n");
     fs.symlinkSync("sets/genesis", path.join(this.paths.keysRoot, "current"));
     const vc = this.specs.validator!;
     docker(["run", "--rm", "--network", "none", "--user", "0:0",

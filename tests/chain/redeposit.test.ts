@@ -112,10 +112,15 @@ test("deposits the keys the new chain lacks, once; a second run in the same iter
   const prom = fs.readFileSync(path.join(settings.textfileDir, METRICS_FILE), "utf8");
   expect(prom).toMatch(/^ephemery_redeposit_keys\{state="included"\} 2$/m);
   expect(prom).toMatch(/^ephemery_redeposit_complete 1$/m);
+  expect(prom).toMatch(/^ephemery_redeposit_keys\{state="in_chain"\} 1$/m);
 
   const second = await runProgram(200);
   expect(second.code).toBe(0);
   expect(second.stderr).toMatch(/already done/);
+  // The run that found nothing to do reports what the finished one found, not zero keys in the chain.
+  const again = fs.readFileSync(path.join(settings.textfileDir, METRICS_FILE), "utf8");
+  expect(again).toMatch(/^ephemery_redeposit_keys\{state="in_chain"\} 1$/m);
+  expect(again).toMatch(/^ephemery_redeposit_keys\{state="included"\} 2$/m);
   expect(await chain.depositCount()).toBe(count0 + 2n);
   expect(await chain.funderNonce()).toBe(nonce0 + 2n);
   // The funding key is in no argv and no log line, record or metric.

@@ -51,6 +51,20 @@ describe("host drift: observe, compare, repair", () => {
     expect(driftedKeys(expectedState(i), parseObserved(i, bash(observeScript(i))))).toEqual([]);
   });
 
+  test("a secret whose directory was removed comes back in a directory of the mode it names (the funding key's 0700)", () => {
+    const key = { path: `${dir}/secrets/deposit-funding.key`, mode: "0600", content: `0x${"5a".repeat(32)}\n`, dirMode: "0700" };
+    const i = { files: [key] };
+    bash(repairScript(i, [`file:${key.path}`]));
+    fs.rmSync(path.dirname(key.path), { recursive: true });
+    const drifted = driftedKeys(expectedState(i), parseObserved(i, bash(observeScript(i))));
+    expect(drifted).toEqual([`file:${key.path}`]);
+    bash(repairScript(i, drifted));
+    expect(fs.readFileSync(key.path, "utf8")).toBe(key.content);
+    expect({ file: fs.statSync(key.path).mode & 0o777, dir: fs.statSync(path.dirname(key.path)).mode & 0o777 }).toEqual({ file: 0o600, dir: 0o700 });
+    // The key travels base64 on stdin, never as a command's argument.
+    expect(repairScript(i, drifted)).not.toContain("5a".repeat(32));
+  });
+
   test("containers: a stopped, missing or other-image container is drift; the repair script converges the project", () => {
     const i = { files: [], compose: { command: "docker-compose -p n1 -f /x/docker-compose.yml", containers: [{ name: "n1-execution", image: "geth:1" }, { name: "n1-consensus", image: "lh:1" }] } };
     const observed = parseObserved(i, "c0 false geth:1\nc1 missing\n");

@@ -29,6 +29,14 @@ const config = (h: unknown, extra: Record<string, unknown> = {}) => ({
   "ephemery:hosts": [h], "ephemery:sshPrivateKey": privateKey, "ephemery:keystorePassword": PASSWORD, ...extra,
 });
 const has = (rs: RecordedResource[], name: string) => rs.some((r) => r.name === name);
+/**
+ * The drift guard's state resource registers after its provider is serialized, which can outlast runProgram's
+ * quiet-period wait on a busy machine; the recorded list keeps growing, so wait for it there.
+ */
+async function registered(rs: RecordedResource[], name: string): Promise<RecordedResource> {
+  for (let i = 0; i < 600 && !has(rs, name); i++) await new Promise((r) => setTimeout(r, 50));
+  return named(rs, name);
+}
 
 test("off by default: no program, no funding key, and the reset program's hook is empty", async () => {
   const { resources } = await runProgram(config(host()), { secretKeys: SECRETS });
@@ -55,9 +63,27 @@ describe("on, with a funding key for the host", () => {
     expect(file.inputs.create).toContain("/var/lib/ephemery/v1/secrets/deposit-funding.key");
     expect(file.inputs.create).not.toContain(FUNDING_KEY.slice(2));
     expect(file.inputs.logging).toBe("none");
-    // Nowhere else: not in the reset program, its settings, or any other resource's inputs.
-    const elsewhere = resources.filter((r) => r.name !== "v1-reset-funding-key").map((r) => JSON.stringify(r.inputs)).join("\n");
+    // Nowhere else: not in the reset program, its settings, or any other resource's inputs but the drift guard's
+    // (below), where it is a secret input too.
+    const elsewhere = resources.filter((r) => r.name !== "v1-reset-funding-key" && r.name !== "v1-drift-state").map((r) => JSON.stringify(r.inputs)).join("\n");
     expect(elsewhere).not.toContain(FUNDING_KEY.slice(2));
+  });
+
+  test("the drift guard (compose runtime) watches the re-deposit program and the funding key (a secret input, its directory 0700)", async () => {
+    const composed = (await runProgram(
+      config({ ...host({ enabled: true, withdrawalAddress: `0x${"42".repeat(20)}` }), runtime: "compose" }, { "ephemery:depositFundingKeys": { v1: FUNDING_KEY } }),
+      { secretKeys: SECRETS },
+    )).resources;
+    const drift = await registered(composed, "v1-drift-state");
+    const files = drift.inputs.files as { path: string; mode: string; content: string; dirMode?: string }[];
+    const byPath = new Map(files.map((f) => [f.path, f]));
+    expect(byPath.get("/var/lib/ephemery/v1/bin/ephemery-redeposit.js")).toEqual({
+      path: "/var/lib/ephemery/v1/bin/ephemery-redeposit.js", mode: "0644", content: named(composed, "v1-reset-redeposit-program").inputs.stdin,
+    });
+    expect(byPath.get("/var/lib/ephemery/v1/secrets/deposit-funding.key")).toEqual({
+      path: "/var/lib/ephemery/v1/secrets/deposit-funding.key", mode: "0600", content: `${FUNDING_KEY}\n`, dirMode: "0700",
+    });
+    expect(drift.secretInputs).toContain("files");
   });
 
   test("the bundled program and its settings reach the host; the reset program runs it after a reset", () => {
@@ -98,4 +124,8 @@ test("dry run needs no funding key", async () => {
   const { resources } = await runProgram(config(host({ enabled: true, dryRun: true, withdrawalAddress: `0x${"42".repeat(20)}` })), { secretKeys: SECRETS });
   expect(has(resources, "v1-reset-redeposit-program")).toBe(true);
   expect(has(resources, "v1-reset-funding-key")).toBe(false);
+  const composed = (await runProgram(config({ ...host({ enabled: true, dryRun: true, withdrawalAddress: `0x${"42".repeat(20)}` }), runtime: "compose" }), { secretKeys: SECRETS })).resources;
+  const watched = ((await registered(composed, "v1-drift-state")).inputs.files as { path: string }[]).map((f) => f.path);
+  expect(watched).toContain("/var/lib/ephemery/v1/bin/ephemery-redeposit.js");
+  expect(watched).not.toContain("/var/lib/ephemery/v1/secrets/deposit-funding.key");
 });
