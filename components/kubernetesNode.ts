@@ -18,6 +18,8 @@ import { clientLayout } from "../lib/keys/layout";
 import { HostConfig } from "../lib/config/schema";
 import { applyCommand, deleteCommand, kubectlStdin } from "../lib/kubernetes/kubectl";
 import { KubeObject, renderNodeManifests } from "../lib/kubernetes/manifests";
+import { monitoringObjectNames, renderMonitoringManifests } from "../lib/kubernetes/monitoring";
+import { placeholderSecrets, secretLookup } from "../lib/monitoring";
 
 export interface KubernetesNodeArgs {
   /** The validated host settings (`hosts[i]`, kind kubernetes). */
@@ -28,6 +30,10 @@ export interface KubernetesNodeArgs {
   readonly kubeconfig: pulumi.Input<string>;
   /** kubectl to run (default: `kubectl` on the PATH of `pulumi up`). */
   readonly kubectl?: string;
+  /** `ephemery:alertmanagerSecrets` (a secret), for the in-cluster monitoring's receivers. Default: none. */
+  readonly alertmanagerSecrets?: pulumi.Input<Record<string, string>>;
+  /** `ephemery:grafanaAdminPassword` (a secret). Default: generated once and kept in state as a secret. */
+  readonly grafanaAdminPassword?: pulumi.Input<string>;
 }
 
 export class KubernetesNode extends pulumi.ComponentResource {
@@ -37,6 +43,8 @@ export class KubernetesNode extends pulumi.ComponentResource {
   public readonly namespace: string;
   public readonly jwt: pulumi.Output<string>;
   public readonly apply: command.local.Command;
+  /** Grafana's admin password in the cluster, a Pulumi secret; undefined when monitoring or Grafana is off. */
+  public readonly grafanaAdminPassword?: pulumi.Output<string>;
 
   constructor(name: string, args: KubernetesNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     const cfg = args.config;
@@ -62,7 +70,13 @@ export class KubernetesNode extends pulumi.ComponentResource {
     const keyFiles = vc ? clientLayout(vc, []) : undefined;
     // Rendered once with a placeholder JWT for the plain objects (the JWT only ever lands in a Secret); a render
     // error (a port outside the NodePort range, two clients on one port) surfaces here, before any resource.
-    this.objects = renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex: "0".repeat(64), keyFiles }).objects;
+    const monitoring = cfg.monitoring.enabled;
+    const renderMonitoringWith = (alertmanager: Record<string, string> | undefined, grafanaAdminPassword: string | undefined) =>
+      renderMonitoringManifests(cfg, specs, renderOpts, { alertmanager: alertmanager ? secretLookup(alertmanager) : placeholderSecrets, grafanaAdminPassword });
+    this.objects = [
+      ...renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex: "0".repeat(64), keyFiles }).objects,
+      ...(monitoring ? renderMonitoringWith(undefined, "placeholder").objects : []),
+    ];
 
     // Generated on the workstation at create time only, so every later `up` keeps the same secret.
     const generated = new command.local.Command(
@@ -71,11 +85,26 @@ export class KubernetesNode extends pulumi.ComponentResource {
       { parent: this, additionalSecretOutputs: ["stdout"] },
     );
     this.jwt = pulumi.secret(generated.stdout);
-    const stdin = pulumi.secret(pulumi.all([args.kubeconfig, this.jwt]).apply(([kubeconfig, jwtHex]) => {
+    const grafanaOn = monitoring && cfg.monitoring.grafana;
+    if (grafanaOn && args.grafanaAdminPassword === undefined) {
+      const pw = new command.local.Command(
+        `${name}-grafana-secret-generate`,
+        { create: `node -e "process.stdout.write(require('crypto').randomBytes(18).toString('base64url'))"`, logging: "none" },
+        { parent: this, additionalSecretOutputs: ["stdout"] },
+      );
+      this.grafanaAdminPassword = pulumi.secret(pw.stdout);
+    } else if (grafanaOn) {
+      this.grafanaAdminPassword = pulumi.secret(pulumi.output(args.grafanaAdminPassword!));
+    }
+    const stdin = pulumi.secret(pulumi.all([args.kubeconfig, this.jwt, args.alertmanagerSecrets ?? {}, this.grafanaAdminPassword ?? ""]).apply(([kubeconfig, jwtHex, am, grafanaPw]) => {
       const m = renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex, keyFiles });
-      return kubectlStdin(kubeconfig, [...m.objects, ...m.secrets]);
+      const mon = monitoring ? renderMonitoringWith(am, grafanaPw || undefined) : { objects: [], secrets: [] };
+      return kubectlStdin(kubeconfig, [...m.objects, ...mon.objects, ...m.secrets, ...mon.secrets]);
     }));
-    const target = { namespace: k.namespace, node: cfg.name, context: k.context, kubectl: args.kubectl };
+    const target = {
+      namespace: k.namespace, node: cfg.name, context: k.context, kubectl: args.kubectl,
+      alsoRollOut: monitoring ? [monitoringObjectNames(cfg.name).statefulSet] : [],
+    };
     this.apply = new command.local.Command(
       `${name}-apply`,
       // A changed stdin (new images, settings, kubeconfig) updates in place: kubectl apply is the update.

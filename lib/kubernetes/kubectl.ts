@@ -15,10 +15,19 @@ export interface KubectlTarget {
   context?: string;
   /** kubectl to run (default: `kubectl` on PATH). */
   kubectl?: string;
+  /** Further StatefulSets of the node the apply waits for (its monitoring stack). Default: none. */
+  alsoRollOut?: string[];
 }
 
 /** Kinds a node's apply owns: what it prunes when they leave the manifests (a p2p Service after an exposure change). */
-export const PRUNE_ALLOWLIST = ["core/v1/Service", "core/v1/Secret", "apps/v1/StatefulSet"];
+export const PRUNE_ALLOWLIST = [
+  "core/v1/Service", "core/v1/Secret", "apps/v1/StatefulSet",
+  // The monitoring stack's (lib/kubernetes/monitoring.ts): gone when monitoring is turned off.
+  "core/v1/ConfigMap", "core/v1/ServiceAccount", "rbac.authorization.k8s.io/v1/Role", "rbac.authorization.k8s.io/v1/RoleBinding",
+];
+
+/** What delete removes by the node's labels: the kinds apply prunes. */
+const DELETE_KINDS = "statefulset,service,secret,configmap,serviceaccount,role.rbac.authorization.k8s.io,rolebinding.rbac.authorization.k8s.io";
 
 function preamble(t: KubectlTarget): string[] {
   const kubectl = shellQuote(t.kubectl ?? "kubectl");
@@ -51,7 +60,7 @@ export function applyCommand(t: KubectlTarget, rolloutTimeoutSec = 600): string 
     ...preamble(t),
     `k get namespace ${ns} -o name >/dev/null 2>&1 || { k create namespace ${ns} && k label namespace ${ns} ${shellQuote("app.kubernetes.io/managed-by=pulumi-ephemery")}; }`,
     `k apply -f - --prune -l ${selector(t)} ${PRUNE_ALLOWLIST.map((k) => `--prune-allowlist=${k}`).join(" ")}`,
-    `k rollout status statefulset/${shellQuote(t.node)} -n ${shellQuote(t.namespace)} --timeout=${rolloutTimeoutSec}s`,
+    ...[t.node, ...(t.alsoRollOut ?? [])].map((s) => `k rollout status statefulset/${shellQuote(s)} -n ${shellQuote(t.namespace)} --timeout=${rolloutTimeoutSec}s`),
   ].join("\n");
 }
 
@@ -63,7 +72,7 @@ export function applyCommand(t: KubectlTarget, rolloutTimeoutSec = 600): string 
 export function deleteCommand(t: KubectlTarget): string {
   return [
     ...preamble(t),
-    `k delete statefulset,service,secret -n ${shellQuote(t.namespace)} -l ${selector(t)} --ignore-not-found --wait=true`,
+    `k delete ${DELETE_KINDS} -n ${shellQuote(t.namespace)} -l ${selector(t)} --ignore-not-found --wait=true`,
   ].join("\n");
 }
 
