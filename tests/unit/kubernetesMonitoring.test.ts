@@ -6,7 +6,9 @@ import * as yaml from "js-yaml";
 import { buildNodeSpecs } from "../../lib/clients";
 import { hostSchema, HostConfig } from "../../lib/config/schema";
 import { applyCommand, deleteCommand, PRUNE_ALLOWLIST } from "../../lib/kubernetes/kubectl";
-import { KubeObject, KubernetesNodeOptions, KubernetesRenderError, labelsOf } from "../../lib/kubernetes/manifests";
+import { KubeObject, KubernetesNodeOptions, KubernetesRenderError, labelsOf, renderNodeManifests } from "../../lib/kubernetes/manifests";
+import { allSpecs } from "../../lib/clients";
+import { clientLayout } from "../../lib/keys/layout";
 import { monitoringLabels, renderMonitoringManifests, SERVICE_ACCOUNT_DIR } from "../../lib/kubernetes/monitoring";
 import { buildRuleGroups, ruleCount, secretLookup } from "../../lib/monitoring";
 
@@ -63,6 +65,24 @@ describe("the in-cluster monitoring stack of a kubernetes node", () => {
     expect(set.spec.template.spec.hostAliases).toEqual([{ ip: "127.0.0.1", hostnames: ["k1-prometheus", "k1-alertmanager"] }]);
     // node-exporter and the validator exporter are not deployed in a cluster: no job points at nothing.
     expect(prom.scrape_configs.some((j) => j.job_name === "node" || j.job_name === "exporter")).toBe(false);
+  });
+
+  test("every client job keeps a port the node's pod declares, in a pod the job's selector matches", () => {
+    const h = host();
+    const specs = buildNodeSpecs({ node: h.name, host: h, checkpointSyncUrls: [] });
+    const nodeSet = one(renderNodeManifests(h.name, allSpecs(specs), opts(h), { jwtHex: "ab".repeat(32), keyFiles: clientLayout("lighthouse", []) }).objects, "StatefulSet");
+    const declared = nodeSet.spec.template.spec.containers.flatMap((c: { name: string; ports: { containerPort: number }[] }) => c.ports.map((p) => `${c.name};${p.containerPort}`));
+    const podLabels = nodeSet.spec.template.metadata.labels;
+    const prom = yaml.load(one(render(h).objects, "ConfigMap", "k1-prometheus").data["prometheus.yml"]) as { scrape_configs: Record<string, any>[] };
+    const sd = prom.scrape_configs.filter((j) => j.kubernetes_sd_configs);
+    expect(sd.map((j) => j.job_name).sort()).toEqual(["consensus", "execution", "validator"]);
+    for (const j of sd) {
+      expect(declared).toContain(j.relabel_configs[0].regex);
+      for (const kv of (j.kubernetes_sd_configs[0].selectors[0].label as string).split(",")) {
+        const [k, v] = kv.split("=");
+        expect(podLabels[k]).toBe(v);
+      }
+    }
   });
 
   test("the same rule files as a host's, mounted under rules/", () => {
