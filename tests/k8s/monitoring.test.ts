@@ -16,6 +16,9 @@
  * - a route to pod addresses: the same bridge address lets the test read Prometheus's and Alertmanager's HTTP API
  *   at their pod addresses (kubectl port-forward needs a kubelet reachable on a non-loopback address). No packet
  *   leaves the machine: the bridge has no uplink, and it is deleted with the cluster.
+ * And one rule: with br_netfilter loaded, frames between two pods on the bridge pass iptables' FORWARD chain, whose
+ * policy dockerd sets to DROP; an ACCEPT for ephk8s0 -> ephk8s0 (commented, removed after) lets Prometheus reach the
+ * node pod, as any CNI's own rules would.
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -46,6 +49,8 @@ const BRIDGE_ADDRESS = "10.247.24.1";
 const API_FORWARD_PORT = 33443;
 const CLIENT_IMAGE = "ephemery-k8s/client-metrics:1.0.0";
 const PROMETHEUS_IMAGE = "pulumi-ephemery/prometheus:3.7.3-gomod";
+const FORWARD_RULE = ["FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-m", "comment", "--comment", "ephemery-k8s-monitoring-test", "-j", "ACCEPT"];
+let forwardRuleAdded = false;
 
 /**
  * Metrics for the stand-ins, in the names lib/monitoring/clientMetrics.ts reads, served as text (Prometheus 3
@@ -171,6 +176,11 @@ beforeAll(async () => {
     const r = spawnSync("ip", args, { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
   }
+  if (spawnSync("iptables", ["-C", ...FORWARD_RULE]).status !== 0) {
+    const r = spawnSync("iptables", ["-I", ...FORWARD_RULE], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`iptables -I ${FORWARD_RULE.join(" ")}: ${r.stderr}`);
+    forwardRuleAdded = true;
+  }
   await cluster.start();
   timings.clusterStartMs = Date.now() - t0;
   const images = [clientImage(), ...monitoringImages()];
@@ -198,6 +208,7 @@ afterAll(async () => {
   if (forwarder) await new Promise((r) => forwarder!.close(r));
   if (cluster) await cluster.stop();
   else spawnSync("ip", ["link", "delete", BRIDGE]);
+  if (forwardRuleAdded) spawnSync("iptables", ["-D", ...FORWARD_RULE]);
   // eslint-disable-next-line no-console
   console.log(`k8s monitoring timings: ${JSON.stringify({ ...timings, ...cluster?.startTimes })}`);
 }, 300_000);
