@@ -68,11 +68,13 @@ export class KubernetesNode extends pulumi.ComponentResource {
     // set, as a host's does before the first key install.
     const vc = validatorClientOf(cfg);
     const keyFiles = vc ? clientLayout(vc, []) : undefined;
-    // Rendered once with a placeholder JWT for the plain objects (the JWT only ever lands in a Secret); a render
-    // error (a port outside the NodePort range, two clients on one port) surfaces here, before any resource.
+    // The monitoring stack in the cluster (lib/kubernetes/monitoring.ts) goes in the node's own apply, so it is
+    // pruned with the node's objects when monitoring is turned off and deleted with the node.
     const monitoring = cfg.monitoring.enabled;
     const renderMonitoringWith = (alertmanager: Record<string, string> | undefined, grafanaAdminPassword: string | undefined) =>
       renderMonitoringManifests(cfg, specs, renderOpts, { alertmanager: alertmanager ? secretLookup(alertmanager) : placeholderSecrets, grafanaAdminPassword });
+    // Rendered once with placeholder secrets for the plain objects (the secrets only ever land in Secrets); a render
+    // error (a port outside the NodePort range, two clients on one port) surfaces here, before any resource.
     this.objects = [
       ...renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex: "0".repeat(64), keyFiles }).objects,
       ...(monitoring ? renderMonitoringWith(undefined, "placeholder").objects : []),
