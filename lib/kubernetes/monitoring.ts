@@ -30,7 +30,7 @@ import { renderMonitoring, RenderedFile } from "../monitoring";
 import { renderPrometheusConfig, scrapeTargets, ScrapeTarget, staticDiscovery } from "../monitoring/prometheus";
 import { MONITORING_MOUNTS } from "../monitoring/specs";
 import { placeholderSecrets, renderAlertmanagerConfig, SecretLookup } from "../monitoring/alertmanager";
-import { KubeObject, KubernetesNodeOptions, KubernetesRenderError, portName } from "./manifests";
+import { KubeObject, KubernetesNodeOptions, KubernetesRenderError, memoryQuantity, portName } from "./manifests";
 
 /** Where a ServiceAccount token, its CA and namespace are read by in-cluster clients (client-go's rest.InClusterConfig). */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -177,7 +177,7 @@ export function renderMonitoringManifests(host: HostConfig, clients: NodeSpecs, 
       ...(Object.keys(s.env).length > 0 ? { env: Object.entries(s.env).map(([name, value]) => ({ name, value })) } : {}),
       ports: s.ports.map((p) => ({ name: portName("monitoring", p.purpose, p.protocol, p.containerPort), containerPort: p.containerPort, protocol: "TCP" })),
       volumeMounts: [...configMounts[role], { name: dataMount[role], mountPath: s.data!.mountPath }],
-      resources: { limits: { memory: `${s.memoryMiB}Mi` }, requests: { memory: `${s.memoryMiB}Mi` } },
+      resources: { limits: { memory: memoryQuantity(s.memoryMiB) }, requests: { memory: memoryQuantity(s.memoryMiB) } },
       ...(user ? { securityContext: { runAsUser: Number(user[1]), runAsGroup: Number(user[2]) } } : {}),
     };
   });

@@ -77,6 +77,8 @@ exec "/opt/standin/$(basename "$0")" "$@"
 
 let cluster: TestCluster;
 let forwarder: net.Server | undefined;
+/** Open connections through the forwarder: Prometheus's watches never end on their own, and close() waits for them. */
+const forwarded = new Set<net.Socket>();
 const pv: Record<string, string> = {};
 const timings: Record<string, number> = {};
 
@@ -84,9 +86,9 @@ function hostConfig(): HostConfig {
   return hostSchema.parse({
     name: NODE, kind: "kubernetes",
     kubernetes: { namespace: NS, storageClass: "", imagePullPolicy: "Never" },
-    execution: { client: "geth", image: CLIENT_IMAGE, memoryMiB: 128, p2pPort: 33303, rpcPort: 33545, wsPort: 33546 },
-    consensus: { client: "lighthouse", image: CLIENT_IMAGE, memoryMiB: 128, p2pPort: 33900, quicPort: 33901, beaconApiPort: 33052 },
-    validator: { client: "lighthouse", image: CLIENT_IMAGE, memoryMiB: 128, feeRecipient: FEE },
+    execution: { client: "geth", image: CLIENT_IMAGE, memoryMiB: 256, p2pPort: 33303, rpcPort: 33545, wsPort: 33546 },
+    consensus: { client: "lighthouse", image: CLIENT_IMAGE, memoryMiB: 256, p2pPort: 33900, quicPort: 33901, beaconApiPort: 33052 },
+    validator: { client: "lighthouse", image: CLIENT_IMAGE, memoryMiB: 256, feeRecipient: FEE },
     monitoring: {
       enabled: true, grafana: false, scrapeIntervalSec: 5, retentionSizeGiB: 1,
       images: { prometheus: PROMETHEUS_IMAGE, alertmanager: LOCAL_MONITORING_IMAGES.alertmanager },
@@ -188,6 +190,9 @@ beforeAll(async () => {
   timings.imagesMs = Date.now() - t0 - timings.clusterStartMs;
   forwarder = net.createServer((c) => {
     const up = net.connect(API_PORT, API_ADDRESS);
+    forwarded.add(c).add(up);
+    c.on("close", () => forwarded.delete(c));
+    up.on("close", () => forwarded.delete(up));
     c.pipe(up).pipe(c);
     c.on("error", () => up.destroy());
     up.on("error", () => c.destroy());
@@ -205,7 +210,11 @@ beforeAll(async () => {
 }, 3_600_000);
 
 afterAll(async () => {
-  if (forwarder) await new Promise((r) => forwarder!.close(r));
+  if (forwarder) {
+    const closed = new Promise((r) => forwarder!.close(r));
+    for (const sock of forwarded) sock.destroy();
+    await closed;
+  }
   if (cluster) await cluster.stop();
   else spawnSync("ip", ["link", "delete", BRIDGE]);
   if (forwardRuleAdded) spawnSync("iptables", ["-D", ...FORWARD_RULE]);
@@ -243,7 +252,7 @@ describe("the node's monitoring stack in the cluster", () => {
       return r.length === 3 ? r : undefined;
     });
     expect(up.map((r) => r.metric.job).sort()).toEqual(JOBS.sort());
-    const head = (await prometheus(`/api/v1/query?query=${encodeURIComponent(`chain_head_block{node="${NODE}"}`)}`)).data.result;
+    const head = (await prometheus(`/api/v1/query?query=${encodeURIComponent(`chain_head_block{node="${NODE}",job="execution"}`)}`)).data.result;
     expect(head).toHaveLength(1);
     expect(Number(head[0].value[1])).toBeGreaterThan(0);
     // Prometheus and Alertmanager through the names a host uses, on the pod's loopback.
@@ -254,7 +263,8 @@ describe("the node's monitoring stack in the cluster", () => {
   test("the host's rule groups are loaded, every rule healthy, and Alertmanager is Prometheus's", async () => {
     const h = hostConfig();
     const groups = (await prometheus("/api/v1/rules")).data.groups as { name: string; rules: { health: string; name: string; lastError?: string }[] }[];
-    expect(groups.map((g) => g.name).sort()).toEqual(buildRuleGroups(h).map((g) => g.name).sort());
+    // The group names a host's rule files carry (lib/monitoring/rules.ts renderRuleFile).
+    expect(groups.map((g) => g.name).sort()).toEqual(buildRuleGroups(h).map((g) => `ephemery-${g.name}`).sort());
     const rules = groups.flatMap((g) => g.rules);
     expect(rules.length).toBe(ruleCount(buildRuleGroups(h)));
     await waitFor("every rule evaluated without error", 60_000, async () => {

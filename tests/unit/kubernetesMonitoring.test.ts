@@ -6,7 +6,7 @@ import * as yaml from "js-yaml";
 import { buildNodeSpecs } from "../../lib/clients";
 import { hostSchema, HostConfig } from "../../lib/config/schema";
 import { applyCommand, deleteCommand, PRUNE_ALLOWLIST } from "../../lib/kubernetes/kubectl";
-import { KubeObject, KubernetesNodeOptions, KubernetesRenderError, labelsOf, renderNodeManifests } from "../../lib/kubernetes/manifests";
+import { KubeObject, KubernetesNodeOptions, KubernetesRenderError, labelsOf, memoryQuantity, renderNodeManifests } from "../../lib/kubernetes/manifests";
 import { allSpecs } from "../../lib/clients";
 import { clientLayout } from "../../lib/keys/layout";
 import { monitoringLabels, renderMonitoringManifests, SERVICE_ACCOUNT_DIR } from "../../lib/kubernetes/monitoring";
@@ -183,5 +183,17 @@ describe("the in-cluster monitoring stack of a kubernetes node", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("memory quantities", () => {
+  test("written as the API server stores them, so a second apply patches nothing", () => {
+    expect(memoryQuantity(1024)).toBe("1Gi");
+    expect(memoryQuantity(8192)).toBe("8Gi");
+    expect(memoryQuantity(256)).toBe("256Mi");
+    expect(memoryQuantity(1536)).toBe("1536Mi");
+    const out = render(host());
+    const prom = one(out.objects, "StatefulSet").spec.template.spec.containers.find((c: { name: string }) => c.name === "prometheus");
+    expect(prom.resources.requests.memory).toBe("1Gi");
   });
 });
