@@ -256,7 +256,10 @@ describe("the node's monitoring stack in the cluster", () => {
     expect(head).toHaveLength(1);
     expect(Number(head[0].value[1])).toBeGreaterThan(0);
     // Prometheus and Alertmanager through the names a host uses, on the pod's loopback.
-    const self = (await prometheus(`/api/v1/query?query=${encodeURIComponent('up{job=~"prometheus|alertmanager"}')}`)).data.result;
+    const self = await waitFor("Prometheus and Alertmanager scraped", 60_000, async () => {
+      const r = (await prometheus(`/api/v1/query?query=${encodeURIComponent('up{job=~"prometheus|alertmanager"}')}`)).data.result;
+      return r.length === 2 ? r : undefined;
+    });
     expect(self.map((r: { metric: Record<string, string>; value: string[] }) => `${r.metric.instance}=${r.value[1]}`).sort()).toEqual([`${NODE}-alertmanager:9093=1`, `${NODE}-prometheus:9090=1`]);
   });
 
