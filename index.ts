@@ -40,7 +40,10 @@ export = async () => {
     for (const [i, host] of config.hosts.entries()) {
       if (resolveHostKind(host) === "kubernetes") {
         // The loader refused a kubernetes host without a kubeconfig, so there is one.
-        const node = new KubernetesNode(host.name, { config: host, network: config.network, checkpointSyncUrls: checkpointLists[i], kubeconfig: kubeconfigFor(host.name)! });
+        const node = new KubernetesNode(host.name, {
+          config: host, network: config.network, checkpointSyncUrls: checkpointLists[i], kubeconfig: kubeconfigFor(host.name)!,
+          alertmanagerSecrets: secrets.alertmanagerSecrets, grafanaAdminPassword: secrets.grafanaAdminPassword,
+        });
         outputs.push(kubernetesNodeOutputs(node, host));
         await new Promise((resolve) => setImmediate(resolve));
         continue;

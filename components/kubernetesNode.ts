@@ -21,6 +21,8 @@ import { KubeObject, renderNodeManifests } from "../lib/kubernetes/manifests";
 import { activeDeadlineSec, renderResetManifests, renderResetScript } from "../lib/kubernetes/reset";
 import { KubernetesValidatorKeys } from "./kubernetesKeys";
 import { KeystorePasswords, scanKeys, stackKeystorePasswords } from "./validatorKeys";
+import { monitoringObjectNames, renderMonitoringManifests } from "../lib/kubernetes/monitoring";
+import { placeholderSecrets, secretLookup } from "../lib/monitoring";
 
 export interface KubernetesNodeArgs {
   /** The validated host settings (`hosts[i]`, kind kubernetes). */
@@ -35,6 +37,10 @@ export interface KubernetesNodeArgs {
   readonly kubectl?: string;
   /** Keystore passwords for validator.keys (secrets). Default: the stack's keystorePassword(s). */
   readonly keystorePasswords?: pulumi.Input<KeystorePasswords>;
+  /** `ephemery:alertmanagerSecrets` (a secret), for the in-cluster monitoring's receivers. Default: none. */
+  readonly alertmanagerSecrets?: pulumi.Input<Record<string, string>>;
+  /** `ephemery:grafanaAdminPassword` (a secret). Default: generated once and kept in state as a secret. */
+  readonly grafanaAdminPassword?: pulumi.Input<string>;
 }
 
 export class KubernetesNode extends pulumi.ComponentResource {
@@ -45,6 +51,8 @@ export class KubernetesNode extends pulumi.ComponentResource {
   public readonly jwt: pulumi.Output<string>;
   public readonly apply: command.local.Command;
   public readonly keys?: KubernetesValidatorKeys;
+  /** Grafana's admin password in the cluster, a Pulumi secret; undefined when monitoring or Grafana is off. */
+  public readonly grafanaAdminPassword?: pulumi.Output<string>;
 
   constructor(name: string, args: KubernetesNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     const cfg = args.config;
@@ -76,12 +84,24 @@ export class KubernetesNode extends pulumi.ComponentResource {
       namespace: k.namespace, image: k.resetImage, imagePullPolicy: k.imagePullPolicy, schedule: cfg.reset.schedule, enabled: cfg.reset.enabled,
       script: renderResetScript(cfg, args.network, specs), roles: allSpecs(specs).map((s) => s.role), activeDeadlineSec: activeDeadlineSec(cfg, args.network, specs),
     });
-    // Rendered once with placeholder secrets for the plain objects (the JWT and keys only ever land in a Secret); a
-    // render error (a port outside the NodePort range, two clients on one port) surfaces here, before any resource.
-    this.objects = [...renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex: "0".repeat(64), keyFiles: emptyKeyFiles, pubkeys }).objects, ...resetObjects];
-    const target = { namespace: k.namespace, node: cfg.name, context: k.context, kubectl: args.kubectl };
+    // The monitoring stack in the cluster (lib/kubernetes/monitoring.ts) goes in the node's own apply, so it is
+    // pruned with the node's objects when monitoring is turned off and deleted with the node.
+    const monitoring = cfg.monitoring.enabled;
+    const renderMonitoringWith = (alertmanager: Record<string, string> | undefined, grafanaAdminPassword: string | undefined) =>
+      renderMonitoringManifests(cfg, specs, renderOpts, { alertmanager: alertmanager ? secretLookup(alertmanager) : placeholderSecrets, grafanaAdminPassword });
+    // Rendered once with placeholder secrets for the plain objects (the JWT, keys and receivers only ever land in
+    // Secrets); a render error (a port outside the NodePort range, two clients on one port) surfaces here, before any resource.
+    this.objects = [
+      ...renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex: "0".repeat(64), keyFiles: emptyKeyFiles, pubkeys }).objects,
+      ...resetObjects,
+      ...(monitoring ? renderMonitoringWith(undefined, "placeholder").objects : []),
+    ];
+    const target = {
+      namespace: k.namespace, node: cfg.name, context: k.context, kubectl: args.kubectl,
+      alsoRollOut: monitoring ? [monitoringObjectNames(cfg.name).statefulSet] : [],
+    };
     if (keysCfg && scanned && vc) {
-      const statefulSet = this.objects.find((o) => o.kind === "StatefulSet") as { spec: { replicas: number } } | undefined;
+      const statefulSet = this.objects.find((o) => o.kind === "StatefulSet" && o.metadata.name === cfg.name) as { spec: { replicas: number } } | undefined;
       this.keys = new KubernetesValidatorKeys(`${name}-keys`, {
         config: cfg, scanned, validatorClient: vc, passwords: args.keystorePasswords ?? stackKeystorePasswords(cfg.name),
         kubeconfig: args.kubeconfig, target, replicas: statefulSet?.spec.replicas ?? 0,
@@ -96,9 +116,21 @@ export class KubernetesNode extends pulumi.ComponentResource {
       { parent: this, additionalSecretOutputs: ["stdout"] },
     );
     this.jwt = pulumi.secret(generated.stdout);
-    const stdin = pulumi.secret(pulumi.all([args.kubeconfig, this.jwt, keys?.values]).apply(([kubeconfig, jwtHex, keyValues]) => {
+    const grafanaOn = monitoring && cfg.monitoring.grafana;
+    if (grafanaOn && args.grafanaAdminPassword === undefined) {
+      const pw = new command.local.Command(
+        `${name}-grafana-secret-generate`,
+        { create: `node -e "process.stdout.write(require('crypto').randomBytes(18).toString('base64url'))"`, logging: "none" },
+        { parent: this, additionalSecretOutputs: ["stdout"] },
+      );
+      this.grafanaAdminPassword = pulumi.secret(pw.stdout);
+    } else if (grafanaOn) {
+      this.grafanaAdminPassword = pulumi.secret(pulumi.output(args.grafanaAdminPassword!));
+    }
+    const stdin = pulumi.secret(pulumi.all([args.kubeconfig, this.jwt, keys?.values, args.alertmanagerSecrets ?? {}, this.grafanaAdminPassword ?? ""]).apply(([kubeconfig, jwtHex, keyValues, am, grafanaPw]) => {
       const m = renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, keyValues ? { jwtHex, ...keyValues } : { jwtHex, keyFiles: emptyKeyFiles });
-      return kubectlStdin(kubeconfig, [...m.objects, ...resetObjects, ...m.secrets]);
+      const mon = monitoring ? renderMonitoringWith(am, grafanaPw || undefined) : { objects: [], secrets: [] };
+      return kubectlStdin(kubeconfig, [...m.objects, ...resetObjects, ...mon.objects, ...m.secrets, ...mon.secrets]);
     }));
     // Keys moved in from a host wait moveWaitEpochs before the new pod starts with them, as a host's install does.
     const apply = keys ? keys.moveWaitSec.apply((sec) => `${sec > 0 ? `sleep ${Math.floor(sec)}\n` : ""}${applyCommand(target)}`) : applyCommand(target);

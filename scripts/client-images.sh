@@ -16,8 +16,9 @@
 # static busybox for sh and the usual tools. The rootfs tarball is cached under
 # ${PULUMI_EPHEMERY_CACHE:-~/.cache/pulumi-ephemery}/images/, keyed by the hash of its content, so a fresh Docker
 # data root (every test run has one) only pays for `docker import`; an image whose label already carries that hash
-# is left alone. Usage: scripts/client-images.sh [geth] [prysm] [monitoring]  (geth and prysm when none is named).
-# Prints the tags.
+# is left alone. Usage: scripts/client-images.sh [--tars] [geth] [prysm] [monitoring]  (geth and prysm when none
+# is named). Prints the tags; with --tars, no Docker is needed and each line is "<tag> <rootfs tarball>
+# <entrypoint JSON>" instead (the Kubernetes tier imports those into its containerd).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,8 +30,10 @@ mkdir -p "$IMAGES"
 log() { printf '[client-images] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
-command -v docker >/dev/null || die "the docker CLI is needed (apt-get install -y docker.io)"
-docker info >/dev/null 2>&1 || die "no Docker engine answers on ${DOCKER_HOST:-/var/run/docker.sock}: start dockerd first"
+TARS_ONLY=0
+if [[ "${1:-}" == --tars ]]; then TARS_ONLY=1; shift; fi
+[[ $TARS_ONLY == 1 ]] || command -v docker >/dev/null || die "the docker CLI is needed (apt-get install -y docker.io)"
+[[ $TARS_ONLY == 1 ]] || docker info >/dev/null 2>&1 || die "no Docker engine answers on ${DOCKER_HOST:-/var/run/docker.sock}: start dockerd first"
 BUSYBOX=$(command -v busybox || true)
 # ldd fails on a static binary: that is the one wanted (it needs no libraries in the image).
 if [[ -z "$BUSYBOX" ]] || ldd "$BUSYBOX" >/dev/null 2>&1; then die "static busybox is needed (apt-get install -y busybox-static)"; fi
@@ -95,6 +98,7 @@ rootfs_tar() {
 # import_image REF TAR HASH ENTRYPOINT_JSON: docker import unless REF already carries HASH.
 import_image() {
   local ref=$1 tar=$2 hash=$3 entrypoint=$4 have
+  if [[ $TARS_ONLY == 1 ]]; then printf '%s %s %s\n' "$ref" "$tar" "$entrypoint"; return; fi
   have=$(docker image inspect -f "{{ index .Config.Labels \"$LABEL\" }}" "$ref" 2>/dev/null || true)
   if [[ "$have" == "$hash" ]]; then log "$ref is up to date"; printf '%s\n' "$ref"; return; fi
   local t0=$SECONDS

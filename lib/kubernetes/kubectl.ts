@@ -15,12 +15,21 @@ export interface KubectlTarget {
   context?: string;
   /** kubectl to run (default: `kubectl` on PATH). */
   kubectl?: string;
+  /** Further StatefulSets of the node the apply waits for (its monitoring stack). Default: none. */
+  alsoRollOut?: string[];
 }
 
 /** Kinds a node's apply owns: what it prunes when they leave the manifests (a p2p Service after an exposure change). */
-export const PRUNE_ALLOWLIST = ["core/v1/Service", "core/v1/Secret", "apps/v1/StatefulSet",
+export const PRUNE_ALLOWLIST = [
+  "core/v1/Service", "core/v1/Secret", "apps/v1/StatefulSet",
   // The in-cluster reset (lib/kubernetes/reset.ts); its Jobs and pods go with the CronJob (owner references).
-  "batch/v1/CronJob", "core/v1/ConfigMap", "core/v1/ServiceAccount", "rbac.authorization.k8s.io/v1/Role", "rbac.authorization.k8s.io/v1/RoleBinding"];
+  "batch/v1/CronJob",
+  // The reset's program and the monitoring stack's files (lib/kubernetes/monitoring.ts), and both their RBAC.
+  "core/v1/ConfigMap", "core/v1/ServiceAccount", "rbac.authorization.k8s.io/v1/Role", "rbac.authorization.k8s.io/v1/RoleBinding",
+];
+
+/** What delete removes by the node's labels: the kinds apply prunes. */
+const DELETE_KINDS = "cronjob,statefulset,service,secret,configmap,serviceaccount,role.rbac.authorization.k8s.io,rolebinding.rbac.authorization.k8s.io";
 
 /** The script's start: the kubeconfig from stdin's first line into a 0600 temp file, and `k` running kubectl on it. */
 export function kubectlPreamble(t: KubectlTarget): string[] {
@@ -54,7 +63,7 @@ export function applyCommand(t: KubectlTarget, rolloutTimeoutSec = 600): string 
     ...kubectlPreamble(t),
     `k get namespace ${ns} -o name >/dev/null 2>&1 || { k create namespace ${ns} && k label namespace ${ns} ${shellQuote("app.kubernetes.io/managed-by=pulumi-ephemery")}; }`,
     `k apply -f - --prune -l ${selector(t)} ${PRUNE_ALLOWLIST.map((k) => `--prune-allowlist=${k}`).join(" ")}`,
-    `k rollout status statefulset/${shellQuote(t.node)} -n ${shellQuote(t.namespace)} --timeout=${rolloutTimeoutSec}s`,
+    ...[t.node, ...(t.alsoRollOut ?? [])].map((s) => `k rollout status statefulset/${shellQuote(s)} -n ${shellQuote(t.namespace)} --timeout=${rolloutTimeoutSec}s`),
   ].join("\n");
 }
 
@@ -66,7 +75,7 @@ export function applyCommand(t: KubectlTarget, rolloutTimeoutSec = 600): string 
 export function deleteCommand(t: KubectlTarget): string {
   return [
     ...kubectlPreamble(t),
-    `k delete cronjob,statefulset,service,secret,configmap,rolebinding,role,serviceaccount -n ${shellQuote(t.namespace)} -l ${selector(t)} --ignore-not-found --wait=true`,
+    `k delete ${DELETE_KINDS} -n ${shellQuote(t.namespace)} -l ${selector(t)} --ignore-not-found --wait=true`,
   ].join("\n");
 }
 

@@ -89,6 +89,14 @@ export function objectNames(node: string) {
   };
 }
 
+/**
+ * A memory size as the API server writes it back: it canonicalises quantities ("1024Mi" is stored as "1Gi"), so
+ * any other spelling would make every client-side apply patch it again ("configured" with nothing changed).
+ */
+export function memoryQuantity(mib: number): string {
+  return mib % 1024 === 0 ? `${mib / 1024}Gi` : `${mib}Mi`;
+}
+
 /** Kubernetes expands `$(VAR)` and turns `$$` into `$` in command and args: doubling every `$` keeps the text as written. */
 export function escapeKubeExpansion(v: string): string {
   return v.replace(/\$/g, "$$$$");
@@ -166,7 +174,7 @@ export function renderNodeManifests(node: string, specs: ContainerSpec[], opts: 
         const v = volumeFor(m, node, opts.dataDir);
         return { name: v.volume, mountPath: m.target, ...(v.readOnly ? { readOnly: true } : {}) };
       }),
-      resources: { limits: { memory: `${s.memoryMiB}Mi` }, requests: { memory: `${s.memoryMiB}Mi` } },
+      resources: { limits: { memory: memoryQuantity(s.memoryMiB) }, requests: { memory: memoryQuantity(s.memoryMiB) } },
     };
     // Specs carry no secrets in env (the JWT and keys are files); env is plain data, expanded like args.
     const env = Object.entries(s.env).map(([name, value]) => ({ name, value: escapeKubeExpansion(value) }));

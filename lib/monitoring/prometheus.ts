@@ -34,6 +34,13 @@ export interface PrometheusRenderOptions {
   ruleFiles: string[];
   /** Alertmanager `host:port` (default: the node's alertmanager container). */
   alertmanager?: string;
+  /** How Prometheus finds a target (default: `static_configs` at its address); a cluster discovers pods instead. */
+  discovery?: (t: ScrapeTarget) => Record<string, unknown>;
+}
+
+/** A target at its fixed address, labelled with the node and client. */
+export function staticDiscovery(node: string): (t: ScrapeTarget) => Record<string, unknown> {
+  return (t) => ({ static_configs: [{ targets: [t.address], labels: { node, client: t.client } }] });
 }
 
 export function renderPrometheusConfig(targets: ScrapeTarget[], o: PrometheusRenderOptions): string {
@@ -51,7 +58,7 @@ export function renderPrometheusConfig(targets: ScrapeTarget[], o: PrometheusRen
     scrape_configs: targets.map((t) => ({
       job_name: t.job,
       metrics_path: t.path,
-      static_configs: [{ targets: [t.address], labels: { node: o.node, client: t.client } }],
+      ...(o.discovery ?? staticDiscovery(o.node))(t),
     })),
   };
   return `# Written by pulumi-ephemery for node ${o.node}; \`pulumi up\` overwrites hand edits.\n${yaml.dump(doc, { lineWidth: -1, noRefs: true, sortKeys: false })}`;

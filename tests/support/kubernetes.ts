@@ -344,6 +344,17 @@ async function stopProc(p: Proc): Promise<void> {
 export function dockerArchive(rootfs: string, ref: string, config: { Entrypoint?: string[]; Cmd?: string[] }, outDir: string): string {
   const work = fs.mkdtempSync(path.join(outDir, "img-"));
   execFileSync("tar", ["--numeric-owner", "--owner=0", "--group=0", "--sort=name", "--mtime=@0", "-C", rootfs, "-cf", path.join(work, "layer.tar"), "."]);
+  return archiveOf(work, ref, config, outDir);
+}
+
+/** The same from a ready rootfs tarball (scripts/client-images.sh --tars prints them). */
+export function layerArchive(layerTar: string, ref: string, config: { Entrypoint?: string[]; Cmd?: string[] }, outDir: string): string {
+  const work = fs.mkdtempSync(path.join(outDir, "img-"));
+  fs.copyFileSync(layerTar, path.join(work, "layer.tar"));
+  return archiveOf(work, ref, config, outDir);
+}
+
+function archiveOf(work: string, ref: string, config: { Entrypoint?: string[]; Cmd?: string[] }, outDir: string): string {
   const layer = fs.readFileSync(path.join(work, "layer.tar"));
   const diffId = `sha256:${crypto.createHash("sha256").update(layer).digest("hex")}`;
   const cfg = JSON.stringify({

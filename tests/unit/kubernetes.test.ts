@@ -65,7 +65,7 @@ describe("Kubernetes manifests of one node", () => {
     expect(set.spec.template.spec.hostAliases).toEqual([{ ip: "127.0.0.1", hostnames: ["n1-execution", "n1-consensus", "n1-validator"] }]);
     expect(set.spec.template.spec.automountServiceAccountToken).toBe(false);
     expect(set.spec.template.spec.terminationGracePeriodSeconds).toBe(180);
-    expect(containers[0].resources.limits.memory).toBe(`${specs[0].memoryMiB}Mi`);
+    expect(containers[0].resources.limits.memory).toBe("8Gi"); // 8192 MiB, as the API server stores it (memoryQuantity)
     expect(containers[0].securityContext).toEqual({ runAsUser: 0, runAsGroup: 0 });
   });
 
