@@ -50,7 +50,10 @@ describe("the in-cluster monitoring of a kind kubernetes host under mocks", () =
     }, { secretKeys: ["ephemery:kubeconfig"] });
     const apply = named(r, "k8n-apply");
     expect(apply.inputs.create).not.toContain("k8n-monitoring");
-    expect(docs(apply.inputs.stdin as string).map((d) => d.kind).sort()).toEqual(["Namespace", "Secret", "Service", "StatefulSet"]);
+    const objects = docs(apply.inputs.stdin as string) as { kind: string; metadata: { name: string } }[];
+    // The node's own StatefulSet and its reset CronJob remain; nothing of the monitoring stack does.
+    expect(objects.filter((d) => d.kind === "StatefulSet").map((d) => d.metadata.name)).toEqual(["k8n"]);
+    expect(objects.map((d) => d.metadata.name).filter((n) => n.includes("monitoring") || n.includes("prometheus") || n.includes("alertmanager"))).toEqual([]);
     expect(r.some((x) => x.name.includes("grafana"))).toBe(false);
   });
 });
