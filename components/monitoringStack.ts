@@ -15,7 +15,6 @@ import { monitoringPaths, monitoringSpecList, placeholderSecrets, renderMonitori
 import { containerMetricsCron, containerMetricsCronFile, containerMetricsValues, CONTAINER_METRICS_SCRIPT } from "../lib/monitoring/hostFiles";
 import { RenderedFile } from "../lib/monitoring";
 import { renderAlertmanagerConfig } from "../lib/monitoring/alertmanager";
-import { withRemoteWrite } from "../lib/monitoring/fleet";
 import { remoteWritePaths } from "../lib/monitoring/fleetMonitor";
 import { createDockerContainer } from "./containers";
 import type { NodeRemoteWrite } from "./fleetMonitor";
@@ -55,7 +54,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
   constructor(name: string, args: MonitoringStackArgs, opts?: pulumi.ComponentResourceOptions) {
     const cfg = args.config;
     // Plain rendering first: it decides what exists and gives the policy inputs (secrets stay out of it).
-    const plain = renderMonitoring(cfg, args.clients, placeholderSecrets);
+    const plain = renderMonitoring(cfg, args.clients, placeholderSecrets, args.remoteWrite?.target);
     const specs = monitoringSpecList(plain.specs);
     super("ephemery:monitoring:MonitoringStack", name, {
       node: cfg.name,
@@ -72,8 +71,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
     // Plain files in one round trip: each written atomically, then Prometheus is told to reload.
     const exporterFile: RenderedFile = { path: "exporter/validator-exporter.js", hostPath: "exporter/validator-exporter.js", content: packagedFileText(EXPORTER_SOURCE) };
     const rw = args.remoteWrite;
-    const nodeFiles = rw ? plain.files.map((f) => (f.path === "prometheus.yml" ? { ...f, content: withRemoteWrite(f.content, rw.target) } : f)) : plain.files;
-    const install = installFilesScript(paths.root, paths.textfile, [...nodeFiles, exporterFile], `${cfg.name}-prometheus`);
+    const install = installFilesScript(paths.root, paths.textfile, [...plain.files, exporterFile], `${cfg.name}-prometheus`);
     // Rerun in place when the files change; destroy takes the whole monitoring directory (metrics live in volumes).
     const files = hostCommand(`${name}-files`, host.connection, { create: "bash -s", update: "bash -s", stdin: install, delete: `rm -rf ${shellQuote(paths.root)}` }, after);
 
