@@ -147,6 +147,7 @@ export class EphemeryNode extends pulumi.ComponentResource {
             { path: this.jwt.path, mode: "0600", content: this.jwt.value },
             { path: compose.file, mode: "0644", content: compose.content },
             { path: this.resetJob.scriptPath, mode: "0755", content: this.resetJob.script },
+            ...(this.monitoring?.watchedFiles ?? []),
           ],
           compose: { command: composeCommand(cfg.name, compose.file), containers: composeSpecs.map((s) => ({ name: s.name, image: s.image })) },
         },

@@ -20,6 +20,7 @@ import { createDockerContainer } from "./containers";
 import type { NodeRemoteWrite } from "./fleetMonitor";
 import { Host } from "./host";
 import { hostCommand, hostFile } from "./hostCommand";
+import type { WatchedFile } from "./hostDrift";
 
 /** The exporter's source, installed on the host and mounted into a pinned node image. */
 export const EXPORTER_SOURCE = path.join(__dirname, "..", "exporter", "validator-exporter.js");
@@ -50,6 +51,8 @@ export class MonitoringStack extends pulumi.ComponentResource {
   /** Grafana's admin password, a Pulumi secret; undefined when Grafana is off. */
   public readonly grafanaAdminPassword?: pulumi.Output<string>;
   public readonly alertCount: number;
+  /** Files the node's drift guard watches besides its own: the fleet password and CA (none without a fleet). */
+  public readonly watchedFiles: WatchedFile[] = [];
 
   constructor(name: string, args: MonitoringStackArgs, opts?: pulumi.ComponentResourceOptions) {
     const cfg = args.config;
@@ -117,8 +120,10 @@ export class MonitoringStack extends pulumi.ComponentResource {
     if (rw) {
       // The fleet password (0600, never in prometheus.yml) and CA beside prometheus.yml, in the directory it mounts.
       const rwPaths = remoteWritePaths(cfg.dataDir, cfg.name);
-      const fleetFile = (id: string, file: string, mode: string, content: pulumi.Input<string>) =>
-        hostFile(`${name}-${id}`, host.connection, { path: file, mode, dirMode: "0700", content, quiet: true, afterWrite: reload(`${cfg.name}-prometheus`) }, after);
+      const fleetFile = (id: string, file: string, mode: string, content: pulumi.Input<string>) => {
+        this.watchedFiles.push({ path: file, mode, content });
+        return hostFile(`${name}-${id}`, host.connection, { path: file, mode, dirMode: "0700", content, quiet: true, afterWrite: reload(`${cfg.name}-prometheus`) }, after);
+      };
       this.filesReady.push(fleetFile("fleet-password", rwPaths.password, "0600", rw.password), fleetFile("fleet-ca", rwPaths.ca, "0644", rw.caCertificate));
     }
     if (args.network) {
