@@ -148,6 +148,7 @@ export class EphemeryNode extends pulumi.ComponentResource {
             { path: compose.file, mode: "0644", content: compose.content },
             // The reset program, and with re-deposit on its program and the funding key (a secret, kept encrypted).
             ...this.resetJob.files,
+            ...(this.monitoring?.watchedFiles ?? []),
           ],
           compose: { command: composeCommand(cfg.name, compose.file), containers: composeSpecs.map((s) => ({ name: s.name, image: s.image })) },
         },

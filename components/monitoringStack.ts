@@ -15,12 +15,12 @@ import { monitoringPaths, monitoringSpecList, placeholderSecrets, renderMonitori
 import { containerMetricsCron, containerMetricsCronFile, containerMetricsValues, CONTAINER_METRICS_SCRIPT } from "../lib/monitoring/hostFiles";
 import { RenderedFile } from "../lib/monitoring";
 import { renderAlertmanagerConfig } from "../lib/monitoring/alertmanager";
-import { withRemoteWrite } from "../lib/monitoring/fleet";
 import { remoteWritePaths } from "../lib/monitoring/fleetMonitor";
 import { createDockerContainer } from "./containers";
 import type { NodeRemoteWrite } from "./fleetMonitor";
 import { Host } from "./host";
 import { hostCommand, hostFile } from "./hostCommand";
+import type { WatchedFile } from "./hostDrift";
 
 /** The exporter's source, installed on the host and mounted into a pinned node image. */
 export const EXPORTER_SOURCE = path.join(__dirname, "..", "exporter", "validator-exporter.js");
@@ -51,11 +51,13 @@ export class MonitoringStack extends pulumi.ComponentResource {
   /** Grafana's admin password, a Pulumi secret; undefined when Grafana is off. */
   public readonly grafanaAdminPassword?: pulumi.Output<string>;
   public readonly alertCount: number;
+  /** Files the node's drift guard watches besides its own: the fleet password and CA (none without a fleet). */
+  public readonly watchedFiles: WatchedFile[] = [];
 
   constructor(name: string, args: MonitoringStackArgs, opts?: pulumi.ComponentResourceOptions) {
     const cfg = args.config;
     // Plain rendering first: it decides what exists and gives the policy inputs (secrets stay out of it).
-    const plain = renderMonitoring(cfg, args.clients, placeholderSecrets);
+    const plain = renderMonitoring(cfg, args.clients, placeholderSecrets, args.remoteWrite?.target);
     const specs = monitoringSpecList(plain.specs);
     super("ephemery:monitoring:MonitoringStack", name, {
       node: cfg.name,
@@ -72,8 +74,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
     // Plain files in one round trip: each written atomically, then Prometheus is told to reload.
     const exporterFile: RenderedFile = { path: "exporter/validator-exporter.js", hostPath: "exporter/validator-exporter.js", content: packagedFileText(EXPORTER_SOURCE) };
     const rw = args.remoteWrite;
-    const nodeFiles = rw ? plain.files.map((f) => (f.path === "prometheus.yml" ? { ...f, content: withRemoteWrite(f.content, rw.target) } : f)) : plain.files;
-    const install = installFilesScript(paths.root, paths.textfile, [...nodeFiles, exporterFile], `${cfg.name}-prometheus`);
+    const install = installFilesScript(paths.root, paths.textfile, [...plain.files, exporterFile], `${cfg.name}-prometheus`);
     // Rerun in place when the files change; destroy takes the whole monitoring directory (metrics live in volumes).
     const files = hostCommand(`${name}-files`, host.connection, { create: "bash -s", update: "bash -s", stdin: install, delete: `rm -rf ${shellQuote(paths.root)}` }, after);
 
@@ -119,8 +120,10 @@ export class MonitoringStack extends pulumi.ComponentResource {
     if (rw) {
       // The fleet password (0600, never in prometheus.yml) and CA beside prometheus.yml, in the directory it mounts.
       const rwPaths = remoteWritePaths(cfg.dataDir, cfg.name);
-      const fleetFile = (id: string, file: string, mode: string, content: pulumi.Input<string>) =>
-        hostFile(`${name}-${id}`, host.connection, { path: file, mode, dirMode: "0700", content, quiet: true, afterWrite: reload(`${cfg.name}-prometheus`) }, after);
+      const fleetFile = (id: string, file: string, mode: string, content: pulumi.Input<string>) => {
+        this.watchedFiles.push({ path: file, mode, content });
+        return hostFile(`${name}-${id}`, host.connection, { path: file, mode, dirMode: "0700", content, quiet: true, afterWrite: reload(`${cfg.name}-prometheus`) }, after);
+      };
       this.filesReady.push(fleetFile("fleet-password", rwPaths.password, "0600", rw.password), fleetFile("fleet-ca", rwPaths.ca, "0644", rw.caCertificate));
     }
     if (args.network) {

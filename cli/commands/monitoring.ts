@@ -2,7 +2,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import { buildNodeSpecs } from "../../lib/clients";
+import { fleetAddress } from "../../lib/config/fleetChecks";
 import { placeholderSecrets, renderMonitoring } from "../../lib/monitoring";
+import { remoteWritePaths, remoteWriteTarget } from "../../lib/monitoring/fleetMonitor";
 import { Command, stringOpt, UsageError } from "../command";
 import { loadStackFile, STACK_OPTIONS, stackFilePath } from "../stack";
 
@@ -24,6 +26,9 @@ export const monitoringCommands: Command[] = [
         return 1;
       }
       const { config } = result;
+      // The loader made sure a fleet section has an address to dial (fleetProblems).
+      const fleet = config.fleet;
+      const address = fleet ? fleetAddress(config)! : undefined;
       for (const host of config.hosts) {
         if (!host.monitoring.enabled) {
           io.out(`${host.name}: monitoring disabled, skipped\n`);
@@ -31,7 +36,8 @@ export const monitoringCommands: Command[] = [
         }
         const clients = buildNodeSpecs({ node: host.name, host, checkpointSyncUrls: host.consensus.checkpointSyncUrls ?? config.network.checkpointSyncUrls });
         // Secrets stay encrypted in the stack file: alertmanager.yml names them with placeholders instead.
-        const rendered = renderMonitoring(host, clients, placeholderSecrets);
+        const target = fleet ? remoteWriteTarget(fleet.host, host.name, address!, fleet) : undefined;
+        const rendered = renderMonitoring(host, clients, placeholderSecrets, target);
         const dir = path.join(out, host.name);
         for (const f of [...rendered.files, rendered.alertmanager]) {
           const target = path.join(dir, f.path);
@@ -39,6 +45,8 @@ export const monitoringCommands: Command[] = [
           fs.writeFileSync(target, f.content, { mode: f === rendered.alertmanager ? 0o600 : 0o644 });
         }
         io.out(`${host.name}: ${rendered.files.length + 1} files, ${rendered.alertCount} alerts -> ${dir}\n`);
+        // The password and the CA are secrets made at deploy time: named, not written.
+        if (target) io.out(`${host.name}: remote_write to ${target.url} as ${target.username} (password and CA are deployed to ${remoteWritePaths(host.dataDir, host.name).dir})\n`);
       }
       return 0;
     },

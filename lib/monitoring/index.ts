@@ -6,6 +6,7 @@ import { allSpecs, NodeSpecs } from "../clients";
 import { HostConfig } from "../config/schema";
 import { renderAlertmanagerConfig, SecretLookup } from "./alertmanager";
 import { buildDashboards, dashboardJson, renderDashboardProvider, renderDatasource } from "./dashboards";
+import { RemoteWriteTarget, withRemoteWrite } from "./fleet";
 import { renderPrometheusConfig, scrapeTargets } from "./prometheus";
 import { buildRuleGroups, renderRuleFile, ruleCount } from "./rules";
 import { buildMonitoringSpecs, monitoringSpecList, MonitoringSpecs } from "./specs";
@@ -29,16 +30,18 @@ export interface RenderedMonitoring {
   alertCount: number;
 }
 
-export function renderMonitoring(host: HostConfig, clients: NodeSpecs, secret: SecretLookup): RenderedMonitoring {
+/** `remoteWrite`: where Prometheus also sends its series (the fleet monitor); prometheus.yml gets the block. */
+export function renderMonitoring(host: HostConfig, clients: NodeSpecs, secret: SecretLookup, remoteWrite?: RemoteWriteTarget): RenderedMonitoring {
   const node = host.name;
   const specs = buildMonitoringSpecs(host);
   const groups = buildRuleGroups(host);
   const targets = scrapeTargets([...allSpecs(clients), ...monitoringSpecList(specs)]);
+  const prometheusYml = renderPrometheusConfig(targets, { node, monitoring: host.monitoring, ruleFiles: ["rules/*.yml"] });
   const files: RenderedFile[] = [
     {
       path: "prometheus.yml",
       hostPath: "prometheus/prometheus.yml",
-      content: renderPrometheusConfig(targets, { node, monitoring: host.monitoring, ruleFiles: ["rules/*.yml"] }),
+      content: remoteWrite ? withRemoteWrite(prometheusYml, remoteWrite) : prometheusYml,
       reader: "prometheus",
     },
     ...groups.map((g) => ({ path: `rules/${g.name}.yml`, hostPath: `prometheus/rules/${g.name}.yml`, content: renderRuleFile(g, node), reader: "prometheus" as const })),

@@ -111,6 +111,18 @@ describe("a stack with a fleet monitor on n1", () => {
     expect(passwords.every((p) => p.length >= 32)).toBe(true);
   });
 
+  test("a compose node's drift guard watches its fleet password and CA, holding the same content as the files written", () => {
+    const rw = "/var/lib/ephemery/n3/monitoring/prometheus/fleet";
+    expect(named(resources, "n3-drift").inputs.files).toEqual(expect.arrayContaining([`${rw}/password`, `${rw}/ca.pem`]));
+    expect(named(without, "n3-drift").inputs.files.filter((f: string) => f.startsWith(rw))).toEqual([]);
+    const state = named(resources, "n3-drift-state");
+    // The password makes the watched files a secret, kept encrypted in state.
+    expect(state.secretInputs).toContain("files");
+    const watched = Object.fromEntries((state.inputs.files as { path: string; mode: string; content: string }[]).map((f) => [f.path, f]));
+    expect(watched[`${rw}/password`]).toEqual({ path: `${rw}/password`, mode: "0600", content: named(resources, "n3-monitoring-fleet-password").inputs.stdin });
+    expect(watched[`${rw}/ca.pem`]).toEqual({ path: `${rw}/ca.pem`, mode: "0644", content: named(resources, "n3-monitoring-fleet-ca").inputs.stdin });
+  });
+
   test("the receiver's web config lists every node and the fleet Grafana, each with a bcrypt hash of that node's password", () => {
     const web = named(resources, "n1-fleet-web-config");
     expect(web.secretInputs).toContain("stdin");

@@ -73,6 +73,19 @@ describe("two hosts with keys", () => {
     expect(named(resources, "beta-keys").inputs).toEqual({ node: "beta", pubkeys: [keys[2].pubkey], doppelganger: true, moveWaitEpochs: 2, validatorClient: "teku" });
   });
 
+  test("every install waits for one barrier that waits for every host's release (hosts, not hosts², dependencies)", () => {
+    const barrier = named(resources, "key-moves-released");
+    expect(barrier.type).toBe("command:local:Command");
+    expect([...barrier.dependsOn].sort()).toEqual(["alpha-keys-release", "beta-keys-release"]);
+    // Neither release printed an export (the mocks' stdout is empty), so the barrier carries none.
+    expect(JSON.parse(barrier.inputs.stdin)).toEqual({});
+    for (const node of ["alpha", "beta"]) {
+      const install = named(resources, `${node}-keys-install`);
+      expect(install.dependsOn).toContain("key-moves-released");
+      expect(install.dependsOn.filter((d) => d.endsWith("-keys-release"))).toEqual([]);
+    }
+  });
+
   test("the validator container waits for its keys", () => {
     expect(named(resources, "alpha-validator-container").dependsOn).toContain("alpha-keys-install");
   });

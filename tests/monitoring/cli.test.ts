@@ -1,6 +1,7 @@
 /** `ephemery monitoring render` on stack files: per-node directories that the real tools accept; bad input writes nothing. */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as yaml from "js-yaml";
 import * as path from "path";
 import { runCli } from "../support/cli";
 import { tmpDir } from "./support";
@@ -64,6 +65,27 @@ describe("ephemery monitoring render", () => {
     const r = await runCli(["monitoring", "render", "--stack", "test", "--out", "out2"], { cwd: dir });
     expect(r.code).toBe(0);
     expect(fs.existsSync(path.join(dir, "out2", "beta", "prometheus.yml"))).toBe(true);
+  });
+
+  it("with ephemery:fleet, each node's prometheus.yml sends to the fleet monitor, as the program deploys it", async () => {
+    // Every node of a fleet sends, so gamma's monitoring is on here.
+    const fleetStack = STACK.replace("      monitoring: { enabled: false }\n", "").replace("  ephemery:sshPrivateKey:", "  ephemery:fleet: { host: beta, port: 9555 }\n  ephemery:sshPrivateKey:");
+    fs.writeFileSync(path.join(dir, "Pulumi.fleet.yaml"), fleetStack);
+    const r = await runCli(["monitoring", "render", "--file", "Pulumi.fleet.yaml", "--out", "fleet-out"], { cwd: dir });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("alpha: remote_write to https://192.0.2.11:9555/api/v1/write as alpha (password and CA are deployed to /var/lib/ephemery/alpha/monitoring/prometheus/fleet)");
+    // The monitor's own node reaches it on their shared Docker network.
+    expect(r.stdout).toContain("beta: remote_write to https://beta-fleet-prometheus:9555/api/v1/write as beta");
+    const doc = yaml.load(fs.readFileSync(path.join(dir, "fleet-out", "alpha", "prometheus.yml"), "utf8")) as { remote_write: Record<string, any>[] };
+    expect(doc.remote_write).toHaveLength(1);
+    expect(doc.remote_write[0]).toMatchObject({
+      url: "https://192.0.2.11:9555/api/v1/write",
+      basic_auth: { username: "alpha", password_file: "/etc/prometheus/fleet/password" },
+      tls_config: { ca_file: "/etc/prometheus/fleet/ca.pem" },
+    });
+    // Without the section the same node's file has no remote_write at all.
+    expect(fs.readFileSync(path.join(dir, "out", "alpha", "prometheus.yml"), "utf8")).not.toContain("remote_write");
   });
 
   it("needs --out, and writes nothing for a stack with problems", async () => {

@@ -126,21 +126,17 @@ export async function runProgram(
   await pulumi.runtime.runInPulumiStack(async () => {
     // Resource options are invisible to mocks; a stack transformation sees them as the program sets them.
     if (record) pulumi.runtime.registerStackTransformation((t) => {
-      const deps = t.opts.dependsOn;
-      const list = deps === undefined ? [] : Array.isArray(deps) ? deps : [deps];
-      const entry = {
-        dependsOn: list.filter((d): d is pulumi.Resource => pulumi.Resource.isInstance(d as unknown)).map(resourceName),
-        parent: t.opts.parent ? resourceName(t.opts.parent) : undefined,
+      const names = (deps: unknown): string[] => {
+        const list = deps === undefined ? [] : Array.isArray(deps) ? deps : [deps];
+        return list.filter((d): d is pulumi.Resource => pulumi.Resource.isInstance(d as unknown)).map(resourceName);
       };
+      const deps = t.opts.dependsOn;
+      const entry = { dependsOn: names(deps), parent: t.opts.parent ? resourceName(t.opts.parent) : undefined };
+      // A list known only later (a promise or Output): filled in when it resolves, which the SDK awaits before
+      // it registers the resource, so the record is complete by the time the mocks see it.
+      if (pulumi.Output.isInstance(deps)) (deps as pulumi.Output<unknown>).apply((list) => { entry.dependsOn.push(...names(list)); });
+      else if (deps instanceof Promise) void deps.then((list) => { entry.dependsOn.push(...names(list)); });
       optionsByName.set(t.name, entry);
-      // A dependsOn computed later (an Output of resources, as the key-move ordering passes): the SDK resolves it
-      // before it registers the resource, so its names are recorded by the time newResource runs.
-      if (pulumi.Output.isInstance(deps)) {
-        void (deps as unknown as { promise(): Promise<unknown> }).promise().then((resolved) => {
-          const more = (Array.isArray(resolved) ? resolved : [resolved]).filter((d): d is pulumi.Resource => pulumi.Resource.isInstance(d as unknown));
-          entry.dependsOn.push(...more.map(resourceName));
-        });
-      }
       return undefined;
     });
     let program: Record<string, unknown> = {};

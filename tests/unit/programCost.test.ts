@@ -95,3 +95,22 @@ describe("the key-move registry while the program builds host by host", () => {
     expect((await all).map((r) => r.node)).toEqual(["a", "b"]);
   });
 });
+
+describe("the Node the program benchmark runs on", () => {
+  // Imported lazily: bench/program.ts pulls in the mock harness.
+  const { benchNode } = require("../../bench/program") as typeof import("../../bench/program");
+  const never = () => { throw new Error("the fetch must not run"); };
+
+  it("is Node 22 from scripts/node22.sh unless BENCH_NODE says otherwise", () => {
+    expect(benchNode({}, () => "/cache/node22/package/bin/node")).toBe("/cache/node22/package/bin/node");
+    expect(benchNode({ BENCH_NODE: "current" }, never)).toBe(process.execPath);
+    expect(benchNode({ BENCH_NODE: "/opt/node/bin/node" }, never)).toBe("/opt/node/bin/node");
+  });
+
+  it("falls back to the running Node, saying so, when Node 22 cannot be had", () => {
+    const log = jest.spyOn(console, "log").mockImplementation(() => undefined);
+    expect(benchNode({}, () => { throw new Error("npm pack failed"); })).toBe(process.execPath);
+    expect(log).toHaveBeenCalledWith(expect.stringContaining(`Node 22 is not available`));
+    log.mockRestore();
+  });
+});
