@@ -36,7 +36,6 @@ const LEAD_SEC = 150;
 const PERIOD_SEC = 720;
 const FORK = "fulu";
 const nowSec = () => Math.floor(Date.now() / 1000);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 jest.setTimeout(20 * 60_000);
 
@@ -54,7 +53,6 @@ let cron: CronStandin;
 let hookServer: http.Server;
 const hooks: Hook[] = [];
 /** What the test measured, printed at the end (and read by bench/chain.ts from the log). */
-const figures: Record<string, number | string> = {};
 const half = (i: number) => Array.from({ length: VALIDATORS / 2 }, (_, k) => i * (VALIDATORS / 2) + k);
 
 /** The steps build on each other: after a failed one the rest fail at once instead of waiting out their timeouts. */
@@ -156,7 +154,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await cron?.stop();
-  console.log(`two-node live chain figures: ${JSON.stringify(figures)}`);
   if (stack) {
     try { if (await stack.resourceCount() > 0) await stack.destroy(); } catch { /* the hosts are cleaned below either way */ }
     await stack.remove().catch(() => undefined);
@@ -166,9 +163,7 @@ afterAll(async () => {
 });
 
 step("pulumi up deploys both nodes: geth, prysm beacon and validator, the monitoring stack, the reset job", async () => {
-  const t0 = Date.now();
   const result = await stack.up().catch((e: Error) => { throw new Error(`${e.message.slice(0, 4000)}\n--- pulumi output ---\n${stack.log.slice(-6000)}`); });
-  figures.upSec = Math.round((Date.now() - t0) / 1000);
   expect(result.summary.result).toBe("succeeded");
   // The passphrase-encrypted state never holds the webhook URL, the keystore password or the SSH key in clear.
   const state = stack.stateFile();
@@ -210,7 +205,6 @@ step("the EL head grows, the CL finalizes and both nodes agree on the finalized 
   // N+1 appears long before its genesis, as upstream's releases do: the reset program asks the source every
   // POLL_INTERVAL_SEC (300 s) before a switch is due, so it is staged well ahead.
   publishChainRelease(fleet.server, releaseNext);
-  figures.publishedNextSecBeforeElGenesis = s.elGenesis(n + 1) - nowSec();
   await waitNodes(async () => (await nodes[0].blockNumber()) >= 2 && (await nodes[1].blockNumber()) >= 2, 300_000, "EL block 2 on both nodes");
   const before = await nodes[0].blockNumber();
   await waitNodes(async () => (await nodes[0].blockNumber()) > before && (await nodes[1].blockNumber()) > before, 60_000, "the EL head to grow");
@@ -219,7 +213,6 @@ step("the EL head grows, the CL finalizes and both nodes agree on the finalized 
     const [a, b] = await Promise.all(nodes.map((nd) => nd.finality()));
     return Number(a.finalized.epoch) > 0 && a.finalized.epoch === b.finalized.epoch && a.finalized.root === b.finalized.root;
   }, Math.max(deadline, 60_000), "a common finalized checkpoint above epoch 0 on both nodes");
-  figures.firstFinalizedSecFromGenesisN = nowSec() - releaseN.clGenesisTime;
   const fin = await nodes[1].finality();
   // The other node's block at the finalized epoch's first slot is the same block.
   const slot = Number(fin.finalized.epoch) * SLOTS_PER_EPOCH;
@@ -267,17 +260,14 @@ step("Prometheus on each node scrapes every target and every client metric the r
 step("a stopped geth pages the webhook receiver through Alertmanager, and its start resolves the alert", async () => {
   const b = nodes[1];
   const isOurs = (h: Hook, status: string) => h.status === status && h.alerts.some((a) => a.labels.alertname === "ClientTargetDown" && a.labels.job === "execution" && a.labels.node === b.name && a.status === status);
-  const t0 = Date.now();
   execFileSync("docker", ["stop", "-t", "30", `${b.name}-execution`]);
   try {
     await waitFor(() => hooks.some((h) => isOurs(h, "firing")), 240_000, "ClientTargetDown (execution) firing at the webhook");
-    figures.alertFiringSec = Math.round((Date.now() - t0) / 1000);
   } finally {
     execFileSync("docker", ["start", `${b.name}-execution`]);
   }
   const t1 = Date.now();
   await waitFor(() => hooks.some((h) => h.at > t1 && isOurs(h, "resolved")), 240_000, "ClientTargetDown (execution) resolved at the webhook");
-  figures.alertResolvedSec = Math.round((Date.now() - t1) / 1000);
 });
 
 step("ephemery status reports both nodes synced on iteration N", async () => {
@@ -301,7 +291,6 @@ step("the reset: N+1 is staged by both nodes, and at its genesis both switch wit
   expect(await nodes[0].chainId()).toBe(releaseN.chainId);
 
   await waitNodes(async () => (await nodes[0].chainId()) === releaseNext.chainId && (await nodes[1].chainId()) === releaseNext.chainId, (s.elGenesis(next) - nowSec()) * 1000 + 300_000, "both nodes on N+1's chain id");
-  figures.switchedSecAfterElGenesis = nowSec() - s.elGenesis(next);
   // The switch restarts the beacon nodes on N+1's genesis state: their API answers again shortly after.
   await waitNodes(async () => (await Promise.all(nodes.map((nd) => nd.beacon("/eth/v1/beacon/genesis")))).every((g) => g.data.genesis_time === String(releaseNext.clGenesisTime)), 240_000, "both beacon APIs on N+1's genesis");
   for (const [i, nd] of nodes.entries()) {
@@ -311,7 +300,6 @@ step("the reset: N+1 is staged by both nodes, and at its genesis both switch wit
     expect(fs.statSync(path.join(fleet.hosts[i].nodeDir, "archive", `ephemery-${n}`, "prysm-slashing-protection", "validator.db")).size).toBeGreaterThan(0);
   }
   await waitNodes(async () => (await nodes[0].blockNumber()) >= 1 && (await nodes[1].blockNumber()) >= 1, 240_000, "N+1's first block on both nodes");
-  figures.firstBlockSecAfterClGenesisNext = nowSec() - releaseNext.clGenesisTime;
   for (const nd of nodes) expect((await nd.rpc<{ hash: string }>("eth_getBlockByNumber", ["0x0", false])).hash).toBe(releaseNext.elGenesisHash);
 
   // Same identities on the new chain, and the nodes find each other again from the same boot files.
@@ -328,10 +316,8 @@ step("the reset: N+1 is staged by both nodes, and at its genesis both switch wit
   }
   await waitNodes(async () => {
     const [a, b] = await Promise.all(nodes.map((nd) => nd.finality()));
-    if (figures.justifiedSecAfterClGenesisNext === undefined && Number(a.current_justified.epoch) > 0) figures.justifiedSecAfterClGenesisNext = nowSec() - releaseNext.clGenesisTime;
     return Number(a.finalized.epoch) > 0 && a.finalized.root === b.finalized.root;
   }, 600_000, "N+1 finalized on both nodes");
-  figures.finalizedSecAfterClGenesisNext = nowSec() - releaseNext.clGenesisTime;
 });
 
 step("a second pulumi up after the reset has nothing to change", async () => {

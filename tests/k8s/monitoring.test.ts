@@ -80,7 +80,6 @@ let forwarder: net.Server | undefined;
 /** Open connections through the forwarder: Prometheus's watches never end on their own, and close() waits for them. */
 const forwarded = new Set<net.Socket>();
 const pv: Record<string, string> = {};
-const timings: Record<string, number> = {};
 
 function hostConfig(): HostConfig {
   return hostSchema.parse({
@@ -172,7 +171,6 @@ beforeAll(async () => {
   const missing = missingPrerequisites();
   if (missing) throw new Error(`the Kubernetes tier cannot run: ${missing}`);
   cluster = new TestCluster();
-  const t0 = Date.now();
   // The pod bridge before any pod (the CNI bridge plugin takes an existing bridge), with the host's address on it.
   for (const args of [["link", "add", BRIDGE, "type", "bridge"], ["addr", "add", `${BRIDGE_ADDRESS}/24`, "dev", BRIDGE], ["link", "set", BRIDGE, "up"]]) {
     const r = spawnSync("ip", args, { encoding: "utf8" });
@@ -184,10 +182,8 @@ beforeAll(async () => {
     forwardRuleAdded = true;
   }
   await cluster.start();
-  timings.clusterStartMs = Date.now() - t0;
   const images = [clientImage(), ...monitoringImages()];
   for (const img of images) cluster.importImage(img);
-  timings.imagesMs = Date.now() - t0 - timings.clusterStartMs;
   forwarder = net.createServer((c) => {
     const up = net.connect(API_PORT, API_ADDRESS);
     forwarded.add(c).add(up);
@@ -218,27 +214,22 @@ afterAll(async () => {
   if (cluster) await cluster.stop();
   else spawnSync("ip", ["link", "delete", BRIDGE]);
   if (forwardRuleAdded) spawnSync("iptables", ["-D", ...FORWARD_RULE]);
-  // eslint-disable-next-line no-console
-  console.log(`k8s monitoring timings: ${JSON.stringify({ ...timings, ...cluster?.startTimes })}`);
 }, 300_000);
 
 const JOBS = ["execution", "consensus", "validator"];
 
 describe("the node's monitoring stack in the cluster", () => {
   test("one apply: the node pod and the monitoring pod Running; Prometheus discovers the client metrics ports and they are up", async () => {
-    const t0 = Date.now();
     const out = apply();
     expect(out).toMatch(/statefulset.apps\/k8m-monitoring created/);
     expect(out).toMatch(/secret\/k8m-alertmanager created/);
     expect(out).toMatch(/role.rbac.authorization.k8s.io\/k8m-prometheus created/);
-    timings.applyMs = Date.now() - t0;
     const nodeIp = podIp(POD);
     const targets = await waitFor("the three client targets up", 180_000, async () => {
       const t = (await prometheus("/api/v1/targets?state=active")).data.activeTargets as { labels: Record<string, string>; health: string; scrapeUrl: string; lastError: string }[];
       const clients = t.filter((x) => JOBS.includes(x.labels.job));
       return clients.length === 3 && clients.every((x) => x.health === "up") ? clients : undefined;
     }, () => cluster.kubectl(["describe", "pod", MON_POD, "-n", NS]).slice(-2000));
-    timings.applyToTargetsUpMs = Date.now() - t0;
     const byJob = Object.fromEntries(targets.map((t) => [t.labels.job, t]));
     expect(byJob.execution.scrapeUrl).toBe(`http://${nodeIp}:6060/debug/metrics/prometheus`);
     expect(byJob.consensus.scrapeUrl).toBe(`http://${nodeIp}:5054/metrics`);
@@ -329,11 +320,9 @@ describe("the node's monitoring stack in the cluster", () => {
       const p = getJson(["get", "pod", POD, "-n", NS]);
       return p.metadata.uid !== uid && p.status.phase === "Running" && p.status.podIP && p.status.podIP !== before ? p.status.podIP as string : undefined;
     });
-    const t0 = Date.now();
     await waitFor("the client targets up at the new address", 120_000, async () => {
       const t = ((await prometheus("/api/v1/targets?state=active")).data.activeTargets as { labels: Record<string, string>; health: string; scrapeUrl: string }[]).filter((x) => JOBS.includes(x.labels.job));
       return t.length === 3 && t.every((x) => x.health === "up" && x.scrapeUrl.startsWith(`http://${after}:`)) || undefined;
     });
-    timings.rediscoveryMs = Date.now() - t0;
   });
 });

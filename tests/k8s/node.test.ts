@@ -28,7 +28,6 @@ const image = (v: string) => `ephemery-k8s/client:${v}`;
 
 let cluster: TestCluster;
 const pv: Record<string, string> = {};
-const timings: Record<string, number> = {};
 
 function hostConfig(version: string): HostConfig {
   return hostSchema.parse({
@@ -81,9 +80,7 @@ beforeAll(async () => {
   const missing = missingPrerequisites();
   if (missing) throw new Error(`the Kubernetes tier cannot run: ${missing}`);
   cluster = new TestCluster();
-  const t0 = Date.now();
   await cluster.start();
-  timings.clusterStartMs = Date.now() - t0;
   for (const v of ["1.0.0", "1.0.1"]) {
     const rootfs = busyboxRootfs(cluster.dir, {
       "usr/local/bin/geth": { content: STANDIN, mode: 0o755 },
@@ -105,13 +102,10 @@ beforeAll(async () => {
     fs.writeFileSync(path.join(rel, name), content);
   }
   fs.symlinkSync("releases/ephemery-7", path.join(pv.testnet, "current"));
-  timings.setupMs = Date.now() - t0;
 }, 900_000);
 
 afterAll(async () => {
   if (cluster) await cluster.stop();
-  // eslint-disable-next-line no-console
-  console.log(`k8s tier timings: ${JSON.stringify({ ...timings, ...cluster?.startTimes })}`);
 }, 300_000);
 
 describe("a node on a real Kubernetes API server and kubelet", () => {
@@ -119,12 +113,10 @@ describe("a node on a real Kubernetes API server and kubelet", () => {
   let nodekey = "";
 
   test("apply: the pod runs its three clients with the secrets as 0400 files, the testnet read-only, the specs' names on loopback", async () => {
-    const t0 = Date.now();
     const out = run(applyCommand(target()), "1.0.0");
     expect(out).toMatch(/statefulset.apps\/k8s1 created/);
     expect(out).toMatch(/secret\/k8s1-jwt created/);
     const pod = await waitRunning("1.0.0");
-    timings.firstApplyToRunningMs = Date.now() - t0;
     firstUid = pod.metadata.uid;
 
     // Secrets as files, mode 0400, only where the spec mounts them.
@@ -187,11 +179,9 @@ describe("a node on a real Kubernetes API server and kubelet", () => {
   });
 
   test("an image change rolls the pod onto the new image and keeps the node's identity", async () => {
-    const t0 = Date.now();
     const out = run(applyCommand(target()), "1.0.1");
     expect(out).toMatch(/statefulset.apps\/k8s1 configured/);
     const pod = await waitRunning("1.0.1", firstUid);
-    timings.imageRollMs = Date.now() - t0;
     expect(exec("execution", "cat /etc/standin-version").trim()).toBe("1.0.1");
     expect(fs.readFileSync(path.join(pv["execution-data"], "geth", "nodekey"), "utf8")).toBe(nodekey);
     expect(pod.metadata.uid).not.toBe(firstUid);

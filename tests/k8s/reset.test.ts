@@ -54,7 +54,6 @@ let server: ReleaseServer;
 let forwarder: net.Server;
 let ruleAdded = false;
 const pv: Record<string, string> = {};
-const timings: Record<string, number> = {};
 
 function hostConfig(): HostConfig {
   return hostSchema.parse({
@@ -159,9 +158,7 @@ beforeAll(async () => {
   const missing = missingPrerequisites();
   if (missing) throw new Error(`the Kubernetes tier cannot run: ${missing}`);
   cluster = new TestCluster();
-  const t0 = Date.now();
   await cluster.start();
-  timings.clusterStartMs = Date.now() - t0;
 
   // The bridge the CNI plugin would make at the first pod, made now to carry the gateway address (removed by cluster.stop).
   spawnSync("ip", ["link", "add", BRIDGE, "type", "bridge"]);
@@ -198,7 +195,6 @@ beforeAll(async () => {
     "head", "tail", "tr", "mkdir", "cat", "stat", "grep", "sed", "wc", "readlink", "realpath", "ls", "diff", "sort", "sleep", "touch", "env",
   ], { [nodeBin]: "usr/bin/node" });
   cluster.importImage(dockerArchive(resetRoot, `docker.io/${RESET_IMAGE}`, { Entrypoint: ["/usr/bin/bash"] }, cluster.dir));
-  timings.imagesMs = Date.now() - t0 - timings.clusterStartMs;
 
   for (const t of ["testnet", "execution-data", "consensus-data", "validator-data"]) {
     pv[t] = cluster.persistentVolume(`${NS}-${t}`, { namespace: NS, name: objectNames(NODE).pvc(t) }, 1);
@@ -211,8 +207,6 @@ afterAll(async () => {
   if (ruleAdded) spawnSync("iptables", ["-D", ...FORWARD_RULE]);
   await server?.stop();
   await new Promise((r) => (forwarder ? forwarder.close(r) : r(undefined)));
-  // eslint-disable-next-line no-console
-  console.log(`k8s reset timings: ${JSON.stringify({ ...timings, ...cluster?.startTimes })}`);
 }, 300_000);
 
 describe("the Ephemery reset as a CronJob in a real cluster", () => {
@@ -220,7 +214,6 @@ describe("the Ephemery reset as a CronJob in a real cluster", () => {
   let nodekey = "";
 
   test("deploy: the CronJob fetches and verifies iteration N, the pod starts on it; the client pod holds no token", async () => {
-    const t0 = Date.now();
     // The component's kubectl line: apply, then wait for the rollout, which only the CronJob's first run unblocks.
     // Asynchronously: the release server and the API forwarder run in this process and must answer meanwhile.
     const r = await runAsync("bash", ["-c", applyCommand({ namespace: NS, node: NODE, kubectl: path.join(k8sBinDir(), "kubectl") })],
@@ -228,7 +221,6 @@ describe("the Ephemery reset as a CronJob in a real cluster", () => {
     if (r.status !== 0) throw new Error(`apply failed:\n${r.stderr}\n${r.stdout}\n${cluster.kubectl(["get", "jobs,pods", "-n", NS])}`);
     expect(r.stdout).toMatch(/cronjob.batch\/rs1-reset created/);
     const pod = await waitRunning();
-    timings.deployToRunningMs = Date.now() - t0;
     uid = pod.metadata.uid;
 
     expect(current()).toBe(`releases/ephemery-${N}`);
@@ -260,9 +252,7 @@ describe("the Ephemery reset as a CronJob in a real cluster", () => {
   test("N+1 published: the run scales to 0, wipes chain data, keeps identity and validator data, switches and scales back", async () => {
     server.publish(N + 1);
     forgetBackoff();
-    const t0 = Date.now();
     const { ok, log } = await jobResult(runJob());
-    timings.switchJobMs = Date.now() - t0;
     expect(log).toContain("stopping the node's pod (statefulset rs1 to 0 replicas)");
     expect(log).toMatch(/execution: wiped \[geth\] in volume \/ephemery\/volumes\/execution-data, kept \[geth\/nodekey\]/);
     expect(log).toContain("starting the node's pod (statefulset rs1 to 1 replica)");

@@ -48,9 +48,7 @@ describe("npm run local on an offline machine", () => {
   });
 
   test("picks the devnet, produces blocks, prints the summary; destroy leaves nothing of ours and no tracked file changed", async () => {
-    const t0 = Date.now();
     const up = await npm(["local"], 1_500_000);
-    const upSec = Math.round((Date.now() - t0) / 1000);
     expect({ code: up.code, tail: up.code === 0 ? "" : up.out.slice(-6000) }).toEqual({ code: 0, tail: "" });
     expect(up.out).toMatch(/runtime: compose/);
     expect(up.out).toMatch(/cannot be reached .*using the DEVNET world/);
@@ -85,10 +83,8 @@ describe("npm run local on an offline machine", () => {
     }
     expect(scraped).toEqual({ geth: 1, prysm: 1 });
 
-    const t1 = Date.now();
     const down = await npm(["local:destroy"], 600_000);
     destroyed = true;
-    const downSec = Math.round((Date.now() - t1) / 1000);
     expect({ code: down.code, tail: down.code === 0 ? "" : down.out.slice(-4000) }).toEqual({ code: 0, tail: "" });
     expect(docker(["ps", "-a", "--filter", `label=ephemery.node=${NODE}`, "--format", "{{.Names}}"])).toBe("");
     expect(docker(["network", "ls", "--filter", `name=${NODE}-net`, "--format", "{{.Name}}"])).toBe("");
@@ -99,6 +95,5 @@ describe("npm run local on an offline machine", () => {
     expect(fs.existsSync(path.join(REPO, "Pulumi.devnet.yaml"))).toBe(false);
     expect(trackedStatus()).toBe(before);
     expect(fs.readFileSync(path.join(REPO, "Pulumi.local.yaml"), "utf8")).toBe(template);
-    console.log(`npm run local: ${upSec}s, npm run local:destroy: ${downSec}s`);
   });
 });

@@ -86,7 +86,6 @@ export class TestCluster {
   readonly kubeconfig: string;
   readonly containerdSock: string;
   private procs: Proc[] = [];
-  private timings: Record<string, number> = {};
 
   constructor() {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "ephemery-k8s-"));
@@ -94,7 +93,6 @@ export class TestCluster {
     this.containerdSock = path.join(this.dir, "containerd", "containerd.sock");
   }
 
-  get startTimes(): Record<string, number> { return { ...this.timings }; }
   logFile(name: string): string { return path.join(this.dir, "logs", `${name}.log`); }
   get podLogsDir(): string { return path.join(this.dir, "pod-logs"); }
 
@@ -119,7 +117,6 @@ export class TestCluster {
 
   /** Generates certificates, starts every component and waits until the node is Ready. */
   async start(): Promise<void> {
-    const t0 = Date.now();
     this.certificates();
     const bin = (b: string) => path.join(k8sBinDir(), b);
     const pki = path.join(this.dir, "pki");
@@ -139,7 +136,6 @@ export class TestCluster {
       "--profiling=false", "--v=1",
     ]);
     await waitFor("kube-apiserver /readyz", 120_000, () => { this.assertAlive(); return this.kubectl(["get", "--raw", "/readyz"]).trim() === "ok" || undefined; }, () => this.tail("kube-apiserver"));
-    this.timings.apiserverReadyMs = Date.now() - t0;
 
     this.spawnProc("kube-controller-manager", bin("kube-controller-manager"), [
       `--kubeconfig=${this.kubeconfig}`, `--bind-address=${API_ADDRESS}`, `--secure-port=${CM_PORT}`, "--leader-elect=false",
@@ -166,7 +162,6 @@ export class TestCluster {
     }, () => this.tail("kubelet"));
     // The default service account appears shortly after a namespace; pods wait for it (ServiceAccount admission).
     await waitFor("default service account", 60_000, () => this.kubectl(["get", "serviceaccount", "default", "-n", "default", "-o", "name"]).trim() || undefined, () => this.tail("kube-controller-manager"));
-    this.timings.nodeReadyMs = Date.now() - t0;
   }
 
   kubectl(args: string[], input?: string): string {
