@@ -34,6 +34,10 @@ export const PRYSM_GRPC_PORT = 4000;
 /**
  * The client's own flag advertising `hosts[].publicIp` to peers (enode / ENR), or nothing when it is unset and the
  * client's NAT discovery decides. The schema holds the address to digits and dots, so it is safe in the line.
+ * Each module's flag was read where its option list was (lib/clients/options/<client>.json): geth v1.16.7 and
+ * prysm v7.0.0 also against the real `--help`; besu 25.11.0 and teku 25.11.1 picocli options; reth v1.9.3 clap
+ * args; nethermind's 1.35.0 and erigon's v3.1.0 reference pages, lighthouse v5.3.0, nimbus v24.12.0 and lodestar
+ * 1.30.0/1.44.0 (near versions of the pins, as those lists say).
  */
 export function advertisedAddressArgs(ctx: NodeContext, flag: (ip: string) => string): string[] {
   return ctx.host.publicIp ? [flag(ctx.host.publicIp)] : [];
