@@ -22,7 +22,6 @@
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as path from "path";
 import { buildNodeSpecs, allSpecs } from "../../lib/clients";
 import { LOCAL_MONITORING_IMAGES } from "../../lib/config/images";
@@ -33,7 +32,7 @@ import { KubeObject, objectNames, renderNodeManifests } from "../../lib/kubernet
 import { monitoringObjectNames, renderMonitoringManifests } from "../../lib/kubernetes/monitoring";
 import { buildRuleGroups, ruleCount, secretLookup } from "../../lib/monitoring";
 import { RPC_CGI, STANDIN } from "../e2e/standins";
-import { API_ADDRESS, API_PORT, BRIDGE, busyboxRootfs, dockerArchive, k8sBinDir, layerArchive, missingPrerequisites, TestCluster, waitFor } from "../support/kubernetes";
+import { busyboxRootfs, dockerArchive, k8sBinDir, layerArchive, missingPrerequisites, POD_GATEWAY, PodNetworkStandIn, TestCluster, waitFor } from "../support/kubernetes";
 import { releaseFiles } from "../support/releases";
 
 const REPO = path.join(__dirname, "..", "..");
@@ -45,12 +44,9 @@ const MON_POD = `${MON.statefulSet}-0`;
 const JWT = "6d".repeat(32);
 const FEE = "0x8943545177806ED17B9F23F0a21ee5948eCaa776";
 const HOOK = "http://127.0.0.33:33099/k8s-monitoring-hook-s3cret";
-const BRIDGE_ADDRESS = "10.247.24.1";
 const API_FORWARD_PORT = 33443;
 const CLIENT_IMAGE = "ephemery-k8s/client-metrics:1.0.0";
 const PROMETHEUS_IMAGE = "pulumi-ephemery/prometheus:3.7.3-gomod";
-const FORWARD_RULE = ["FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-m", "comment", "--comment", "ephemery-k8s-monitoring-test", "-j", "ACCEPT"];
-let forwardRuleAdded = false;
 
 /**
  * Metrics for the stand-ins, in the names lib/monitoring/clientMetrics.ts reads, served as text (Prometheus 3
@@ -76,9 +72,7 @@ exec "/opt/standin/$(basename "$0")" "$@"
 `;
 
 let cluster: TestCluster;
-let forwarder: net.Server | undefined;
-/** Open connections through the forwarder: Prometheus's watches never end on their own, and close() waits for them. */
-const forwarded = new Set<net.Socket>();
+let podNetwork: PodNetworkStandIn | undefined;
 const pv: Record<string, string> = {};
 
 function hostConfig(): HostConfig {
@@ -110,7 +104,7 @@ function manifests(): KubeObject[] {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const set = mon.objects.find((o) => o.kind === "StatefulSet") as any;
   const pod = set.spec.template.spec;
-  pod.hostAliases.push({ ip: BRIDGE_ADDRESS, hostnames: ["kubernetes.default.svc"] });
+  pod.hostAliases.push({ ip: POD_GATEWAY, hostnames: ["kubernetes.default.svc"] });
   const prom = pod.containers.find((c: { name: string }) => c.name === "prometheus");
   prom.env = [{ name: "KUBERNETES_SERVICE_HOST", value: "kubernetes.default.svc" }, { name: "KUBERNETES_SERVICE_PORT", value: String(API_FORWARD_PORT) }];
   return [...node.objects, ...mon.objects, ...node.secrets, ...mon.secrets];
@@ -171,29 +165,11 @@ beforeAll(async () => {
   const missing = missingPrerequisites();
   if (missing) throw new Error(`the Kubernetes tier cannot run: ${missing}`);
   cluster = new TestCluster();
-  // The pod bridge before any pod (the CNI bridge plugin takes an existing bridge), with the host's address on it.
-  for (const args of [["link", "add", BRIDGE, "type", "bridge"], ["addr", "add", `${BRIDGE_ADDRESS}/24`, "dev", BRIDGE], ["link", "set", BRIDGE, "up"]]) {
-    const r = spawnSync("ip", args, { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
-  }
-  if (spawnSync("iptables", ["-C", ...FORWARD_RULE]).status !== 0) {
-    const r = spawnSync("iptables", ["-I", ...FORWARD_RULE], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`iptables -I ${FORWARD_RULE.join(" ")}: ${r.stderr}`);
-    forwardRuleAdded = true;
-  }
+  podNetwork = new PodNetworkStandIn(API_FORWARD_PORT, "ephemery-k8s-monitoring-test");
+  await podNetwork.start();
   await cluster.start();
   const images = [clientImage(), ...monitoringImages()];
   for (const img of images) cluster.importImage(img);
-  forwarder = net.createServer((c) => {
-    const up = net.connect(API_PORT, API_ADDRESS);
-    forwarded.add(c).add(up);
-    c.on("close", () => forwarded.delete(c));
-    up.on("close", () => forwarded.delete(up));
-    c.pipe(up).pipe(c);
-    c.on("error", () => up.destroy());
-    up.on("error", () => c.destroy());
-  });
-  await new Promise<void>((resolve, reject) => { forwarder!.once("error", reject); forwarder!.listen(API_FORWARD_PORT, BRIDGE_ADDRESS, resolve); });
   for (const t of ["testnet", "execution-data", "consensus-data", "validator-data"]) pv[t] = cluster.persistentVolume(`${NS}-${t}`, { namespace: NS, name: objectNames(NODE).pvc(t) }, 1);
   for (const t of ["prometheus-data", "alertmanager-data"]) pv[t] = cluster.persistentVolume(`${NS}-${t}`, { namespace: NS, name: MON.pvc(t) }, 2);
   // Stands in for the reset program's `ensure`.
@@ -206,14 +182,8 @@ beforeAll(async () => {
 }, 3_600_000);
 
 afterAll(async () => {
-  if (forwarder) {
-    const closed = new Promise((r) => forwarder!.close(r));
-    for (const sock of forwarded) sock.destroy();
-    await closed;
-  }
+  await podNetwork?.stop(cluster !== undefined);
   if (cluster) await cluster.stop();
-  else spawnSync("ip", ["link", "delete", BRIDGE]);
-  if (forwardRuleAdded) spawnSync("iptables", ["-D", ...FORWARD_RULE]);
 }, 300_000);
 
 const JOBS = ["execution", "consensus", "validator"];

@@ -17,9 +17,8 @@
  *   a real CNI (flannel, kindnet) installs for its pod network, removed by the test.
  * - The clock is real: iteration N is two before the current one, so N+1 and N+2 are due at once.
  */
-import { spawn, spawnSync } from "child_process";
+import { spawn } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { allSpecs, buildNodeSpecs } from "../../lib/clients";
@@ -31,7 +30,7 @@ import { KubeObject, objectNames, renderNodeManifests, RESET_STATE_ROOT } from "
 import { activeDeadlineSec, renderResetManifests, renderResetScript, resetObjectNames } from "../../lib/kubernetes/reset";
 import { RPC_CGI, STANDIN } from "../e2e/standins";
 import { hostBinaryRootfs } from "../support/hostBinaryImage";
-import { API_ADDRESS, API_PORT, BRIDGE, busyboxRootfs, dockerArchive, k8sBinDir, missingPrerequisites, POD_GATEWAY, TestCluster, waitFor } from "../support/kubernetes";
+import { busyboxRootfs, dockerArchive, k8sBinDir, missingPrerequisites, POD_GATEWAY, PodNetworkStandIn, TestCluster, waitFor } from "../support/kubernetes";
 import { buildArchive, ReleaseServer, releaseFiles } from "../support/releases";
 
 const NS = "eph-reset";
@@ -45,14 +44,12 @@ const RELEASE_PORT = 31080;
 const API_FORWARD_PORT = 31443;
 const RPC_PORT = 31545;
 const BEACON_PORT = 31052;
-const FORWARD_RULE = ["FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-m", "comment", "--comment", "ephemery-k8s-reset-test", "-j", "ACCEPT"];
 
 const N = iterationAt(Math.floor(Date.now() / 1000)) - 2;
 
 let cluster: TestCluster;
 let server: ReleaseServer;
-let forwarder: net.Server;
-let ruleAdded = false;
+let podNetwork: PodNetworkStandIn | undefined;
 const pv: Record<string, string> = {};
 
 function hostConfig(): HostConfig {
@@ -160,23 +157,8 @@ beforeAll(async () => {
   cluster = new TestCluster();
   await cluster.start();
 
-  // The bridge the CNI plugin would make at the first pod, made now to carry the gateway address (removed by cluster.stop).
-  spawnSync("ip", ["link", "add", BRIDGE, "type", "bridge"]);
-  for (const args of [["link", "set", BRIDGE, "up"], ["addr", "add", `${POD_GATEWAY}/24`, "dev", BRIDGE]]) {
-    const r = spawnSync("ip", args, { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
-  }
-  const rule = spawnSync("iptables", ["-I", ...FORWARD_RULE], { encoding: "utf8" });
-  if (rule.status !== 0) throw new Error(`iptables -I ${FORWARD_RULE.join(" ")}: ${rule.stderr}`);
-  ruleAdded = true;
-
-  forwarder = net.createServer((sock) => {
-    const up = net.connect(API_PORT, API_ADDRESS);
-    sock.pipe(up).pipe(sock);
-    const close = () => { sock.destroy(); up.destroy(); };
-    sock.on("error", close); up.on("error", close);
-  });
-  await new Promise<void>((r) => forwarder.listen(API_FORWARD_PORT, POD_GATEWAY, r));
+  podNetwork = new PodNetworkStandIn(API_FORWARD_PORT, "ephemery-k8s-reset-test");
+  await podNetwork.start();
   server = new ReleaseServer();
   await server.start(POD_GATEWAY, RELEASE_PORT);
 
@@ -203,10 +185,9 @@ beforeAll(async () => {
 }, 900_000);
 
 afterAll(async () => {
+  await podNetwork?.stop(cluster !== undefined);
   if (cluster) await cluster.stop();
-  if (ruleAdded) spawnSync("iptables", ["-D", ...FORWARD_RULE]);
   await server?.stop();
-  await new Promise((r) => (forwarder ? forwarder.close(r) : r(undefined)));
 }, 300_000);
 
 describe("the Ephemery reset as a CronJob in a real cluster", () => {

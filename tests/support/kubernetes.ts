@@ -16,6 +16,7 @@
 import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 
@@ -47,6 +48,62 @@ export function k8sBinDir(): string {
 }
 
 /** Why the tier cannot run here, or undefined when it can. */
+/**
+ * What pods here lack and a real cluster has, stood in for on the pod bridge (nothing leaves the machine: the
+ * bridge has no uplink and is deleted with the cluster):
+ * - a route between this machine and the pods: POD_GATEWAY on the bridge (host-local IPAM never gives it to a pod),
+ *   made before the first pod (the CNI bridge plugin takes an existing bridge);
+ * - kube-proxy: a TCP forwarder on POD_GATEWAY:<apiForwardPort> to the API server, for pods' KUBERNETES_SERVICE_*;
+ * - pod-to-pod frames: with br_netfilter loaded they pass iptables' FORWARD chain, whose policy (dockerd's) is DROP
+ *   on this machine; one commented ACCEPT for frames within the bridge, as a real CNI installs, removed by stop().
+ */
+export class PodNetworkStandIn {
+  private forwarder?: net.Server;
+  /** Open connections: watches (Prometheus's) never end on their own, and close() waits for them. */
+  private readonly open = new Set<net.Socket>();
+  private readonly rule: string[];
+  private ruleAdded = false;
+
+  constructor(private readonly apiForwardPort: number, ruleComment: string) {
+    this.rule = ["FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-m", "comment", "--comment", ruleComment, "-j", "ACCEPT"];
+  }
+
+  /** Call before the cluster's first pod. */
+  async start(): Promise<void> {
+    for (const args of [["link", "add", BRIDGE, "type", "bridge"], ["addr", "add", `${POD_GATEWAY}/24`, "dev", BRIDGE], ["link", "set", BRIDGE, "up"]]) {
+      const r = spawnSync("ip", args, { encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
+    }
+    if (spawnSync("iptables", ["-C", ...this.rule]).status !== 0) {
+      const r = spawnSync("iptables", ["-I", ...this.rule], { encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`iptables -I ${this.rule.join(" ")}: ${r.stderr}`);
+      this.ruleAdded = true;
+    }
+    const forwarder = net.createServer((c) => {
+      const up = net.connect(API_PORT, API_ADDRESS);
+      this.open.add(c).add(up);
+      c.on("close", () => this.open.delete(c));
+      up.on("close", () => this.open.delete(up));
+      c.pipe(up).pipe(c);
+      c.on("error", () => up.destroy());
+      up.on("error", () => c.destroy());
+    });
+    this.forwarder = forwarder;
+    await new Promise<void>((resolve, reject) => { forwarder.once("error", reject); forwarder.listen(this.apiForwardPort, POD_GATEWAY, resolve); });
+  }
+
+  /** The forwarder and the rule; the bridge goes with cluster.stop(), or here when there is no cluster. */
+  async stop(clusterStops: boolean): Promise<void> {
+    if (this.forwarder) {
+      const closed = new Promise((r) => this.forwarder!.close(r));
+      for (const sock of this.open) sock.destroy();
+      await closed;
+    }
+    if (!clusterStops) spawnSync("ip", ["link", "delete", BRIDGE]);
+    if (this.ruleAdded) spawnSync("iptables", ["-D", ...this.rule]);
+  }
+}
+
 export function missingPrerequisites(): string | undefined {
   if (process.getuid?.() !== 0) return "the Kubernetes tier runs as root (kubelet, containerd, CNI)";
   const bins = k8sBinDir();
