@@ -38,7 +38,8 @@ build_geth() {
   local t0=$SECONDS
   rm -rf "$out" && mkdir -p "$out"
   GOBIN="$out" go install -trimpath "github.com/ethereum/go-ethereum/cmd/geth@$ver"
-  "$out/geth" version | grep -q "^Version: ${ver#v}" || { log "built geth does not report version $ver"; exit 1; }
+  # Read whole, then matched: `geth version | grep -q` under pipefail fails when grep exits first (SIGPIPE).
+  grep -q "^Version: ${ver#v}" <<<"$("$out/geth" version)" || { log "built geth does not report version $ver"; exit 1; }
   touch "$out/.done"
   log "geth $ver built in $((SECONDS - t0))s"
   printf '%s\n' "$out"
@@ -66,7 +67,7 @@ build_prysm() {
     -o "$out/" ./cmd/beacon-chain ./cmd/validator ./cmd/prysmctl)
   for b in beacon-chain validator prysmctl; do [[ -x "$out/$b" ]] || { log "prysm build left no $b"; exit 1; }; done
   for b in beacon-chain validator; do
-    "$out/$b" --version | grep -q "Prysm/$ver/" || { log "built $b does not report version $ver"; exit 1; }
+    grep -q "Prysm/$ver/" <<<"$("$out/$b" --version)" || { log "built $b does not report version $ver"; exit 1; }
   done
   touch "$out/.done"
   log "prysm $ver built in $((SECONDS - t0))s"

@@ -140,7 +140,8 @@ debian_image() {
   ref=$(image_ref "$key" LOCAL_MONITORING_IMAGES)
   version=${ref##*:}; version=${version%%-*}
   [[ -x "$bin" ]] || die "$bin is missing (apt-get install -y prometheus prometheus-alertmanager prometheus-node-exporter)"
-  "$bin" --version 2>&1 | head -n 1 | grep -q "version $version" || die "$bin is not version $version, which $ref names: update LOCAL_MONITORING_IMAGES in lib/config/images.ts"
+  # Read whole: under pipefail a reader that stops early (head, grep -q) fails the writer with SIGPIPE.
+  grep -q "version $version" <<<"$("$bin" --version 2>&1 | sed -n 1p)" || die "$bin is not version $version, which $ref names: update LOCAL_MONITORING_IMAGES in lib/config/images.ts"
   for f in "$@"; do [[ -f "${f%%:*}" ]] || die "${f%%:*} is missing (it comes with the Debian package of $bin)"; done
   read -r tar hash < <(rootfs_tar "$(basename "${ref%%:*}")" "$bin:$dest" "$@")
   import_image "$ref" "$tar" "$hash" "[\"$dest\"]"

@@ -76,9 +76,10 @@ for b in "${BINS[@]}"; do
   log "$b built in $((SECONDS - t1))s"
 done
 for b in kube-apiserver kube-controller-manager kube-scheduler kubelet; do
-  "$OUT.partial/$b" --version | grep -qx "Kubernetes $VERSION" || { log "built $b does not report $VERSION: $("$OUT.partial/$b" --version)"; exit 1; }
+  # Read whole, then matched: under pipefail `grep -q` exiting first would fail the pipeline (SIGPIPE).
+  grep -qx "Kubernetes $VERSION" <<<"$("$OUT.partial/$b" --version)" || { log "built $b does not report $VERSION: $("$OUT.partial/$b" --version)"; exit 1; }
 done
-"$OUT.partial/kubectl" version --client 2>/dev/null | grep -q "Client Version: $VERSION" || { log "built kubectl does not report $VERSION"; exit 1; }
+grep -q "Client Version: $VERSION" <<<"$("$OUT.partial/kubectl" version --client 2>/dev/null)" || { log "built kubectl does not report $VERSION"; exit 1; }
 rm -rf "$OUT" && mv "$OUT.partial" "$OUT"
 touch "$OUT/.done"
 log "Kubernetes $VERSION built in $((SECONDS - t0))s"

@@ -50,7 +50,8 @@ mkdir -p "$OUT.part"
 (cd "$work" && nice -n 19 go build -trimpath \
   -ldflags "-s -w -X github.com/prometheus/common/version.Version=$VERSION -X github.com/prometheus/common/version.Branch=module-proxy" \
   -o "$OUT.part/prometheus" github.com/prometheus/prometheus/cmd/prometheus)
-"$OUT.part/prometheus" --version 2>&1 | head -n 1 | grep -q "version $VERSION" || { log "the built binary does not say version $VERSION"; exit 1; }
+# Read whole: under pipefail a reader that stops early (head, grep -q) fails the writer with SIGPIPE.
+grep -q "version $VERSION" <<<"$("$OUT.part/prometheus" --version 2>&1 | sed -n 1p)" || { log "the built binary does not say version $VERSION"; exit 1; }
 rm -rf "$OUT" && mv "$OUT.part" "$OUT" && touch "$OUT/.done"
 log "built in $((SECONDS - t0)) s"
 printf '%s\n' "$OUT"
