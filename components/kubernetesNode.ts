@@ -21,7 +21,7 @@ import { KubeObject, renderNodeManifests } from "../lib/kubernetes/manifests";
 import { activeDeadlineSec, renderResetManifests, renderResetScript } from "../lib/kubernetes/reset";
 import { KubernetesValidatorKeys } from "./kubernetesKeys";
 import { KeystorePasswords, scanKeys, stackKeystorePasswords } from "./validatorKeys";
-import { monitoringObjectNames, renderMonitoringManifests } from "../lib/kubernetes/monitoring";
+import { monitoringObjectNames, nodePodSpecs, renderMonitoringManifests } from "../lib/kubernetes/monitoring";
 import { placeholderSecrets, secretLookup } from "../lib/monitoring";
 
 export interface KubernetesNodeArgs {
@@ -87,12 +87,13 @@ export class KubernetesNode extends pulumi.ComponentResource {
     // The monitoring stack in the cluster (lib/kubernetes/monitoring.ts) goes in the node's own apply, so it is
     // pruned with the node's objects when monitoring is turned off and deleted with the node.
     const monitoring = cfg.monitoring.enabled;
+    const podSpecs = nodePodSpecs(cfg, specs);
     const renderMonitoringWith = (alertmanager: Record<string, string> | undefined, grafanaAdminPassword: string | undefined) =>
       renderMonitoringManifests(cfg, specs, renderOpts, { alertmanager: alertmanager ? secretLookup(alertmanager) : placeholderSecrets, grafanaAdminPassword });
     // Rendered once with placeholder secrets for the plain objects (the JWT, keys and receivers only ever land in
     // Secrets); a render error (a port outside the NodePort range, two clients on one port) surfaces here, before any resource.
     this.objects = [
-      ...renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, { jwtHex: "0".repeat(64), keyFiles: emptyKeyFiles, pubkeys }).objects,
+      ...renderNodeManifests(cfg.name, podSpecs, renderOpts, { jwtHex: "0".repeat(64), keyFiles: emptyKeyFiles, pubkeys }).objects,
       ...resetObjects,
       ...(monitoring ? renderMonitoringWith(undefined, "placeholder").objects : []),
     ];
@@ -128,7 +129,7 @@ export class KubernetesNode extends pulumi.ComponentResource {
       this.grafanaAdminPassword = pulumi.secret(pulumi.output(args.grafanaAdminPassword!));
     }
     const stdin = pulumi.secret(pulumi.all([args.kubeconfig, this.jwt, keys?.values, args.alertmanagerSecrets ?? {}, this.grafanaAdminPassword ?? ""]).apply(([kubeconfig, jwtHex, keyValues, am, grafanaPw]) => {
-      const m = renderNodeManifests(cfg.name, allSpecs(specs), renderOpts, keyValues ? { jwtHex, ...keyValues } : { jwtHex, keyFiles: emptyKeyFiles });
+      const m = renderNodeManifests(cfg.name, podSpecs, renderOpts, keyValues ? { jwtHex, ...keyValues } : { jwtHex, keyFiles: emptyKeyFiles });
       const mon = monitoring ? renderMonitoringWith(am, grafanaPw || undefined) : { objects: [], secrets: [] };
       return kubectlStdin(kubeconfig, [...m.objects, ...resetObjects, ...mon.objects, ...m.secrets, ...mon.secrets]);
     }));

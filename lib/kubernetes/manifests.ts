@@ -70,6 +70,8 @@ export class KubernetesRenderError extends Error {}
 
 /** The in-cluster reset's own files on the testnet PVC (lib/kubernetes/reset.ts); its journal gates the clients' start. */
 export const RESET_STATE_ROOT = `${PATHS.testnetRoot}/.ephemery-reset`;
+/** Where it writes its textfile metrics (ephemery.prom), relative to the testnet PVC. */
+export const RESET_METRICS_SUBDIR = ".ephemery-reset/metrics";
 
 export function labelsOf(node: string): Record<string, string> {
   return { "app.kubernetes.io/name": "ephemery-node", "app.kubernetes.io/instance": node, "app.kubernetes.io/managed-by": "pulumi-ephemery" };
@@ -102,7 +104,12 @@ export function escapeKubeExpansion(v: string): string {
   return v.replace(/\$/g, "$$$$");
 }
 
-function volumeFor(m: MountSpec, node: string, dataDir: string): { volume: string; readOnly: boolean } {
+/** A container's name in a pod: its role for a client (`execution`), its component for the rest (`node-exporter`). */
+export function podContainerName(s: ContainerSpec): string {
+  return s.role === "monitoring" ? s.client : s.role;
+}
+
+function volumeFor(m: MountSpec, node: string, dataDir: string): { volume: string; readOnly: boolean; subPath?: string } {
   const paths = hostPaths(dataDir, node);
   if (m.kind === "volume") {
     const role = /-(execution|consensus|validator)-data$/.exec(m.source)?.[1];
@@ -110,9 +117,11 @@ function volumeFor(m: MountSpec, node: string, dataDir: string): { volume: strin
     return { volume: `${role}-data`, readOnly: m.readOnly };
   }
   if (m.source === paths.testnetRoot) return { volume: "testnet", readOnly: m.readOnly };
+  // Only the reset's metrics directory of the testnet PVC, read-only: not its releases, journal or archive.
+  if (m.source === `${paths.testnetRoot}/${RESET_METRICS_SUBDIR}`) return { volume: "testnet", readOnly: true, subPath: RESET_METRICS_SUBDIR };
   if (m.source === paths.jwtDir) return { volume: "jwt", readOnly: true };
   if (m.source === paths.keysRoot) return { volume: "validator-keys", readOnly: true };
-  throw new KubernetesRenderError(`${node}: bind mount ${m.source} has no Kubernetes volume; only the testnet dir, the JWT dir and the validator keys map to volumes`);
+  throw new KubernetesRenderError(`${node}: bind mount ${m.source} has no Kubernetes volume; only the testnet dir (or its reset metrics directory), the JWT dir and the validator keys map to volumes`);
 }
 
 /**
@@ -164,7 +173,7 @@ export function renderNodeManifests(node: string, specs: ContainerSpec[], opts: 
       ...(p.purpose === "p2p" && opts.p2pExposure === "hostPort" ? { hostPort: p.containerPort } : {}),
     }));
     const c: Record<string, unknown> = {
-      name: s.role,
+      name: podContainerName(s),
       image: s.image,
       imagePullPolicy: opts.imagePullPolicy,
       ...(s.entrypoint ? { command: s.entrypoint.map(escapeKubeExpansion) } : {}),
@@ -172,7 +181,7 @@ export function renderNodeManifests(node: string, specs: ContainerSpec[], opts: 
       ports,
       volumeMounts: s.mounts.map((m) => {
         const v = volumeFor(m, node, opts.dataDir);
-        return { name: v.volume, mountPath: m.target, ...(v.readOnly ? { readOnly: true } : {}) };
+        return { name: v.volume, mountPath: m.target, ...(v.readOnly ? { readOnly: true } : {}), ...(v.subPath ? { subPath: v.subPath } : {}) };
       }),
       resources: { limits: { memory: memoryQuantity(s.memoryMiB) }, requests: { memory: memoryQuantity(s.memoryMiB) } },
     };

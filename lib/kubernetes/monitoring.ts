@@ -15,22 +15,25 @@
  * Only the Prometheus container gets the token (a projected volume): the pod's automount stays off, and the
  * client pods mount no token at all.
  *
- * Not in the cluster, and why: node-exporter (a host's filesystem and memory: a DaemonSet with host mounts is the
- * cluster operator's, who usually runs one already) and the validator exporter (it reads the VC's keystores: in a
- * cluster it would need the keys Secret in a second pod). Their rules stay in the rule files and see no series.
+ * The reset's own series (ephemery.prom: iteration, next reset, failures) come from a node-exporter in the node
+ * pod with only its textfile collector, on the reset's metrics directory of the testnet PVC (resetMetricsSpec).
+ *
+ * Not in the cluster, and why: node-exporter's host collectors (a host's filesystem and memory: a DaemonSet with
+ * host mounts is the cluster operator's, who usually runs one already) and the validator exporter (it reads the
+ * VC's keystores: in a cluster it would need the keys Secret in a second pod). Their rules see no series.
  *
  * alertmanager.yml carries receiver URLs and passwords: a Secret (mode 0400), never a ConfigMap. Nothing gets a
  * Service of type NodePort or LoadBalancer: `<node>-monitoring` is ClusterIP (kubectl port-forward reaches it).
  */
 import * as crypto from "crypto";
 import { allSpecs, NodeSpecs } from "../clients";
-import { ContainerSpec } from "../clients/types";
+import { ContainerSpec, hostPaths } from "../clients/types";
 import { HostConfig } from "../config/schema";
 import { renderMonitoring, RenderedFile } from "../monitoring";
 import { renderPrometheusConfig, scrapeTargets, ScrapeTarget, staticDiscovery } from "../monitoring/prometheus";
-import { MONITORING_MOUNTS } from "../monitoring/specs";
+import { buildMonitoringSpecs, MONITORING_MOUNTS } from "../monitoring/specs";
 import { placeholderSecrets, renderAlertmanagerConfig, SecretLookup } from "../monitoring/alertmanager";
-import { KubeObject, KubernetesNodeOptions, KubernetesRenderError, memoryQuantity, portName } from "./manifests";
+import { KubeObject, KubernetesNodeOptions, KubernetesRenderError, memoryQuantity, podContainerName, portName, RESET_METRICS_SUBDIR } from "./manifests";
 
 /** Where a ServiceAccount token, its CA and namespace are read by in-cluster clients (client-go's rest.InClusterConfig). */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -68,8 +71,43 @@ export interface RenderedMonitoringObjects {
   alertCount: number;
 }
 
+/** Where the node pod's node-exporter sees the reset's metrics directory. */
+const RESET_METRICS_MOUNT = "/ephemery-reset-metrics";
+
 /**
- * Scrape a client of the node's pod: the container named after the spec's role, at its metrics port, found
+ * node-exporter in the node pod, serving only the textfiles the in-cluster reset writes (ephemery.prom,
+ * ephemery-release.prom) as a host's node-exporter does, under the same job ("node") and instance, so the reset
+ * rules, fleet alerts and dashboards work on cluster nodes (without it EphemeryResetMetricsMissing fires on every
+ * one). In the node pod because the testnet PVC is ReadWriteOnce and that pod already holds it; its mount is the
+ * metrics directory alone, read-only. While a reset has the node scaled to 0 the series pause (that rule waits 30 min).
+ * Root, as on a host: the reset job (root) makes the directory, and a subPath the kubelet makes first is 0750.
+ */
+export function resetMetricsSpec(host: HostConfig): ContainerSpec {
+  const onHost = buildMonitoringSpecs(host).nodeExporter;
+  // In one pod every port is the pod's: monitoring.nodeExporterPort is the one to change on a clash.
+  const port = host.monitoring.nodeExporterPort;
+  return {
+    ...onHost,
+    command: [
+      "--collector.disable-defaults",
+      "--collector.textfile",
+      `--collector.textfile.directory=${RESET_METRICS_MOUNT}`,
+      `--web.listen-address=:${port}`,
+    ],
+    ports: [{ containerPort: port, protocol: "tcp", purpose: "node-exporter", bindAddress: "127.0.0.1" }],
+    mounts: [{ kind: "bind", source: `${hostPaths(host.dataDir, host.name).testnetRoot}/${RESET_METRICS_SUBDIR}`, target: RESET_METRICS_MOUNT, readOnly: true }],
+    metrics: { ...onHost.metrics!, port },
+    data: { ...onHost.data, reset: { wipe: [], keep: [] } },
+  };
+}
+
+/** The containers of a kubernetes node's pod: its clients, and the reset's metrics when monitoring is on. */
+export function nodePodSpecs(host: HostConfig, clients: NodeSpecs): ContainerSpec[] {
+  return [...allSpecs(clients), ...(host.monitoring.enabled ? [resetMetricsSpec(host)] : [])];
+}
+
+/**
+ * Scrape a container of the node's pod: the container named after the spec's role, at its metrics port, found
  * through the API in the node's namespace only.
  */
 export function podDiscovery(node: string, namespace: string, clients: ContainerSpec[]): (t: ScrapeTarget) => Record<string, unknown> {
@@ -83,7 +121,7 @@ export function podDiscovery(node: string, namespace: string, clients: Container
         selectors: [{ role: "pod", label: `app.kubernetes.io/name=ephemery-node,app.kubernetes.io/instance=${node}` }],
       }],
       relabel_configs: [
-        { source_labels: ["__meta_kubernetes_pod_container_name", "__meta_kubernetes_pod_container_port_number"], regex: `${spec.role};${spec.metrics!.port}`, action: "keep" },
+        { source_labels: ["__meta_kubernetes_pod_container_name", "__meta_kubernetes_pod_container_port_number"], regex: `${podContainerName(spec)};${spec.metrics!.port}`, action: "keep" },
         // The labels a host's static target has: rules, inhibitions and dashboards match on them.
         { target_label: "instance", replacement: t.address },
         { target_label: "node", replacement: node },
@@ -123,10 +161,10 @@ export function renderMonitoringManifests(host: HostConfig, clients: NodeSpecs, 
 
   const rendered = renderMonitoring(host, clients, secrets.alertmanager);
   const specs = rendered.specs;
-  const clientSpecs = allSpecs(clients);
+  const podSpecs = nodePodSpecs(host, clients);
   const inCluster = [specs.prometheus, specs.alertmanager, ...(specs.grafana ? [specs.grafana] : [])];
-  const prometheusYml = renderPrometheusConfig(scrapeTargets([...clientSpecs, specs.prometheus, specs.alertmanager]), {
-    node, monitoring: m, ruleFiles: ["rules/*.yml"], discovery: podDiscovery(node, ns, clientSpecs),
+  const prometheusYml = renderPrometheusConfig(scrapeTargets([...podSpecs, specs.prometheus, specs.alertmanager]), {
+    node, monitoring: m, ruleFiles: ["rules/*.yml"], discovery: podDiscovery(node, ns, podSpecs),
   });
   const promFiles = [{ path: "prometheus.yml", hostPath: "", content: prometheusYml }, ...rendered.files.filter((f) => f.path.startsWith("rules/"))];
   const prom = configMapFiles(promFiles);

@@ -16,7 +16,7 @@ import { PATHS } from "../clients/types";
 import { HostConfig, NetworkConfig } from "../config/schema";
 import { renderHostScript, ScriptValues, shellArray } from "../hostScripts";
 import { lockWaitSec, RESET_SCRIPT, resetScriptValues, checkpointProviders } from "../reset/values";
-import { ImagePullPolicy, KubeObject, KubernetesRenderError, labelsOf, objectNames, RESET_STATE_ROOT } from "./manifests";
+import { ImagePullPolicy, KubeObject, KubernetesRenderError, labelsOf, objectNames, RESET_METRICS_SUBDIR, RESET_STATE_ROOT } from "./manifests";
 
 /** Where the reset pod mounts what (the testnet PVC where the clients mount it, so `current` means the same). */
 export const RESET_POD_PATHS = {
@@ -24,7 +24,7 @@ export const RESET_POD_PATHS = {
   testnet: PATHS.testnetRoot,
   state: `${RESET_STATE_ROOT}/state`,
   archive: `${RESET_STATE_ROOT}/archive`,
-  textfile: `${RESET_STATE_ROOT}/metrics`,
+  textfile: `${PATHS.testnetRoot}/${RESET_METRICS_SUBDIR}`,
   volume: (role: string) => `/ephemery/volumes/${role}-data`,
 } as const;
 

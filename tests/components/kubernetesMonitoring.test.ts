@@ -28,6 +28,9 @@ describe("the in-cluster monitoring of a kind kubernetes host under mocks", () =
     expect(apply.inputs.create).toContain("rollout status statefulset/'k8m-monitoring' -n 'eph'");
     const kinds = docs(apply.inputs.stdin as string).map((d) => `${d.kind}/${d.metadata.name}`);
     for (const k of ["StatefulSet/k8m", "StatefulSet/k8m-monitoring", "ConfigMap/k8m-prometheus", "Secret/k8m-alertmanager", "Role/k8m-prometheus", "RoleBinding/k8m-prometheus", "ServiceAccount/k8m-prometheus", "Secret/k8m-grafana", "ConfigMap/k8m-grafana"]) expect(kinds).toContain(k);
+    // The node pod serves the reset's metrics; the plain objects and the applied ones are the same render.
+    const node = docs(apply.inputs.stdin as string).find((d) => d.kind === "StatefulSet" && d.metadata.name === "k8m");
+    expect(node.spec.template.spec.containers.map((c: { name: string }) => c.name)).toEqual(["execution", "consensus", "validator", "node-exporter"]);
   });
 
   test("the receiver's URL and Grafana's generated password are only in Secrets, in a secret stdin", () => {
@@ -53,6 +56,8 @@ describe("the in-cluster monitoring of a kind kubernetes host under mocks", () =
     const objects = docs(apply.inputs.stdin as string) as { kind: string; metadata: { name: string } }[];
     // The node's own StatefulSet and its reset CronJob remain; nothing of the monitoring stack does.
     expect(objects.filter((d) => d.kind === "StatefulSet").map((d) => d.metadata.name)).toEqual(["k8n"]);
+    const node = objects.find((d) => d.kind === "StatefulSet") as unknown as { spec: { template: { spec: { containers: { name: string }[] } } } };
+    expect(node.spec.template.spec.containers.map((c) => c.name)).toEqual(["execution", "consensus"]);
     expect(objects.map((d) => d.metadata.name).filter((n) => n.includes("monitoring") || n.includes("prometheus") || n.includes("alertmanager"))).toEqual([]);
     expect(r.some((x) => x.name.includes("grafana"))).toBe(false);
   });

@@ -23,13 +23,15 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { buildNodeSpecs, allSpecs } from "../../lib/clients";
+import { buildNodeSpecs } from "../../lib/clients";
 import { LOCAL_MONITORING_IMAGES } from "../../lib/config/images";
 import { hostSchema, HostConfig } from "../../lib/config/schema";
 import { clientLayout } from "../../lib/keys/layout";
 import { applyCommand, kubectlStdin } from "../../lib/kubernetes/kubectl";
 import { KubeObject, objectNames, renderNodeManifests } from "../../lib/kubernetes/manifests";
-import { monitoringObjectNames, renderMonitoringManifests } from "../../lib/kubernetes/monitoring";
+import { monitoringObjectNames, nodePodSpecs, renderMonitoringManifests } from "../../lib/kubernetes/monitoring";
+import { RESET_METRICS_SUBDIR } from "../../lib/kubernetes/manifests";
+import { RESET_METRICS } from "../../lib/monitoring/exporterMetrics";
 import { buildRuleGroups, ruleCount, secretLookup } from "../../lib/monitoring";
 import { RPC_CGI, STANDIN } from "../e2e/standins";
 import { busyboxRootfs, dockerArchive, k8sBinDir, layerArchive, missingPrerequisites, POD_GATEWAY, PodNetworkStandIn, TestCluster, waitFor } from "../support/kubernetes";
@@ -84,7 +86,7 @@ function hostConfig(): HostConfig {
     validator: { client: "lighthouse", image: CLIENT_IMAGE, memoryMiB: 256, feeRecipient: FEE },
     monitoring: {
       enabled: true, grafana: false, scrapeIntervalSec: 5, retentionSizeGiB: 1,
-      images: { prometheus: PROMETHEUS_IMAGE, alertmanager: LOCAL_MONITORING_IMAGES.alertmanager },
+      images: { prometheus: PROMETHEUS_IMAGE, alertmanager: LOCAL_MONITORING_IMAGES.alertmanager, nodeExporter: LOCAL_MONITORING_IMAGES.nodeExporter },
       receivers: [{ name: "ops", type: "webhook", urlSecret: "hook" }],
     },
   });
@@ -99,7 +101,7 @@ function manifests(): KubeObject[] {
     namespace: k.namespace, storageClass: k.storageClass, p2pExposure: k.p2pExposure, imagePullPolicy: k.imagePullPolicy,
     retainDataOnDestroy: k.retainDataOnDestroy, volumeGiB: { testnet: 1, execution: 1, consensus: 1, validator: 1 }, dataDir: h.dataDir,
   };
-  const node = renderNodeManifests(NODE, allSpecs(specs), opts, { jwtHex: JWT, keyFiles: clientLayout("lighthouse", []) });
+  const node = renderNodeManifests(NODE, nodePodSpecs(h, specs), opts, { jwtHex: JWT, keyFiles: clientLayout("lighthouse", []) });
   const mon = renderMonitoringManifests(h, specs, opts, { alertmanager: secretLookup({ hook: HOOK }) });
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const set = mon.objects.find((o) => o.kind === "StatefulSet") as any;
@@ -154,10 +156,13 @@ function monitoringImages(): string[] {
   // Debian's Alertmanager, the very rootfs scripts/client-images.sh gives Docker.
   const tars = spawnSync("bash", [path.join(REPO, "scripts", "client-images.sh"), "--tars", "monitoring"], { encoding: "utf8", timeout: 600_000 });
   if (tars.status !== 0) throw new Error(`scripts/client-images.sh --tars monitoring failed:\n${tars.stderr.slice(-2000)}`);
-  const line = tars.stdout.split("\n").find((l) => l.startsWith(`${LOCAL_MONITORING_IMAGES.alertmanager} `));
-  if (!line) throw new Error(`scripts/client-images.sh printed no ${LOCAL_MONITORING_IMAGES.alertmanager}:\n${tars.stdout}`);
-  const [ref, tar, entrypoint] = line.split(" ");
-  out.push(layerArchive(tar, `docker.io/${ref}`, { Entrypoint: JSON.parse(entrypoint) }, cluster.dir));
+  // And Debian's node-exporter, for the reset's metrics in the node pod.
+  for (const image of [LOCAL_MONITORING_IMAGES.alertmanager, LOCAL_MONITORING_IMAGES.nodeExporter]) {
+    const line = tars.stdout.split("\n").find((l) => l.startsWith(`${image} `));
+    if (!line) throw new Error(`scripts/client-images.sh printed no ${image}:\n${tars.stdout}`);
+    const [ref, tar, entrypoint] = line.split(" ");
+    out.push(layerArchive(tar, `docker.io/${ref}`, { Entrypoint: JSON.parse(entrypoint) }, cluster.dir));
+  }
   return out;
 }
 
@@ -179,6 +184,9 @@ beforeAll(async () => {
     fs.writeFileSync(path.join(rel, name), content);
   }
   fs.symlinkSync("releases/ephemery-7", path.join(pv.testnet, "current"));
+  // Stands in for the reset program's write_metrics (root, 0644 files in a 0755 directory).
+  fs.mkdirSync(path.join(pv.testnet, RESET_METRICS_SUBDIR), { recursive: true, mode: 0o755 });
+  fs.writeFileSync(path.join(pv.testnet, RESET_METRICS_SUBDIR, "ephemery.prom"), `${RESET_METRICS.iteration} 7\n${RESET_METRICS.resetFailures} 0\n`, { mode: 0o644 });
 }, 3_600_000);
 
 afterAll(async () => {
@@ -222,6 +230,23 @@ describe("the node's monitoring stack in the cluster", () => {
       return r.length === 2 ? r : undefined;
     });
     expect(self.map((r: { metric: Record<string, string>; value: string[] }) => `${r.metric.instance}=${r.value[1]}`).sort()).toEqual([`${NODE}-alertmanager:9093=1`, `${NODE}-prometheus:9090=1`]);
+  });
+
+  test("the reset's metrics reach Prometheus from the node pod's node-exporter, as a host's do", async () => {
+    const q = `${RESET_METRICS.iteration}{job="node",node="${NODE}"}`;
+    const r = await waitFor("ephemery_iteration scraped", 120_000, async () => {
+      const res = (await prometheus(`/api/v1/query?query=${encodeURIComponent(q)}`)).data.result as { metric: Record<string, string>; value: string[] }[];
+      return res.length === 1 ? res : undefined;
+    });
+    expect(r[0].metric).toMatchObject({ instance: `${NODE}-node-exporter:9100`, client: "node-exporter" });
+    expect(r[0].value[1]).toBe("7");
+    // Only the metrics directory is in that container, read-only.
+    const pod = getJson(["get", "pod", POD, "-n", NS]);
+    const c = pod.spec.containers.find((x: { name: string }) => x.name === "node-exporter");
+    expect(c.volumeMounts.filter((m: { name: string }) => m.name === "testnet")).toEqual([{ name: "testnet", mountPath: "/ephemery-reset-metrics", readOnly: true, subPath: RESET_METRICS_SUBDIR }]);
+    // The rule that would fire on every cluster node without it sees the series.
+    const missing = (await prometheus(`/api/v1/query?query=${encodeURIComponent(`absent(${q})`)}`)).data.result;
+    expect(missing).toEqual([]);
   });
 
   test("the host's rule groups are loaded, every rule healthy, and Alertmanager is Prometheus's", async () => {

@@ -1,4 +1,4 @@
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -7,9 +7,11 @@ import { buildNodeSpecs } from "../../lib/clients";
 import { hostSchema, HostConfig } from "../../lib/config/schema";
 import { applyCommand, deleteCommand, PRUNE_ALLOWLIST } from "../../lib/kubernetes/kubectl";
 import { KubeObject, KubernetesNodeOptions, KubernetesRenderError, labelsOf, memoryQuantity, renderNodeManifests } from "../../lib/kubernetes/manifests";
-import { allSpecs } from "../../lib/clients";
 import { clientLayout } from "../../lib/keys/layout";
-import { monitoringLabels, renderMonitoringManifests, SERVICE_ACCOUNT_DIR } from "../../lib/kubernetes/monitoring";
+import { monitoringLabels, nodePodSpecs, renderMonitoringManifests, resetMetricsSpec, SERVICE_ACCOUNT_DIR } from "../../lib/kubernetes/monitoring";
+import { RESET_POD_PATHS } from "../../lib/kubernetes/reset";
+import { RESET_METRICS } from "../../lib/monitoring/exporterMetrics";
+import { freePort } from "../support/sshd";
 import { buildRuleGroups, ruleCount, secretLookup } from "../../lib/monitoring";
 
 const FEE = "0x8943545177806ED17B9F23F0a21ee5948eCaa776";
@@ -47,7 +49,7 @@ describe("the in-cluster monitoring stack of a kubernetes node", () => {
     const cm = one(out.objects, "ConfigMap", "k1-prometheus");
     const prom = yaml.load(cm.data["prometheus.yml"]) as { scrape_configs: Record<string, any>[]; alerting: any; rule_files: string[] };
     const jobs = Object.fromEntries(prom.scrape_configs.map((j) => [j.job_name, j]));
-    expect(Object.keys(jobs).sort()).toEqual(["alertmanager", "consensus", "execution", "prometheus", "validator"]);
+    expect(Object.keys(jobs).sort()).toEqual(["alertmanager", "consensus", "execution", "node", "prometheus", "validator"]);
     const el = jobs.execution;
     expect(el.metrics_path).toBe("/debug/metrics/prometheus");
     expect(el.static_configs).toBeUndefined();
@@ -63,19 +65,22 @@ describe("the in-cluster monitoring stack of a kubernetes node", () => {
     expect(prom.alerting.alertmanagers[0].static_configs[0].targets).toEqual(["k1-alertmanager:9093"]);
     const set = one(out.objects, "StatefulSet", "k1-monitoring");
     expect(set.spec.template.spec.hostAliases).toEqual([{ ip: "127.0.0.1", hostnames: ["k1-prometheus", "k1-alertmanager"] }]);
-    // node-exporter and the validator exporter are not deployed in a cluster: no job points at nothing.
-    expect(prom.scrape_configs.some((j) => j.job_name === "node" || j.job_name === "exporter")).toBe(false);
+    // The validator exporter is not deployed in a cluster: no job points at nothing. "node" is the reset's
+    // metrics, from the node pod's node-exporter (next tests).
+    expect(prom.scrape_configs.some((j) => j.job_name === "exporter")).toBe(false);
+    expect(jobs.node.relabel_configs[0].regex).toBe("node-exporter;9100");
+    expect(jobs.node.relabel_configs[1]).toEqual({ target_label: "instance", replacement: "k1-node-exporter:9100" });
   });
 
   test("every client job keeps a port the node's pod declares, in a pod the job's selector matches", () => {
     const h = host();
     const specs = buildNodeSpecs({ node: h.name, host: h, checkpointSyncUrls: [] });
-    const nodeSet = one(renderNodeManifests(h.name, allSpecs(specs), opts(h), { jwtHex: "ab".repeat(32), keyFiles: clientLayout("lighthouse", []) }).objects, "StatefulSet");
+    const nodeSet = one(renderNodeManifests(h.name, nodePodSpecs(h, specs), opts(h), { jwtHex: "ab".repeat(32), keyFiles: clientLayout("lighthouse", []) }).objects, "StatefulSet");
     const declared = nodeSet.spec.template.spec.containers.flatMap((c: { name: string; ports: { containerPort: number }[] }) => c.ports.map((p) => `${c.name};${p.containerPort}`));
     const podLabels = nodeSet.spec.template.metadata.labels;
     const prom = yaml.load(one(render(h).objects, "ConfigMap", "k1-prometheus").data["prometheus.yml"]) as { scrape_configs: Record<string, any>[] };
     const sd = prom.scrape_configs.filter((j) => j.kubernetes_sd_configs);
-    expect(sd.map((j) => j.job_name).sort()).toEqual(["consensus", "execution", "validator"]);
+    expect(sd.map((j) => j.job_name).sort()).toEqual(["consensus", "execution", "node", "validator"]);
     for (const j of sd) {
       expect(declared).toContain(j.relabel_configs[0].regex);
       for (const kv of (j.kubernetes_sd_configs[0].selectors[0].label as string).split(",")) {
@@ -181,6 +186,61 @@ describe("the in-cluster monitoring stack of a kubernetes node", () => {
       expect(`${r.stdout}${r.stderr}`).toMatch(/SUCCESS/);
       expect(r.status).toBe(0);
     } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the reset's metrics from the node pod", () => {
+  const nodePod = (h: HostConfig) => {
+    const specs = buildNodeSpecs({ node: h.name, host: h, checkpointSyncUrls: [] });
+    return one(renderNodeManifests(h.name, nodePodSpecs(h, specs), opts(h), { jwtHex: "ab".repeat(32), keyFiles: clientLayout("lighthouse", []) }).objects, "StatefulSet").spec.template.spec;
+  };
+
+  test("node-exporter with the textfile collector alone, on the reset's metrics directory of the testnet PVC, read-only", () => {
+    const pod = nodePod(host());
+    const c = pod.containers.find((x: { name: string }) => x.name === "node-exporter");
+    expect(c.image).toBe("prom/node-exporter:v1.10.2");
+    expect(c.args).toEqual(["--collector.disable-defaults", "--collector.textfile", "--collector.textfile.directory=/ephemery-reset-metrics", "--web.listen-address=:9100"]);
+    // Nothing of the testnet PVC but the metrics directory: not the releases, the journal or the archived slashing protection.
+    expect(c.volumeMounts).toEqual([{ name: "testnet", mountPath: "/ephemery-reset-metrics", readOnly: true, subPath: ".ephemery-reset/metrics" }]);
+    // The directory the reset job writes to is that same directory of the PVC.
+    expect(RESET_POD_PATHS.textfile).toBe(`${RESET_POD_PATHS.testnet}/.ephemery-reset/metrics`);
+    expect(c.ports).toEqual([{ name: "mon-node-e-9100", containerPort: 9100, protocol: "TCP" }]);
+    expect(JSON.stringify(c)).not.toContain("hostPort");
+    // The clients keep their role names.
+    expect(pod.containers.map((x: { name: string }) => x.name)).toEqual(["execution", "consensus", "validator", "node-exporter"]);
+  });
+
+  test("absent without monitoring; a port clash names monitoring.nodeExporterPort's value", () => {
+    const off = host({ enabled: false });
+    expect(nodePod(off).containers.map((x: { name: string }) => x.name)).toEqual(["execution", "consensus", "validator"]);
+    const clash = hostSchema.parse({
+      name: "k1", kind: "kubernetes", kubernetes: { namespace: "eph" }, validator: { feeRecipient: FEE },
+      monitoring: { grafana: false, nodeExporterPort: 5054 },
+    });
+    expect(() => nodePod(clash)).toThrow(/k1-node-exporter and k1-consensus both listen on tcp\/5054/);
+  });
+
+  test("the real node-exporter (Debian's 1.5.0) runs the rendered flags: the reset's series and nothing of the machine", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "reset-metrics-"));
+    fs.writeFileSync(path.join(dir, "ephemery.prom"), `${RESET_METRICS.iteration} 151\n${RESET_METRICS.resetFailures} 0\n`);
+    const port = await freePort();
+    const args = resetMetricsSpec(host()).command.map((a) => a
+      .replace(/^--collector\.textfile\.directory=.*/, `--collector.textfile.directory=${dir}`)
+      .replace(/^--web\.listen-address=.*/, `--web.listen-address=127.0.0.1:${port}`));
+    const proc = spawn("prometheus-node-exporter", args, { stdio: "ignore" });
+    try {
+      let text = "";
+      for (let i = 0; i < 100 && !text; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => "");
+      }
+      expect(text).toMatch(/^ephemery_iteration 151$/m);
+      expect(text).toMatch(/^node_textfile_scrape_error 0$/m);
+      expect(text).not.toMatch(/^node_(cpu|memory|filesystem|load)/m);
+    } finally {
+      proc.kill();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
