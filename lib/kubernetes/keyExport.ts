@@ -16,7 +16,7 @@
 import * as path from "path";
 import { bundleProgram } from "../bundle";
 import { PATHS } from "../clients/types";
-import { renderHostScript } from "../hostScripts";
+import { renderHostScript, ScriptValues } from "../hostScripts";
 import { DOWNLOAD_LIMITS } from "../reset/values";
 import { KEY_TOOLS, ValidatorClientName } from "../keys/layout";
 import { EXPORTED_KEY } from "./keyExportCheck";
@@ -53,8 +53,13 @@ export function keyExportChecker(): string {
 }
 
 export function renderKeyExportScript(node: string, namespace: string): string {
+  return renderHostScript(EXPORT_SCRIPT, keyExportScriptValues(node, namespace));
+}
+
+/** The publisher's values (host-scripts/keys-export.sh): names and the pod's paths, nothing secret. */
+export function keyExportScriptValues(node: string, namespace: string): ScriptValues {
   const p = KEY_EXPORT_PATHS;
-  return renderHostScript(EXPORT_SCRIPT, {
+  return {
     NODE: node,
     K8S_NAMESPACE: namespace,
     K8S_SECRET: keyExportNames(node).secret,
@@ -64,7 +69,7 @@ export function renderKeyExportScript(node: string, namespace: string): string {
     // The PATCH answers with the whole Secret.
     API_MAX_BYTES: 4 * 1024 * 1024,
     API_MAX_TIME_SEC: DOWNLOAD_LIMITS.apiMaxTimeSec,
-  });
+  };
 }
 
 export interface KeyExportOptions {
