@@ -14,7 +14,7 @@
  * node:22-bookworm) reaches the API through the pod-network stand-in (tests/support/kubernetes.ts
  * PodNetworkStandIn: no kube-proxy here, so KUBERNETES_SERVICE_HOST/PORT name its forwarder on the bridge gateway).
  */
-import { spawn, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -32,7 +32,7 @@ import { KubeObject, objectNames, renderNodeManifests, toYaml } from "../../lib/
 import { RPC_CGI, STANDIN } from "../e2e/standins";
 import { makeKeys, TestKey, tempDir, writeKeyDir } from "../keys/fixtures";
 import { hostBinaryRootfs } from "../support/hostBinaryImage";
-import { busyboxRootfs, dockerArchive, k8sBinDir, missingPrerequisites, POD_GATEWAY, PodNetworkStandIn, TestCluster, waitFor } from "../support/kubernetes";
+import { busyboxRootfs, dockerArchive, k8sBinDir, missingPrerequisites, POD_GATEWAY, PodNetworkStandIn, runAsync, TestCluster, waitFor } from "../support/kubernetes";
 import { releaseFiles } from "../support/releases";
 
 const NS = "eph-keys";
@@ -108,17 +108,7 @@ function exportObjects(sts: KubeObject): KubeObject[] {
 }
 
 /** Asynchronously: the API forwarder runs in this process and must answer the export Job meanwhile. */
-function bashAsync(script: string, input: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn("bash", ["-c", script], { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
+const bashAsync = (script: string, input: string) => runAsync("bash", ["-c", script], input);
 
 /** Stands in for the reset program's `ensure`: a release under releases/, `current` pointing at it. */
 function installRelease(testnetPv: string): void {
