@@ -271,12 +271,30 @@ describe("validator keys on a kubernetes node", () => {
     }
   });
 
-  test("a key moves to a second cluster node in one release: the source pod stopped, its PVC's export imported by the target", async () => {
+  test("a key moves to a second cluster node in one release: the source pod stopped, its PVC's export imported by the target; a refused export moves nothing", async () => {
     // keys1 running again with both keys (the previous test left it refusing another iteration's interchange).
     const before = await manifests();
     const again = bash(applyCommand(target()), kubectlStdin(kubeconfig(), [...before.objects, ...before.secrets]));
     expect([again.status, again.stderr]).toEqual([0, expect.any(String)]);
     await waitRunning();
+    const releaseKeys0 = () => bashAsync(
+      releaseCommand(target(), { stopSec: 120, exportSec: 360 }, 2),
+      releaseStdin(kubeconfigLine(kubeconfig()), [keys[1].pubkey], [keys[0].pubkey], toYaml(exportObjects(before.objects.find((o) => o.kind === "StatefulSet")!))),
+    );
+    // A database the client exports as something that is no interchange: the job's check refuses it, the release
+    // fails naming the job, and keys1 runs again with both keys (nothing moved); the job stays for inspection.
+    fs.writeFileSync(path.join(pv["validator-data"], "standin-slashing-protection.json"), '{"not":"an interchange"}');
+    const uidBefore = podOf().metadata.uid;
+    const refused = await releaseKeys0();
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(`the export job ${keyExportNames(NODE).job} failed, so the slashing protection was not exported`);
+    expect(refused.stderr).toContain(`statefulset ${NODE} was scaled back to 1 with its keys unchanged; nothing was moved`);
+    expect(refused.stdout).not.toContain("SLASHING PROTECTION");
+    expect(getJson(["get", "job", keyExportNames(NODE).job, "-n", NS]).status.failed).toBe(1);
+    await waitRunning(uidBefore);
+    expect(getJson(["get", "statefulset", NODE, "-n", NS]).metadata.annotations["ephemery.dev/validator-pubkeys"]).toBe(keys.map((k) => k.pubkey).sort().join(","));
+    expect(exec("validator", "cat /data/keys/lighthouse/validator_definitions.yml")).toContain(keys[0].pubkey);
+
     // Stands in for keys1's VC signing since its import: its database (in its data PVC) holds higher watermarks,
     // for the key that moves and for the one that stays.
     const db = {
@@ -289,10 +307,8 @@ describe("validator keys on a kubernetes node", () => {
     fs.writeFileSync(path.join(pv["validator-data"], "standin-slashing-protection.json"), JSON.stringify(db));
 
     // The release step of keys1 as components/kubernetesKeys.ts runs it: keys1 keeps keys[1], keys2 carries keys[0].
-    const release = await bashAsync(
-      releaseCommand(target(), { stopSec: 120, exportSec: 360 }, 2),
-      releaseStdin(kubeconfigLine(kubeconfig()), [keys[1].pubkey], [keys[0].pubkey], toYaml(exportObjects(before.objects.find((o) => o.kind === "StatefulSet")!))),
-    );
+    // The failed run's objects are deleted first.
+    const release = await releaseKeys0();
     const releasedAt = Math.floor(Date.now() / 1000);
     expect([release.status, release.stderr]).toEqual([0, expect.stringContaining(`1 validator key(s) leave kubernetes node ${NODE}`)]);
     expect(release.stdout.trim().split("\n").pop()).toBe("released 1");
