@@ -5,7 +5,8 @@
  * joins the registry every host's release joins, and the node's apply waits for every release, as a host's
  * install does. Keys arriving from a host bring that host's exported slashing protection (imported before the
  * VC starts, lib/kubernetes/keys.ts) and wait `moveWaitEpochs`; keys leaving a cluster node for another node
- * are refused by its release (lib/kubernetes/keyRelease.ts) with the two-step procedure.
+ * are released by its release step (lib/kubernetes/keyRelease.ts): the pod stopped, their slashing protection
+ * exported from the VC's data PVC by a Job (lib/kubernetes/keyExport.ts) and printed as a host's release prints it.
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
@@ -14,7 +15,8 @@ import { filterInterchange, interchangePubkeys } from "../lib/keys/interchange";
 import { clientLayout, ValidatorClientName } from "../lib/keys/layout";
 import { kubeconfigLine, KubectlTarget } from "../lib/kubernetes/kubectl";
 import { KUBERNETES_KEYS_TYPE } from "../lib/kubernetes/keys";
-import { releaseCommand, releaseStdin } from "../lib/kubernetes/keyRelease";
+import { ReleaseTimeouts, releaseCommand, releaseStdin } from "../lib/kubernetes/keyRelease";
+import { KubeObject, toYaml } from "../lib/kubernetes/manifests";
 import { checkedInstallKeys, EPOCH_SEC, KeystorePasswords, mergeInterchanges, mergeReleased, registerRelease, scanKeys } from "./validatorKeys";
 
 export interface KubernetesKeyValues {
@@ -32,6 +34,9 @@ export interface KubernetesValidatorKeysArgs {
   readonly target: KubectlTarget;
   /** The StatefulSet's replicas as rendered (a policy fact: keys need exactly 1). */
   readonly replicas: number;
+  /** The export Job and its RBAC, Secret and ConfigMap (lib/kubernetes/keyExport.ts), created only when keys leave. */
+  readonly exportObjects: KubeObject[];
+  readonly releaseTimeouts: ReleaseTimeouts;
   readonly threads?: number;
 }
 
@@ -71,12 +76,14 @@ export class KubernetesValidatorKeys extends pulumi.ComponentResource {
     const everyRelease = new Promise<Awaited<ReturnType<typeof registerRelease>>>((resolve) => { registered = (all) => resolve(all); });
     // From the plain pubkeys only: lifting the entries into an Output would wait for every release's stdout, this one's too.
     const elsewhere = pulumi.output(everyRelease.then((rs) => [...new Set(rs.filter((r) => r.node !== cfg.name).flatMap((r) => r.pubkeys))].sort()));
+    const releaseCmd = releaseCommand(args.target, args.releaseTimeouts, keysCfg.moveWaitEpochs);
+    const exportYaml = toYaml(args.exportObjects);
     const release = new command.local.Command(
       `${name}-release`,
       {
-        create: releaseCommand(args.target, keysCfg.moveWaitEpochs),
-        update: releaseCommand(args.target, keysCfg.moveWaitEpochs),
-        stdin: pulumi.secret(pulumi.all([args.kubeconfig, elsewhere]).apply(([kc, other]) => releaseStdin(kubeconfigLine(kc), pubkeys, other))),
+        create: releaseCmd,
+        update: releaseCmd,
+        stdin: pulumi.secret(pulumi.all([args.kubeconfig, elsewhere]).apply(([kc, other]) => releaseStdin(kubeconfigLine(kc), pubkeys, other, exportYaml))),
         logging: "stderr",
       },
       { parent: this },
@@ -84,7 +91,7 @@ export class KubernetesValidatorKeys extends pulumi.ComponentResource {
     registered(registerRelease({ node: cfg.name, stdout: release.stdout, resource: release, pubkeys }));
     this.releases = pulumi.output(everyRelease).apply((rs) => rs.map((r) => r.resource));
 
-    // Slashing protection of keys arriving from another node's release in this update (hosts print it).
+    // Slashing protection of keys arriving from another node's release in this update (hosts and cluster nodes print it).
     const movedIn = pulumi.output(everyRelease).apply((rs) =>
       pulumi.all(rs.filter((r) => r.node !== cfg.name).map((r) => r.stdout)).apply((outs) => mergeReleased(outs, pubkeys)),
     );

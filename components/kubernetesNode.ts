@@ -18,7 +18,8 @@ import { clientLayout } from "../lib/keys/layout";
 import { HostConfig, NetworkConfig } from "../lib/config/schema";
 import { applyCommand, deleteCommand, kubectlStdin } from "../lib/kubernetes/kubectl";
 import { KubeObject, renderNodeManifests } from "../lib/kubernetes/manifests";
-import { activeDeadlineSec, renderResetManifests, renderResetScript } from "../lib/kubernetes/reset";
+import { activeDeadlineSec, renderResetManifests, renderResetScript, stopTimeoutSec } from "../lib/kubernetes/reset";
+import { keyExportChecker, renderKeyExportManifests, renderKeyExportScript } from "../lib/kubernetes/keyExport";
 import { KubernetesValidatorKeys } from "./kubernetesKeys";
 import { KeystorePasswords, scanKeys, stackKeystorePasswords } from "./validatorKeys";
 import { monitoringObjectNames, nodePodSpecs, renderMonitoringManifests } from "../lib/kubernetes/monitoring";
@@ -102,10 +103,20 @@ export class KubernetesNode extends pulumi.ComponentResource {
       alsoRollOut: monitoring ? [monitoringObjectNames(cfg.name).statefulSet] : [],
     };
     if (keysCfg && scanned && vc) {
-      const statefulSet = this.objects.find((o) => o.kind === "StatefulSet" && o.metadata.name === cfg.name) as { spec: { replicas: number } } | undefined;
+      type Sts = { spec: { replicas: number; template: { spec: { containers: { name: string; securityContext?: Record<string, unknown> }[] } } } };
+      const statefulSet = this.objects.find((o) => o.kind === "StatefulSet" && o.metadata.name === cfg.name) as Sts | undefined;
+      // The export runs the client's tool as the VC runs (its image and user), for keys that leave this node.
+      const exportDeadlineSec = 900;
+      const exportObjects = renderKeyExportManifests(cfg.name, {
+        namespace: k.namespace, validatorClient: vc, validatorImage: specs.validator!.image,
+        validatorSecurityContext: statefulSet?.spec.template.spec.containers.find((c) => c.name === "validator")?.securityContext,
+        image: k.resetImage, imagePullPolicy: k.imagePullPolicy, activeDeadlineSec: exportDeadlineSec,
+        script: renderKeyExportScript(cfg.name, k.namespace), checker: keyExportChecker(),
+      });
       this.keys = new KubernetesValidatorKeys(`${name}-keys`, {
         config: cfg, scanned, validatorClient: vc, passwords: args.keystorePasswords ?? stackKeystorePasswords(cfg.name),
         kubeconfig: args.kubeconfig, target, replicas: statefulSet?.spec.replicas ?? 0,
+        exportObjects, releaseTimeouts: { stopSec: stopTimeoutSec(specs), exportSec: exportDeadlineSec + 60 },
       }, { parent: this });
     }
     const keys = this.keys;

@@ -65,10 +65,14 @@ export function packagedFileText(file: string): string {
   return text;
 }
 
-/** Reads host-scripts/<name> and renders it. */
+/** A line `# @@INCLUDE <file>@@` stands for host-scripts/<file>: shell helpers that two programs share (kube-api.sh). */
+const INCLUDE = /^# @@INCLUDE ([a-z0-9-]+\.sh)@@$/gm;
+
+/** Reads host-scripts/<name>, puts its includes in (one level) and renders it. */
 export function renderHostScript(name: string, values: ScriptValues): string {
   const file = path.join(HOST_SCRIPTS_DIR, name);
-  return renderScriptText(packagedFileText(file), values, file);
+  const text = packagedFileText(file).replace(INCLUDE, (_, included: string) => packagedFileText(path.join(HOST_SCRIPTS_DIR, included)).replace(/\n$/, ""));
+  return renderScriptText(text, values, file);
 }
 
 /**

@@ -33,7 +33,7 @@ export const validatorKeyOnOneHost: StackRule = {
             message: `Validator key ${short(key)} must be installed on one host only: it is on "${first.node}" and "${node}" (${label(r)}). ` +
               `Remove it from one host's keys (hosts[].validator.keys), or move it with \`ephemery keys move\`, which waits before it signs again.` +
               (r.type === KUBERNETES_KEYS_TYPE || first.resource.type === KUBERNETES_KEYS_TYPE
-                ? " A key leaving a kind kubernetes node moves in two steps: remove it there and run pulumi up, then add it to the new node with the old node's slashing protection (README: Validator keys on Kubernetes)."
+                ? " A key leaves a kind kubernetes node the same way, in one pulumi up: its release step stops the pod and exports the slashing protection from the validator's data volume (README: Validator keys on Kubernetes)."
                 : ""),
           });
         }

@@ -73,7 +73,7 @@ export function keysConfigProblems(cfg: StackConfig, secrets: SecretSettings): P
     problems.push({
       path: `hosts[${index}].validator.keys`,
       message: `key 0x${d.pubkey} is also configured on host(s) ${d.hosts.filter((x) => x !== d.hosts[1]).join(", ")}; a key signing from two hosts gets slashed: keep it on one host only (it is on ${d.hosts.join(" and ")}). ` +
-        `To move it, take it out of the old host's validator.keys and put it in the new one's in the same pulumi up; a key leaving a kind kubernetes host moves in two steps (README: Validator keys on Kubernetes)`,
+        `To move it, take it out of the old host's validator.keys and put it in the new one's in the same pulumi up, from or to a kind kubernetes host too (README: Validator keys on Kubernetes)`,
     });
   }
   return problems;

@@ -24,12 +24,15 @@ export const PRUNE_ALLOWLIST = [
   "core/v1/Service", "core/v1/Secret", "apps/v1/StatefulSet",
   // The in-cluster reset (lib/kubernetes/reset.ts); its Jobs and pods go with the CronJob (owner references).
   "batch/v1/CronJob",
+  // A keys export Job a failed release step left (lib/kubernetes/keyExport.ts); the CronJob's Jobs are not
+  // applied, so prune never takes them.
+  "batch/v1/Job",
   // The reset's program and the monitoring stack's files (lib/kubernetes/monitoring.ts), and both their RBAC.
   "core/v1/ConfigMap", "core/v1/ServiceAccount", "rbac.authorization.k8s.io/v1/Role", "rbac.authorization.k8s.io/v1/RoleBinding",
 ];
 
 /** What delete removes by the node's labels: the kinds apply prunes. */
-const DELETE_KINDS = "cronjob,statefulset,service,secret,configmap,serviceaccount,role.rbac.authorization.k8s.io,rolebinding.rbac.authorization.k8s.io";
+const DELETE_KINDS = "cronjob,job,statefulset,service,secret,configmap,serviceaccount,role.rbac.authorization.k8s.io,rolebinding.rbac.authorization.k8s.io";
 
 /** The script's start: the kubeconfig from stdin's first line into a 0600 temp file, and `k` running kubectl on it. */
 export function kubectlPreamble(t: KubectlTarget): string[] {

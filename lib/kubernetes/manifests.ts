@@ -77,6 +77,23 @@ export function labelsOf(node: string): Record<string, string> {
   return { "app.kubernetes.io/name": "ephemery-node", "app.kubernetes.io/instance": node, "app.kubernetes.io/managed-by": "pulumi-ephemery" };
 }
 
+/**
+ * A ServiceAccount (no token automounted: the pod that uses it says where), a Role of exactly `rules` and their
+ * RoleBinding, all named `name`: the in-cluster jobs' RBAC (the reset CronJob, the keys export Job).
+ */
+export function roleBoundServiceAccount(name: string, namespace: string, labels: Record<string, string>, rules: Record<string, unknown>[]): KubeObject[] {
+  const metadata = { name, namespace, labels };
+  return [
+    { apiVersion: "v1", kind: "ServiceAccount", metadata, automountServiceAccountToken: false },
+    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata, rules },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata,
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+      subjects: [{ kind: "ServiceAccount", name, namespace }],
+    },
+  ];
+}
+
 /** Names of the node's objects. */
 export function objectNames(node: string) {
   return {

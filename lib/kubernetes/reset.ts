@@ -16,7 +16,7 @@ import { PATHS } from "../clients/types";
 import { HostConfig, NetworkConfig } from "../config/schema";
 import { renderHostScript, ScriptValues, shellArray } from "../hostScripts";
 import { lockWaitSec, RESET_SCRIPT, resetScriptValues, checkpointProviders } from "../reset/values";
-import { ImagePullPolicy, KubeObject, KubernetesRenderError, labelsOf, objectNames, RESET_METRICS_SUBDIR, RESET_STATE_ROOT } from "./manifests";
+import { ImagePullPolicy, KubeObject, KubernetesRenderError, labelsOf, objectNames, RESET_METRICS_SUBDIR, RESET_STATE_ROOT, roleBoundServiceAccount } from "./manifests";
 
 /** Where the reset pod mounts what (the testnet PVC where the clients mount it, so `current` means the same). */
 export const RESET_POD_PATHS = {
@@ -169,19 +169,11 @@ export function renderResetManifests(node: string, o: ResetManifestOptions): Kub
     },
   };
   return [
-    { apiVersion: "v1", kind: "ServiceAccount", metadata: meta(names.serviceAccount), automountServiceAccountToken: false },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: meta(names.role),
-      rules: [
-        { apiGroups: ["apps"], resources: ["statefulsets/scale"], resourceNames: [objectNames(node).statefulSet], verbs: ["get", "patch"] },
-        { apiGroups: [""], resources: ["pods"], resourceNames: [names.pod], verbs: ["get"] },
-      ],
-    },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: meta(names.roleBinding),
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: names.role },
-      subjects: [{ kind: "ServiceAccount", name: names.serviceAccount, namespace: o.namespace }],
-    },
+    // One name for the three (resetObjectNames): the helper names them alike.
+    ...roleBoundServiceAccount(names.serviceAccount, o.namespace, labels, [
+      { apiGroups: ["apps"], resources: ["statefulsets/scale"], resourceNames: [objectNames(node).statefulSet], verbs: ["get", "patch"] },
+      { apiGroups: [""], resources: ["pods"], resourceNames: [names.pod], verbs: ["get"] },
+    ]),
     { apiVersion: "v1", kind: "ConfigMap", metadata: meta(names.configMap), data: { "ephemery-reset": o.script } },
     cronJob,
   ];

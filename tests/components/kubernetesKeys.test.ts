@@ -126,6 +126,54 @@ describe("a key moving from an SSH host into the cluster in one up", () => {
   }, 60_000);
 });
 
+describe("a key moving out of a cluster node in one up", () => {
+  // Stands in for k1's release step printing what its export Job published (lib/kubernetes/keyRelease.ts).
+  const exported = () => ({ metadata: { interchange_format_version: "5", genesis_validators_root: GVR }, data: [{ pubkey: `0x${keys[1].pubkey}`, signed_blocks: [{ slot: "123" }], signed_attestations: [{ source_epoch: "7", target_epoch: "8" }] }] });
+  const stdoutOf = (name: string) => (name === "k1-keys-release" ? `-----BEGIN SLASHING PROTECTION-----\n${JSON.stringify(exported())}\n-----END SLASHING PROTECTION-----\nreleased 1\n` : undefined);
+
+  test("to another cluster node: the target's apply waits for the source's release, gets its export as a secret, waits moveWaitEpochs", async () => {
+    const stays = writeKeyDir([keys[2]], path.join(work, "stays"));
+    const moved = writeKeyDir([keys[1]], path.join(work, "moved-out"));
+    const { resources } = await runProgram(config([k8sHost({ path: stays }), k8sHost({ path: moved }, "k2")]), { secretKeys: SECRETS, stdoutOf });
+    await registered(resources, "k2-apply");
+    await registered(resources, "k1-apply");
+    const target = named(resources, "k2-apply");
+    expect(target.dependsOn).toEqual(expect.arrayContaining(["k1-keys-release", "k2-keys-release"]));
+    expect(target.secretInputs).toContain("stdin");
+    expect(target.inputs.create).toMatch(/^sleep 768\n/);
+    const sp = JSON.parse(secretFiles(target.inputs.stdin)["current/slashing-protection.json"]);
+    expect(sp).toEqual({ metadata: { interchange_format_version: "5", genesis_validators_root: GVR }, data: [{ pubkey: `0x${keys[1].pubkey}`, signed_blocks: [{ slot: "123" }], signed_attestations: [{ source_epoch: "7", target_epoch: "8" }] }] });
+    // The source keeps its own key without a wait; its apply (replicas 1 again) runs after every release too.
+    const source = named(resources, "k1-apply");
+    expect(source.inputs.create).not.toMatch(/^sleep/);
+    expect(source.dependsOn).toEqual(expect.arrayContaining(["k1-keys-release", "k2-keys-release"]));
+    // The source's release knows the key leaves, and carries the export objects it creates while the pod is stopped.
+    const release = named(resources, "k1-keys-release");
+    const [, keep, elsewhere, ...rest] = (release.inputs.stdin as string).split("\n");
+    expect([keep, elsewhere]).toEqual([keys[2].pubkey, keys[1].pubkey]);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const objects = yaml.loadAll(rest.join("\n")) as any[];
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(["ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Secret", "Job"].map((k) => `${k}/k1-keys-export`));
+    const job = objects.find((o) => o.kind === "Job");
+    const vc = manifestsOf(source.inputs.stdin).find((o) => o.kind === "StatefulSet").spec.template.spec.containers.find((c: { name: string }) => c.name === "validator");
+    expect(job.spec.template.spec.initContainers[0]).toMatchObject({ image: vc.image, securityContext: vc.securityContext });
+    expect(release.inputs.create).toContain("scale statefulset 'k1' -n 'eph' --replicas=0");
+  }, 60_000);
+
+  test("to an SSH host: the host's install waits for the barrier, which carries the cluster node's export", async () => {
+    const moved = writeKeyDir([keys[1]], path.join(work, "moved-to-host"));
+    const stays = writeKeyDir([keys[2]], path.join(work, "stays-2"));
+    const { resources } = await runProgram(config([sshHost({ path: moved }), k8sHost({ path: stays })]), { secretKeys: SECRETS, stdoutOf });
+    await registered(resources, "alpha-keys-install");
+    const install = named(resources, "alpha-keys-install");
+    expect(install.dependsOn).toContain("key-moves-released");
+    expect(install.inputs.create).toContain("KEYS_MOVE_WAIT_SEC=768 ");
+    const barrier = named(resources, "key-moves-released");
+    expect(barrier.dependsOn).toEqual(expect.arrayContaining(["alpha-keys-release", "k1-keys-release"]));
+    expect(JSON.parse(barrier.inputs.stdin).k1).toEqual(exported());
+  }, 60_000);
+});
+
 describe("the config check", () => {
   const problems = (hosts: unknown[]) => {
     const entries = new Map(Object.entries(config(hosts)).map(([k, v]) => [k, { value: v, secret: SECRETS.includes(k) }]));
@@ -140,7 +188,7 @@ describe("the config check", () => {
   test("one key on a kubernetes node and an SSH host, or on two kubernetes nodes, names both and how to move", () => {
     const dup = writeKeyDir([keys[1]], path.join(work, "dup"));
     expect(problems([k8sHost({ path: dirK8s }), sshHost({ path: dup })])).toEqual([
-      expect.stringMatching(new RegExp(`^hosts\\[1\\]\\.validator\\.keys: key 0x${keys[1].pubkey} is also configured on host\\(s\\) k1; .*it is on k1 and alpha\\)\\. To move it.*a key leaving a kind kubernetes host moves in two steps`)),
+      expect.stringMatching(new RegExp(`^hosts\\[1\\]\\.validator\\.keys: key 0x${keys[1].pubkey} is also configured on host\\(s\\) k1; .*it is on k1 and alpha\\)\\. To move it.*in the same pulumi up, from or to a kind kubernetes host too`)),
     ]);
     expect(problems([k8sHost({ path: dirK8s }), k8sHost({ path: dup }, "k2")])).toEqual([expect.stringMatching(/it is on k1 and k2/)]);
   });

@@ -26,7 +26,7 @@ describe("a kind kubernetes host under mocks", () => {
     expect(apply.inputs.create).toContain("apply -f - --prune");
     expect(apply.inputs.create).toContain("--context='prod@cluster'");
     expect(apply.inputs.create).toContain("rollout status statefulset/'k8s1' -n 'eph'");
-    expect(apply.inputs.delete).toContain("delete cronjob,statefulset,service,secret,configmap,serviceaccount,role.rbac.authorization.k8s.io,rolebinding.rbac.authorization.k8s.io -n 'eph'");
+    expect(apply.inputs.delete).toContain("delete cronjob,job,statefulset,service,secret,configmap,serviceaccount,role.rbac.authorization.k8s.io,rolebinding.rbac.authorization.k8s.io -n 'eph'");
     expect(apply.inputs.update).toBe(apply.inputs.create);
   });
 

@@ -47,12 +47,20 @@ case "$client $1" in
     printf '{"data":{"genesis_time":"%s","genesis_validators_root":"0x00","genesis_fork_version":"0x1000101b"}}' "$GENESIS_TIME" > /www/eth/v1/beacon/genesis ;;
   "lighthouse account")
     # The key installer exports / imports slashing protection through the client's own tool (EIP-3076 JSON).
+    # Stands in for lighthouse's slashing_protection.sqlite in the datadir: the last interchange imported is the
+    # database, and the export writes it back (a test may write it to stand in for signing since); without one,
+    # an empty interchange of the testnet's chain, as lighthouse exports a database with no records.
+    FLAG=--datadir; D=$(flag "$@")
+    db="\${D:-/data}/standin-slashing-protection.json"
     case "$*" in
       *"slashing-protection export"*)
         for out; do :; done
         FLAG=--testnet-dir; T=$(flag "$@")
-        printf '{"metadata":{"interchange_format_version":"5","genesis_validators_root":"%s"},"data":[]}' "$(cat "$T/genesis_validators_root.txt")" > "$out" ;;
-      *"slashing-protection import"*) ;;
+        if [ -s "$db" ]; then cp "$db" "$out"
+        else printf '{"metadata":{"interchange_format_version":"5","genesis_validators_root":"%s"},"data":[]}' "$(cat "$T/genesis_validators_root.txt")" > "$out"; fi ;;
+      *"slashing-protection import"*)
+        for f; do :; done
+        cp "$f" "$db" ;;
       *) echo "stand-in does not know: $client $*" >&2; exit 2 ;;
     esac
     exit 0 ;;

@@ -6,13 +6,20 @@
  * applied with the component's own kubectl lines. The client images are the engine tier's stand-ins
  * (tests/e2e/standins.ts); here `lighthouse` is a wrapper that, for `slashing-protection import` only, keeps a
  * copy of the file it was given and the time in the data volume, then runs the stand-in: it stands in for
- * lighthouse's import writing its slashing-protection database.
+ * lighthouse's import writing its slashing-protection database (the stand-in keeps the file as its database and
+ * exports it back).
+ *
+ * A key moving to a second cluster node in the namespace runs the real release step with its export Job, whose
+ * main container (bash, curl, node from this machine: tests/support/hostBinaryImage.ts, standing in for the pinned
+ * node:22-bookworm) reaches the API through the pod-network stand-in (tests/support/kubernetes.ts
+ * PodNetworkStandIn: no kube-proxy here, so KUBERNETES_SERVICE_HOST/PORT name its forwarder on the bridge gateway).
  */
 import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
-import { checkedInstallKeys } from "../../components/validatorKeys";
+import { checkedInstallKeys, mergeReleased } from "../../components/validatorKeys";
 import { allSpecs, buildNodeSpecs } from "../../lib/clients";
 import { hostSchema, HostConfig } from "../../lib/config/schema";
 import { readKeySource } from "../../lib/keys/archive";
@@ -20,10 +27,12 @@ import { clientLayout } from "../../lib/keys/layout";
 import { applyCommand, kubeconfigLine, kubectlStdin } from "../../lib/kubernetes/kubectl";
 import { IMPORTED_LIST, IMPORT_CONTAINER, INTERCHANGE_FILE } from "../../lib/kubernetes/keys";
 import { releaseCommand, releaseStdin } from "../../lib/kubernetes/keyRelease";
-import { objectNames, renderNodeManifests } from "../../lib/kubernetes/manifests";
+import { keyExportChecker, keyExportNames, PUBLISH_CONTAINER, renderKeyExportManifests, renderKeyExportScript } from "../../lib/kubernetes/keyExport";
+import { KubeObject, objectNames, renderNodeManifests, toYaml } from "../../lib/kubernetes/manifests";
 import { RPC_CGI, STANDIN } from "../e2e/standins";
 import { makeKeys, TestKey, tempDir, writeKeyDir } from "../keys/fixtures";
-import { busyboxRootfs, dockerArchive, k8sBinDir, missingPrerequisites, TestCluster, waitFor } from "../support/kubernetes";
+import { hostBinaryRootfs } from "../support/hostBinaryImage";
+import { busyboxRootfs, dockerArchive, k8sBinDir, missingPrerequisites, POD_GATEWAY, PodNetworkStandIn, runAsync, TestCluster, waitFor } from "../support/kubernetes";
 import { releaseFiles } from "../support/releases";
 
 const NS = "eph-keys";
@@ -33,6 +42,11 @@ const JWT = "6f".repeat(32);
 const PASSWORD = "k8s-tier keys test password";
 const FEE = "0x8943545177806ED17B9F23F0a21ee5948eCaa776";
 const IMAGE = "ephemery-k8s/keys-client:1.0.0";
+const RESET_IMAGE = "ephemery-k8s/keys-reset:1";
+/** The second cluster node a key moves to, in the same namespace. */
+const NODE2 = "keys2";
+// The API forwarder on the bridge gateway, in this engineer's range.
+const API_FORWARD_PORT = 38443;
 const RELEASE = releaseFiles(7);
 const GVR = RELEASE["genesis_validators_root.txt"].trim();
 
@@ -47,32 +61,63 @@ exec /opt/standin/lighthouse "$@"
 `;
 
 let cluster: TestCluster;
+let podNetwork: PodNetworkStandIn | undefined;
 let work: string;
 let keys: TestKey[];
 let interchange: string;
 const pv: Record<string, string> = {};
+const pv2: Record<string, string> = {};
 
-function hostConfig(): HostConfig {
+/** keys1 on ports 32xxx, keys2 on 38xxx (inside the pods; hostPorts are recorded by the kubelet, not forwarded). */
+function hostConfig(node = NODE, keyDir = path.join(work, "keys"), expectedCount = 2): HostConfig {
+  const base = node === NODE ? 32000 : 38000;
   return hostSchema.parse({
-    name: NODE, kind: "kubernetes",
-    kubernetes: { namespace: NS, storageClass: "", imagePullPolicy: "Never" },
-    // Ports in this engineer's range (inside the pod; hostPorts are recorded by the kubelet, not forwarded).
-    execution: { client: "geth", image: IMAGE, memoryMiB: 256, p2pPort: 32303, rpcPort: 32545, wsPort: 32546 },
-    consensus: { client: "lighthouse", image: IMAGE, memoryMiB: 256, p2pPort: 32400, quicPort: 32401, beaconApiPort: 32052 },
-    validator: { client: "lighthouse", image: IMAGE, memoryMiB: 256, feeRecipient: FEE, keys: { path: path.join(work, "keys"), expectedCount: 2 } },
+    name: node, kind: "kubernetes",
+    kubernetes: { namespace: NS, storageClass: "", imagePullPolicy: "Never", resetImage: RESET_IMAGE },
+    execution: { client: "geth", image: IMAGE, memoryMiB: 256, p2pPort: base + 303, rpcPort: base + 545, wsPort: base + 546 },
+    consensus: { client: "lighthouse", image: IMAGE, memoryMiB: 256, p2pPort: base + 400, quicPort: base + 401, beaconApiPort: base + 52 },
+    validator: { client: "lighthouse", image: IMAGE, memoryMiB: 256, feeRecipient: FEE, keys: { path: keyDir, expectedCount } },
   });
 }
 
-async function manifests() {
-  const h = hostConfig();
+async function manifests(node = NODE, keyDir?: string, expectedCount?: number, withInterchange: string | undefined = interchange) {
+  const h = hostConfig(node, keyDir, expectedCount);
   const keysCfg = h.validator!.keys!;
   const checked = await checkedInstallKeys(readKeySource(keysCfg.path!), keysCfg, "test", PASSWORD, 1);
-  const specs = allSpecs(buildNodeSpecs({ node: NODE, host: h, checkpointSyncUrls: [] }));
+  const specs = allSpecs(buildNodeSpecs({ node, host: h, checkpointSyncUrls: [] }));
   const k = h.kubernetes!;
-  return renderNodeManifests(NODE, specs, {
+  return renderNodeManifests(node, specs, {
     namespace: k.namespace, storageClass: k.storageClass, p2pExposure: k.p2pExposure, imagePullPolicy: k.imagePullPolicy,
     retainDataOnDestroy: true, volumeGiB: { testnet: 1, execution: 1, consensus: 1, validator: 1 }, dataDir: h.dataDir,
-  }, { jwtHex: JWT, keyFiles: clientLayout("lighthouse", checked), pubkeys: checked.map((c) => c.pubkey).sort(), interchange });
+  }, { jwtHex: JWT, keyFiles: clientLayout("lighthouse", checked), pubkeys: checked.map((c) => c.pubkey).sort(), interchange: withInterchange });
+}
+
+/** The export objects components/kubernetesNode.ts renders for keys1, with the API forwarder standing in for kube-proxy. */
+function exportObjects(sts: KubeObject): KubeObject[] {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const vc = (sts as any).spec.template.spec.containers.find((c: { name: string }) => c.name === "validator");
+  const objects = renderKeyExportManifests(NODE, {
+    namespace: NS, validatorClient: "lighthouse", validatorImage: vc.image, validatorSecurityContext: vc.securityContext,
+    image: RESET_IMAGE, imagePullPolicy: "Never", activeDeadlineSec: 300, script: renderKeyExportScript(NODE, NS), checker: keyExportChecker(),
+  });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const job = objects.find((o) => o.kind === "Job") as any;
+  const publish = job.spec.template.spec.containers.find((c: { name: string }) => c.name === PUBLISH_CONTAINER);
+  publish.env = [{ name: "KUBERNETES_SERVICE_HOST", value: POD_GATEWAY }, { name: "KUBERNETES_SERVICE_PORT", value: String(API_FORWARD_PORT) }];
+  return objects;
+}
+
+/** Asynchronously: the API forwarder runs in this process and must answer the export Job meanwhile. */
+const bashAsync = (script: string, input: string) => runAsync("bash", ["-c", script], input);
+
+/** Stands in for the reset program's `ensure`: a release under releases/, `current` pointing at it. */
+function installRelease(testnetPv: string): void {
+  const rel = path.join(testnetPv, "releases", "ephemery-7");
+  for (const [name, content] of Object.entries(RELEASE)) {
+    fs.mkdirSync(path.dirname(path.join(rel, name)), { recursive: true });
+    fs.writeFileSync(path.join(rel, name), content);
+  }
+  fs.symlinkSync("releases/ephemery-7", path.join(testnetPv, "current"));
 }
 
 const target = () => ({ namespace: NS, node: NODE, kubectl: path.join(k8sBinDir(), "kubectl") });
@@ -87,11 +132,11 @@ const getJson = (args: string[]): any => JSON.parse(cluster.kubectl([...args, "-
 const podOf = () => getJson(["get", "pod", POD, "-n", NS]);
 const exec = (container: string, script: string) => cluster.execIn(NS, POD, container, ["/bin/sh", "-c", script]);
 
-async function waitRunning(notUid?: string) {
-  return waitFor(`${POD} Running`, 300_000, () => {
-    const p = podOf();
+async function waitRunning(notUid?: string, pod = POD) {
+  return waitFor(`${pod} Running`, 300_000, () => {
+    const p = getJson(["get", "pod", pod, "-n", NS]);
     return p.status.phase === "Running" && p.metadata.uid !== notUid && p.status.containerStatuses?.length === 3 && p.status.containerStatuses.every((c: { ready: boolean }) => c.ready) ? p : undefined;
-  }, () => cluster.kubectl(["describe", "pod", POD, "-n", NS]).slice(-2500));
+  }, () => cluster.kubectl(["describe", "pod", pod, "-n", NS]).slice(-2500));
 }
 
 beforeAll(async () => {
@@ -106,6 +151,8 @@ beforeAll(async () => {
   });
   cluster = new TestCluster();
   await cluster.start();
+  podNetwork = new PodNetworkStandIn(API_FORWARD_PORT, "ephemery-k8s-keys-test");
+  await podNetwork.start();
   const rootfs = busyboxRootfs(cluster.dir, {
     "usr/local/bin/geth": { content: STANDIN, mode: 0o755 },
     "opt/standin/lighthouse": { content: STANDIN, mode: 0o755 },
@@ -113,19 +160,20 @@ beforeAll(async () => {
     "www/cgi-bin/index.cgi": { content: RPC_CGI, mode: 0o755 },
   });
   cluster.importImage(dockerArchive(rootfs, `docker.io/${IMAGE}`, { Entrypoint: ["/bin/sh"] }, cluster.dir));
+  // Node.js 22 as scripts/client-images.sh caches it from the npm registry, else the node running this test.
+  const cached = path.join(process.env.PULUMI_EPHEMERY_CACHE ?? path.join(os.homedir(), ".cache", "pulumi-ephemery"), "node-22.21.1", "bin", "node");
+  const resetRoot = hostBinaryRootfs(path.join(cluster.dir, "keys-reset-rootfs"), ["bash", "sh", "curl", "timeout", "date", "mktemp", "rm", "head", "tr", "cat"], { [fs.existsSync(cached) ? cached : process.execPath]: "usr/bin/node" });
+  cluster.importImage(dockerArchive(resetRoot, `docker.io/${RESET_IMAGE}`, { Entrypoint: ["/usr/bin/bash"] }, cluster.dir));
   for (const t of ["testnet", "execution-data", "consensus-data", "validator-data"]) {
     pv[t] = cluster.persistentVolume(`${NS}-${t}`, { namespace: NS, name: objectNames(NODE).pvc(t) }, 1);
+    pv2[t] = cluster.persistentVolume(`${NS}-${NODE2}-${t}`, { namespace: NS, name: objectNames(NODE2).pvc(t) }, 1);
   }
-  // Stands in for the reset program's `ensure`: a release under releases/, `current` pointing at it.
-  const rel = path.join(pv.testnet, "releases", "ephemery-7");
-  for (const [name, content] of Object.entries(RELEASE)) {
-    fs.mkdirSync(path.dirname(path.join(rel, name)), { recursive: true });
-    fs.writeFileSync(path.join(rel, name), content);
-  }
-  fs.symlinkSync("releases/ephemery-7", path.join(pv.testnet, "current"));
+  installRelease(pv.testnet);
+  installRelease(pv2.testnet);
 }, 900_000);
 
 afterAll(async () => {
+  await podNetwork?.stop(cluster !== undefined);
   if (cluster) await cluster.stop();
   if (work) fs.rmSync(work, { recursive: true, force: true });
 }, 300_000);
@@ -178,23 +226,22 @@ describe("validator keys on a kubernetes node", () => {
     expect(fs.readFileSync(path.join(pv["validator-data"], "standin-imported.at"), "utf8")).toBe(at);
   });
 
-  test("the release step refuses keys leaving the cluster node for another node, and allows keeping or removing them", () => {
-    const release = (keep: string[], elsewhere: string[]) => bash(releaseCommand(target(), 2), releaseStdin(kubeconfigLine(kubeconfig()), keep, elsewhere));
+  test("the release step allows keeping or removing keys without stopping the pod", async () => {
+    const m = await manifests();
+    const release = (keep: string[], elsewhere: string[]) => bash(releaseCommand(target(), { stopSec: 120, exportSec: 360 }, 2), releaseStdin(kubeconfigLine(kubeconfig()), keep, elsewhere, toYaml(exportObjects(m.objects.find((o) => o.kind === "StatefulSet")!))));
+    const uid = podOf().metadata.uid;
     const kept = release(keys.map((k) => k.pubkey), [keys[0].pubkey]);
     expect([kept.status, kept.stdout.trim()]).toEqual([0, "released 0"]);
     const removed = release([keys[1].pubkey], []);
     expect([removed.status, removed.stdout.trim()]).toEqual([0, "released 0"]);
-    const moved = release([keys[1].pubkey], [keys[0].pubkey]);
-    expect(moved.status).toBe(1);
-    expect(moved.stderr).toContain(`validator key(s) 0x${keys[0].pubkey} leave kubernetes node ${NODE} for another node`);
-    expect(moved.stderr).toMatch(/Move them in two steps: \(1\).*\(2\) export/);
-    expect(moved.stderr).not.toContain(keys[1].pubkey);
+    expect(podOf().metadata.uid).toBe(uid);
     // The annotation is read from the cluster: anything but pubkeys stops the release (no globbing of "*").
     const annotation = "ephemery.dev/validator-pubkeys";
     const good = getJson(["get", "statefulset", NODE, "-n", NS]).metadata.annotations[annotation];
     cluster.kubectl(["annotate", "statefulset", NODE, "-n", NS, "--overwrite", `${annotation}=*`]);
     try {
       const tampered = release([], [keys[0].pubkey]);
+      expect(podOf().metadata.uid).toBe(uid);
       expect([tampered.status, tampered.stderr.trim()]).toEqual([1, `the annotation ${annotation} of statefulset ${NODE} holds something other than pubkeys; restore it with pulumi up from the last good config, or remove it`]);
     } finally {
       cluster.kubectl(["annotate", "statefulset", NODE, "-n", NS, "--overwrite", `${annotation}=${good}`]);
@@ -222,5 +269,81 @@ describe("validator keys on a kubernetes node", () => {
     } finally {
       interchange = saved;
     }
+  });
+
+  test("a key moves to a second cluster node in one release: the source pod stopped, its PVC's export imported by the target; a refused export moves nothing", async () => {
+    // keys1 running again with both keys (the previous test left it refusing another iteration's interchange).
+    const before = await manifests();
+    const again = bash(applyCommand(target()), kubectlStdin(kubeconfig(), [...before.objects, ...before.secrets]));
+    expect([again.status, again.stderr]).toEqual([0, expect.any(String)]);
+    await waitRunning();
+    const releaseKeys0 = () => bashAsync(
+      releaseCommand(target(), { stopSec: 120, exportSec: 360 }, 2),
+      releaseStdin(kubeconfigLine(kubeconfig()), [keys[1].pubkey], [keys[0].pubkey], toYaml(exportObjects(before.objects.find((o) => o.kind === "StatefulSet")!))),
+    );
+    // A database the client exports as something that is no interchange: the job's check refuses it, the release
+    // fails naming the job, and keys1 runs again with both keys (nothing moved); the job stays for inspection.
+    fs.writeFileSync(path.join(pv["validator-data"], "standin-slashing-protection.json"), '{"not":"an interchange"}');
+    const uidBefore = podOf().metadata.uid;
+    const refused = await releaseKeys0();
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(`the export job ${keyExportNames(NODE).job} failed, so the slashing protection was not exported`);
+    expect(refused.stderr).toContain(`statefulset ${NODE} was scaled back to 1 with its keys unchanged; nothing was moved`);
+    expect(refused.stdout).not.toContain("SLASHING PROTECTION");
+    expect(getJson(["get", "job", keyExportNames(NODE).job, "-n", NS]).status.failed).toBe(1);
+    await waitRunning(uidBefore);
+    expect(getJson(["get", "statefulset", NODE, "-n", NS]).metadata.annotations["ephemery.dev/validator-pubkeys"]).toBe(keys.map((k) => k.pubkey).sort().join(","));
+    expect(exec("validator", "cat /data/keys/lighthouse/validator_definitions.yml")).toContain(keys[0].pubkey);
+
+    // Stands in for keys1's VC signing since its import: its database (in its data PVC) holds higher watermarks,
+    // for the key that moves and for the one that stays.
+    const db = {
+      metadata: { interchange_format_version: "5", genesis_validators_root: GVR },
+      data: [
+        { pubkey: `0x${keys[0].pubkey}`, signed_blocks: [{ slot: "4242" }, { slot: "81" }], signed_attestations: [{ source_epoch: "130", target_epoch: "131" }] },
+        { pubkey: `0x${keys[1].pubkey}`, signed_blocks: [{ slot: "17" }], signed_attestations: [] },
+      ],
+    };
+    fs.writeFileSync(path.join(pv["validator-data"], "standin-slashing-protection.json"), JSON.stringify(db));
+
+    // The release step of keys1 as components/kubernetesKeys.ts runs it: keys1 keeps keys[1], keys2 carries keys[0].
+    // The failed run's objects are deleted first.
+    const release = await releaseKeys0();
+    const releasedAt = Math.floor(Date.now() / 1000);
+    expect([release.status, release.stderr]).toEqual([0, expect.stringContaining(`1 validator key(s) leave kubernetes node ${NODE}`)]);
+    expect(release.stdout.trim().split("\n").pop()).toBe("released 1");
+    // The source pod is gone and stays gone until keys1's own apply; the export objects are deleted.
+    expect(cluster.kubectl(["get", "pod", POD, "-n", NS, "--ignore-not-found", "-o", "name"]).trim()).toBe("");
+    expect(getJson(["get", "statefulset", NODE, "-n", NS]).spec.replicas).toBe(0);
+    const names = keyExportNames(NODE);
+    await waitFor("export objects deleted", 60_000, () =>
+      cluster.kubectl(["get", `job/${names.job}`, `secret/${names.secret}`, `configmap/${names.configMap}`, `role/${names.role}`, `rolebinding/${names.roleBinding}`, `serviceaccount/${names.serviceAccount}`, "-n", NS, "--ignore-not-found", "-o", "name"]).trim() === "" || undefined);
+
+    // The program's own path: the printed block parsed and filtered to keys2's keys (components/validatorKeys.ts).
+    const moved = mergeReleased([release.stdout], [keys[0].pubkey]);
+    expect(moved).toEqual({ metadata: { interchange_format_version: "5", genesis_validators_root: GVR }, data: [{ pubkey: `0x${keys[0].pubkey}`, signed_blocks: [{ slot: "4242" }], signed_attestations: [{ source_epoch: "130", target_epoch: "131" }] }] });
+    expect(release.stdout).not.toContain(keys[1].pubkey);
+
+    writeKeyDir([keys[0]], path.join(work, "keys2"));
+    const target2 = { namespace: NS, node: NODE2, kubectl: path.join(k8sBinDir(), "kubectl") };
+    const m2 = await manifests(NODE2, path.join(work, "keys2"), 1, JSON.stringify(moved));
+    const applied = bash(applyCommand(target2), kubectlStdin(kubeconfig(), [...m2.objects, ...m2.secrets]));
+    expect([applied.status, applied.stderr]).toEqual([0, expect.any(String)]);
+    await waitRunning(undefined, `${NODE2}-0`);
+    // keys2's import got exactly the watermarks exported from keys1's PVC, after keys1's pod was gone.
+    expect(JSON.parse(fs.readFileSync(path.join(pv2["validator-data"], "standin-imported.json"), "utf8"))).toEqual(moved);
+    expect(Number(fs.readFileSync(path.join(pv2["validator-data"], "standin-imported.at"), "utf8"))).toBeGreaterThanOrEqual(releasedAt - 1);
+    expect(cluster.execIn(NS, `${NODE2}-0`, "validator", ["/bin/sh", "-c", "cat /data/keys/lighthouse/validator_definitions.yml"])).toContain(keys[0].pubkey);
+
+    // keys1's own apply: replicas 1 again, without the moved key; its PVC (the database) untouched by the export.
+    writeKeyDir([keys[1]], path.join(work, "keys1-after"));
+    const m1 = await manifests(NODE, path.join(work, "keys1-after"), 1);
+    const rolled = bash(applyCommand(target()), kubectlStdin(kubeconfig(), [...m1.objects, ...m1.secrets]));
+    expect([rolled.status, rolled.stderr]).toEqual([0, expect.any(String)]);
+    await waitRunning();
+    const definitions = exec("validator", "cat /data/keys/lighthouse/validator_definitions.yml");
+    expect(definitions).toContain(keys[1].pubkey);
+    expect(definitions).not.toContain(keys[0].pubkey);
+    expect(JSON.parse(fs.readFileSync(path.join(pv["validator-data"], "standin-slashing-protection.json"), "utf8"))).toEqual(db);
   });
 });

@@ -17,7 +17,6 @@
  *   a real CNI (flannel, kindnet) installs for its pod network, removed by the test.
  * - The clock is real: iteration N is two before the current one, so N+1 and N+2 are due at once.
  */
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -30,7 +29,7 @@ import { KubeObject, objectNames, renderNodeManifests, RESET_STATE_ROOT } from "
 import { activeDeadlineSec, renderResetManifests, renderResetScript, resetObjectNames } from "../../lib/kubernetes/reset";
 import { RPC_CGI, STANDIN } from "../e2e/standins";
 import { hostBinaryRootfs } from "../support/hostBinaryImage";
-import { busyboxRootfs, dockerArchive, k8sBinDir, missingPrerequisites, POD_GATEWAY, PodNetworkStandIn, TestCluster, waitFor } from "../support/kubernetes";
+import { busyboxRootfs, dockerArchive, k8sBinDir, missingPrerequisites, POD_GATEWAY, PodNetworkStandIn, runAsync, TestCluster, waitFor } from "../support/kubernetes";
 import { buildArchive, ReleaseServer, releaseFiles } from "../support/releases";
 
 const NS = "eph-reset";
@@ -117,18 +116,6 @@ async function jobResult(job: string, timeoutMs = 300_000): Promise<{ ok: boolea
   // The log file is complete once the container has exited.
   await new Promise((r) => setTimeout(r, 500));
   return { ok: status === "ok", log: jobLog(job) };
-}
-
-function runAsync(cmd: string, args: string[], input: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end(input);
-  });
 }
 
 let manualJobs = 0;

@@ -125,7 +125,7 @@ describe("bad key settings are config problems (the program stops before any res
   test("the same key on two hosts", () => {
     const dup = writeKeyDir([keys[0]], path.join(work, "dup"));
     expect(load(config([host("alpha", 0, { path: dirA }), host("beta", 1, { path: dup })]))).toEqual([
-      `hosts[1].validator.keys: key 0x${keys[0].pubkey} is also configured on host(s) alpha; a key signing from two hosts gets slashed: keep it on one host only (it is on alpha and beta). To move it, take it out of the old host's validator.keys and put it in the new one's in the same pulumi up; a key leaving a kind kubernetes host moves in two steps (README: Validator keys on Kubernetes)`,
+      `hosts[1].validator.keys: key 0x${keys[0].pubkey} is also configured on host(s) alpha; a key signing from two hosts gets slashed: keep it on one host only (it is on alpha and beta). To move it, take it out of the old host's validator.keys and put it in the new one's in the same pulumi up, from or to a kind kubernetes host too (README: Validator keys on Kubernetes)`,
     ]);
   });
 

@@ -82,16 +82,16 @@ describe("keys on kind kubernetes nodes (ephemery:kubernetes:ValidatorKeys)", ()
     res("ephemery:kubernetes:ValidatorKeys", `${name}-keys`, { node: name, pubkeys, doppelganger: true, moveWaitEpochs: 2, validatorClient: "lighthouse", replicas, workload: `statefulset/ephemery/${name}` }, k8sNode(name));
   const onePolicy = stackPolicy(validatorKeyOnOneHost) as StackValidationPolicy;
 
-  test("one key on two kubernetes nodes is blocked, naming both and the two-step move", () => {
+  test("one key on two kubernetes nodes is blocked, naming both and how a key leaves a cluster node", () => {
     const v = runStack(onePolicy, [k8sNode("k1"), k8sNode("k2"), k8sKeys("k1", [K1]), k8sKeys("k2", [K2, K1])]);
     expect(v).toHaveLength(1);
     expect(v[0].message).toMatch(/it is on "k1" and "k2"/);
-    expect(v[0].message).toMatch(/moves in two steps/);
+    expect(v[0].message).toMatch(/leaves a kind kubernetes node the same way, in one pulumi up/);
   });
 
   test("one key on a kubernetes node and an SSH host is blocked, whichever comes first", () => {
     expect(runStack(onePolicy, [nodeA, keysA, k8sNode("k1"), k8sKeys("k1", [K3, K2])]).map((x) => x.message))
-      .toEqual([expect.stringMatching(/it is on "alpha" and "k1".*moves in two steps/)]);
+      .toEqual([expect.stringMatching(/it is on "alpha" and "k1".*in one pulumi up: its release step stops the pod/)]);
     expect(runStack(onePolicy, [k8sNode("k1"), k8sKeys("k1", [K1]), nodeA, keysA]).map((x) => x.message))
       .toEqual([expect.stringMatching(/it is on "k1" and "alpha"/)]);
     expect(runStack(onePolicy, [nodeA, keysA, k8sNode("k1"), k8sKeys("k1", [K3])])).toEqual([]);

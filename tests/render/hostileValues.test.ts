@@ -13,6 +13,7 @@ import { hostSchema, networkSchema } from "../../lib/config/schema";
 import { composeArgs, composeCommand } from "../../lib/composeCommand";
 import { HOST_SCRIPTS_DIR, renderHostScript, renderValues, ScriptValues, shellArray, ShellArray } from "../../lib/hostScripts";
 import { keysScriptValues } from "../../lib/keys/hostValues";
+import { keyExportScriptValues } from "../../lib/kubernetes/keyExport";
 import { containerMetricsValues } from "../../lib/monitoring/hostFiles";
 import { cronFileContent, cronInstallCommand, cronLine, cronRemoveCommand } from "../../lib/reset/schedule";
 import { resetScriptValues } from "../../lib/reset/values";
@@ -39,6 +40,7 @@ function realValues(): Record<string, ScriptValues> {
   return {
     "ephemery-reset.sh": resetScriptValues(host, networkSchema.parse({}), specs),
     "keys-install.sh": keysScriptValues(host, "lighthouse", specs.validator!),
+    "keys-export.sh": keyExportScriptValues("n1", "ephemery"),
     "bootstrap.sh": { DATA_DIR: host.dataDir, NODE_DIR: "/var/lib/ephemery/n1", DATA_DEVICE: "/dev/sdb" },
     "container-metrics.sh": containerMetricsValues("n1", "/var/lib/ephemery/n1/node-exporter"),
     // cli/commands/status.ts renders these inline.

@@ -446,3 +446,19 @@ function buildPauseImage(dir: string): string {
 }
 
 export { busyboxRootfs } from "./dockerd";
+
+/**
+ * A command run without blocking this process (stdin given, output collected): what the k8s files use when a
+ * stand-in in this process (the API forwarder, the release server) must answer while it runs.
+ */
+export function runAsync(cmd: string, args: string[], input: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
