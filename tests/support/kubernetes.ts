@@ -239,7 +239,7 @@ export class TestCluster {
    */
   execIn(namespace: string, pod: string, container: string, argv: string[], user?: number): string {
     const id = this.containerId(namespace, pod, container);
-    return this.ctr(["-n", "k8s.io", "tasks", "exec", "--exec-id", `t${crypto.randomBytes(4).toString("hex")}`, ...(user === undefined ? [] : ["--user", String(user)]), id, ...argv]);
+    return this.ctr(["-n", "k8s.io", "tasks", "exec", "--exec-id", `t${crypto.randomBytes(4).toString("hex")}`, ...(user === undefined ? [] : ["--user", `${user}:${user}`]), id, ...argv]);
   }
 
   /** The OCI spec containerd runs a container with (process.args is the argv the kubelet asked for). */
