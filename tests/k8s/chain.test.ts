@@ -124,7 +124,18 @@ function containerLog(container: string): string {
   return fs.existsSync(dir) ? fs.readdirSync(dir).sort().map((f) => fs.readFileSync(path.join(dir, f), "utf8")).join("") : "";
 }
 
-const describePod = () => `${spawnSync(path.join(k8sBinDir(), "kubectl"), [`--kubeconfig=${cluster!.kubeconfig}`, "describe", "pod", POD, "-n", NS], { encoding: "utf8" }).stdout?.slice(-2500) ?? ""}\n${podLogs()}`;
+/** A test body whose failure message ends with the pod's log files (the clients say why they stopped). */
+const withLogs = (body: () => unknown) => async () => {
+  try {
+    await body();
+  } catch (e) {
+    if (e instanceof Error) e.message += `\n${podLogs()}`;
+    throw e;
+  }
+};
+
+/** What a timed-out wait adds to its message (withLogs adds the log files). */
+const describePod = () => spawnSync(path.join(k8sBinDir(), "kubectl"), [`--kubeconfig=${cluster!.kubeconfig}`, "describe", "pod", POD, "-n", NS], { encoding: "utf8" }).stdout?.slice(-2500) ?? "";
 
 /** A bounded GET/POST to the pod's address, read as JSON (at most 4 MiB). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -201,7 +212,7 @@ afterAll(async () => {
 }, 300_000);
 
 describe("real geth and prysm as a kubernetes node", () => {
-  test("apply: the import init container fills the prysm wallet, then geth, beacon-chain and validator run", async () => {
+  test("apply: the import init container fills the prysm wallet, then geth, beacon-chain and validator run", withLogs(async () => {
     const m = await manifests();
     const r = spawnSync("bash", ["-c", applyCommand(target(), 240)], { input: kubectlStdin(fs.readFileSync(cluster!.kubeconfig, "utf8"), [...m.objects, ...m.secrets]), encoding: "utf8", timeout: 300_000 });
     if (r.status !== 0) throw new Error(`the apply line failed (${r.status}):\n${r.stderr}\n${describePod()}`);
@@ -224,9 +235,9 @@ describe("real geth and prysm as a kubernetes node", () => {
       return res.ok ? (await res.json()) as { data: { validating_pubkey: string }[] } : undefined;
     }, describePod);
     expect(listed.data.map((k) => k.validating_pubkey.toLowerCase()).sort()).toEqual(release.keys.map((k) => `0x${k.pubkey}`).sort());
-  });
+  }));
 
-  test("each client runs as its rendered uid; the JWT and keys are 0400 files it reads and another uid cannot", () => {
+  test("each client runs as its rendered uid; the JWT and keys are 0400 files it reads and another uid cannot", withLogs(() => {
     const spec = podOf().spec;
     for (const role of ROLES) {
       const c = spec.containers.find((x: { name: string }) => x.name === role);
@@ -260,9 +271,9 @@ describe("real geth and prysm as a kubernetes node", () => {
     for (const role of ROLES) expect(exec(role, "touch /ephemery/testnet/x 2>&1 && echo wrote || echo refused").trim()).toMatch(/refused$/);
     for (const role of ROLES) expect(exec(role, "env")).not.toContain(JWT);
     expect(exec("validator", "env")).not.toContain(KEYSTORE_PASSWORD);
-  });
+  }));
 
-  test("the argv containerd runs is exactly the argv the live-chain tier's compose file gives Docker", () => {
+  test("the argv containerd runs is exactly the argv the live-chain tier's compose file gives Docker", withLogs(() => {
     const compose = yaml.load(renderCompose(NODE, allSpecs(buildNodeSpecs({ node: NODE, host: dockerHost(), checkpointSyncUrls: [] })))) as { services: Record<string, { entrypoint?: string[]; command?: string[]; user?: string }> };
     // Compose turns `$$` back into `$`, as Kubernetes does in command/args.
     const unescape = (v: string) => v.replace(/\$\$/g, "$");
@@ -276,18 +287,18 @@ describe("real geth and prysm as a kubernetes node", () => {
     // The lone-node flags reached prysm as the tier writes them, through the entry script's "$@".
     const beaconArgv = exec("consensus", "tr '\\0' '\\n' < /proc/1/cmdline").split("\n");
     expect(beaconArgv).toEqual(expect.arrayContaining(["--min-sync-peers=0", "--sync-from=head", `--execution-endpoint=http://${NODE}-execution:8551`]));
-  });
+  }));
 
-  test("the EL and CL answer at the pod's address on the release's chain", async () => {
+  test("the EL and CL answer at the pod's address on the release's chain", withLogs(async () => {
     const genesis = await waitFor("the beacon API", 90_000, async () => (await beacon("/eth/v1/beacon/genesis")).data, describePod);
     expect(genesis).toMatchObject({ genesis_time: String(release.clGenesisTime), genesis_validators_root: release.genesisValidatorsRoot });
     expect(Number.parseInt(await rpc<string>("eth_chainId"), 16)).toBe(release.chainId);
     expect((await rpc<{ hash: string }>("eth_getBlockByNumber", ["0x0", false])).hash).toBe(release.elGenesisHash);
     // The CL reached geth's engine API by the spec's name (hostAliases: loopback in the pod).
     expect(exec("consensus", `grep -c '${NODE}-execution' /etc/hosts`).trim()).toBe("1");
-  });
+  }));
 
-  test("the chain advances: blocks proposed by the VC, EL head and CL head slot growing", async () => {
+  test("the chain advances: blocks proposed by the VC, EL head and CL head slot growing", withLogs(async () => {
     const wait = Math.max(0, release.clGenesisTime - Math.floor(Date.now() / 1000));
     const first = await waitFor("CL head slot 2 and EL block 2", (wait + 90) * 1000, async () => ((await headSlot()) >= 2 && (await blockNumber()) >= 2) || undefined, describePod);
     expect(first).toBe(true);
@@ -301,9 +312,9 @@ describe("real geth and prysm as a kubernetes node", () => {
     expect(el.miner.toLowerCase()).toBe(k8sHost().validator!.feeRecipient.toLowerCase());
     const proposals = containerLog("validator").split("\n").filter((l) => l.includes("Submitted new block"));
     expect(proposals.length).toBeGreaterThanOrEqual(2);
-  });
+  }));
 
-  test("destroy removes the pod, its containers, the StatefulSet, Services and Secrets; the identity PVCs stay", async () => {
+  test("destroy removes the pod, its containers, the StatefulSet, Services and Secrets; the identity PVCs stay", withLogs(async () => {
     const script = deleteCommand(target());
     const r = spawnSync("bash", ["-c", script], { input: kubectlStdin(fs.readFileSync(cluster!.kubeconfig, "utf8"), []), encoding: "utf8", timeout: 240_000 });
     expect({ status: r.status, stderr: r.status === 0 ? "" : r.stderr }).toEqual({ status: 0, stderr: "" });
@@ -317,5 +328,5 @@ describe("real geth and prysm as a kubernetes node", () => {
     await waitFor("the pod's tasks gone", 60_000, () => running().length === 0 || undefined, () => running().join("\n"));
     const pvcs = getJson(["get", "pvc", "-n", NS]).items.map((c: { metadata: { name: string } }) => c.metadata.name).sort();
     expect(pvcs).toEqual(["consensus-data-k8c-0", "execution-data-k8c-0", "testnet-k8c-0", "validator-data-k8c-0"]);
-  });
+  }));
 });
