@@ -223,7 +223,8 @@ describe("real geth and prysm as a kubernetes node", () => {
     const init = Object.fromEntries(pod.status.initContainerStatuses.map((c: { name: string; state: { terminated?: { exitCode: number } } }) => [c.name, c.state.terminated?.exitCode]));
     expect(init).toEqual({ "wait-release": 0, [IMPORT_CONTAINER]: 0 });
     expect(pod.status.containerStatuses.map((c: { restartCount: number }) => c.restartCount)).toEqual([0, 0, 0]);
-    // prysm's accounts import put every genesis key into the wallet on the VC's data volume.
+    // prysm's accounts import put every genesis key into the wallet on the VC's data volume (the local keymanager's
+    // <wallet>/direct/accounts/all-accounts.keystore.json: validator/keymanager/local/keymanager.go, types.go, v7.0.0).
     expect(fs.existsSync(path.join(pv["validator-data"], "wallet", "direct", "accounts", "all-accounts.keystore.json"))).toBe(true);
     // The VC serves them: its keymanager API, with the token where KEY_TOOLS.prysm.apiTokenPath says, lists them all.
     const token = await waitFor("the keymanager token", 60_000, () => {
