@@ -17,6 +17,7 @@ import { renderHostScript } from "../../lib/hostScripts";
 import { clientLayout, KEY_TOOLS, SET_CLIENT_FILE, SET_PUBKEYS_FILE } from "../../lib/keys/layout";
 import { fundingKeyPath, redepositProgramPath, redepositProgramSource } from "../../lib/keys/redepositValues";
 import { RESET_SCRIPT, resetScriptValues } from "../../lib/reset/values";
+import { chainNodeClients } from "../support/chainClients";
 import { ChainRelease, ChainSchedule, GenesisKey } from "../support/chainRelease";
 import { docker } from "../support/dockerd";
 import { buildArchive, ReleaseServer } from "../support/releases";
@@ -71,25 +72,24 @@ export class ChainNode {
     fs.writeFileSync(key, `0x${fundingKey.toString("hex")}\n`, { mode: 0o600 });
   }
 
-  /**
-   * A node whose every port is free on this machine. Two prysm flags only a lone node needs: `--min-sync-peers=0`
-   * lets it publish blocks without peers; `--sync-from=head` resumes from its saved head after a restart (by
-   * default prysm restarts from the justified checkpoint and fetches newer blocks from peers, and geth ignores a
-   * forkchoice update to an ancestor of its head, so a lone node would stop producing blocks).
-   */
+  /** A node whose every port is free on this machine, with the live-chain clients' settings (chainNodeClients). */
   static async create(network: NetworkConfig, schedule: ChainSchedule, opts: { doppelganger?: boolean; redeposit?: RedepositOptions } = {}): Promise<ChainNode> {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "ephemery-chain-node-"));
     const name = `ch${process.pid.toString(36)}${(counter++).toString(36)}${crypto.randomBytes(2).toString("hex")}`;
     const port = () => freePort();
+    const clients = chainNodeClients({
+      elP2p: await port(), rpc: await port(), ws: await port(), elMetrics: await port(),
+      clP2p: await port(), quic: await port(), beaconApi: await port(), clMetrics: await port(),
+      keymanager: await port(), vcMetrics: await port(),
+    }, opts);
     const config = hostSchema.parse({
       name,
       kind: "local",
       dataDir: root,
       runtime: "compose",
-      execution: { client: "geth", p2pPort: await port(), rpcPort: await port(), wsPort: await port(), metricsPort: await port() },
-      consensus: { client: "prysm", p2pPort: await port(), quicPort: await port(), beaconApiPort: await port(), metricsPort: await port(), extraArgs: ["--min-sync-peers=0", "--sync-from=head"] },
+      ...clients,
       validator: {
-        client: "prysm", feeRecipient: `0x${"ee".repeat(20)}`, keymanagerPort: await port(), metricsPort: await port(), doppelganger: opts.doppelganger ?? true,
+        ...clients.validator,
         ...(opts.redeposit ? { redeposit: { enabled: true, withdrawalAddress: opts.redeposit.withdrawalAddress, maxDeposits: opts.redeposit.maxDeposits, receiptTimeoutSec: opts.redeposit.receiptTimeoutSec } } : {}),
       },
     });

@@ -233,10 +233,19 @@ export class TestCluster {
     this.ctr(["-n", "k8s.io", "images", "import", "--no-unpack", tarFile]);
   }
 
-  /** Runs argv in the running container of `pod`/`container` (containerd's task exec: kubectl exec needs a reachable kubelet). */
-  execIn(namespace: string, pod: string, container: string, argv: string[]): string {
+  /**
+   * Runs argv in the running container of `pod`/`container` (containerd's task exec: kubectl exec needs a reachable
+   * kubelet), as the container's user or as `user` (a uid, to check what another user of the pod may read).
+   */
+  execIn(namespace: string, pod: string, container: string, argv: string[], user?: number): string {
     const id = this.containerId(namespace, pod, container);
-    return this.ctr(["-n", "k8s.io", "tasks", "exec", "--exec-id", `t${crypto.randomBytes(4).toString("hex")}`, id, ...argv]);
+    return this.ctr(["-n", "k8s.io", "tasks", "exec", "--exec-id", `t${crypto.randomBytes(4).toString("hex")}`, ...(user === undefined ? [] : ["--user", `${user}:${user}`]), id, ...argv]);
+  }
+
+  /** The OCI spec containerd runs a container with (process.args is the argv the kubelet asked for). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  containerSpec(namespace: string, pod: string, container: string): any {
+    return JSON.parse(this.ctr(["-n", "k8s.io", "containers", "info", this.containerId(namespace, pod, container)])).Spec;
   }
 
   containerId(namespace: string, pod: string, container: string): string {
@@ -389,24 +398,27 @@ async function stopProc(p: Proc): Promise<void> {
   clearTimeout(timer);
 }
 
+/** The image config fields the tier's images set; Env replaces the default PATH when given. */
+export interface ImageConfig { Entrypoint?: string[]; Cmd?: string[]; Env?: string[]; WorkingDir?: string }
+
 /**
  * A docker-archive tarball (what `docker save` writes and `ctr images import` reads) with one layer made from
  * `rootfs`: the images of this tier are built here, never pulled.
  */
-export function dockerArchive(rootfs: string, ref: string, config: { Entrypoint?: string[]; Cmd?: string[] }, outDir: string): string {
+export function dockerArchive(rootfs: string, ref: string, config: ImageConfig, outDir: string): string {
   const work = fs.mkdtempSync(path.join(outDir, "img-"));
   execFileSync("tar", ["--numeric-owner", "--owner=0", "--group=0", "--sort=name", "--mtime=@0", "-C", rootfs, "-cf", path.join(work, "layer.tar"), "."]);
   return archiveOf(work, ref, config, outDir);
 }
 
 /** The same from a ready rootfs tarball (scripts/client-images.sh --tars prints them). */
-export function layerArchive(layerTar: string, ref: string, config: { Entrypoint?: string[]; Cmd?: string[] }, outDir: string): string {
+export function layerArchive(layerTar: string, ref: string, config: ImageConfig, outDir: string): string {
   const work = fs.mkdtempSync(path.join(outDir, "img-"));
   fs.copyFileSync(layerTar, path.join(work, "layer.tar"));
   return archiveOf(work, ref, config, outDir);
 }
 
-function archiveOf(work: string, ref: string, config: { Entrypoint?: string[]; Cmd?: string[] }, outDir: string): string {
+function archiveOf(work: string, ref: string, config: ImageConfig, outDir: string): string {
   const layer = fs.readFileSync(path.join(work, "layer.tar"));
   const diffId = `sha256:${crypto.createHash("sha256").update(layer).digest("hex")}`;
   const cfg = JSON.stringify({

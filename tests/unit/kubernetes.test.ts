@@ -1,6 +1,7 @@
 import * as yaml from "js-yaml";
 import { allSpecs, buildNodeSpecs } from "../../lib/clients";
 import { PATHS } from "../../lib/clients/types";
+import { renderCompose } from "../../lib/compose";
 import { hostSchema, HostConfig } from "../../lib/config/schema";
 import { clientLayout } from "../../lib/keys/layout";
 import {
@@ -111,6 +112,22 @@ describe("Kubernetes manifests of one node", () => {
     expect(el.args.map((a: string) => kubeExpand(a, env))).toEqual(specs[0].command);
     expect(el.command.map((a: string) => kubeExpand(a, env))).toEqual(specs[0].entrypoint);
     expect(el.args.slice(-4).map((a: string) => kubeExpand(a, env))).toEqual(hostile);
+  });
+
+  test.each([
+    ["geth", "prysm"], ["geth", "lighthouse"], ["geth", "teku"], ["geth", "nimbus"], ["geth", "lodestar"],
+    ["besu", "lighthouse"], ["nethermind", "lighthouse"], ["erigon", "lighthouse"], ["reth", "lighthouse"],
+  ])("%s + %s: each container's argv and user in the pod are the ones the compose file gives Docker", (el, cl) => {
+    const clients = { execution: { client: el, extraArgs: ["--x=$HOME"] }, consensus: { client: cl }, validator: { client: cl, feeRecipient: FEE } };
+    const { out } = render(host(clients));
+    const compose = yaml.load(renderCompose("n1", allSpecs(buildNodeSpecs({ node: "n1", host: host({ ...clients, runtime: "compose" }), checkpointSyncUrls: [] })))) as { services: Record<string, { entrypoint?: string[]; command?: string[]; user?: string }> };
+    for (const c of sts(out.objects).spec.template.spec.containers) {
+      const svc = compose.services[c.name];
+      // Compose and the kubelet each turn the renderer's `$$` back into `$`.
+      const docker = [...(svc.entrypoint ?? []), ...(svc.command ?? []).map((a) => a.replace(/\$\$/g, "$"))];
+      expect({ role: c.name, argv: [...(c.command ?? []), ...(c.args ?? [])].map((a: string) => kubeExpand(a, {})) }).toEqual({ role: c.name, argv: docker });
+      expect({ role: c.name, user: `${c.securityContext.runAsUser}:${c.securityContext.runAsGroup}` }).toEqual({ role: c.name, user: svc.user });
+    }
   });
 
   test("hostile key file paths and bad JWTs are refused with what is wrong", () => {
