@@ -4,7 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { specFacts } from "../lib/clients";
 import { ContainerSpec } from "../lib/clients/types";
 import { Runtime } from "../lib/config/schema";
-import { createDockerContainer, DockerContainer } from "./containers";
+import { createDockerContainer } from "./containers";
+import { DockerContainer } from "./declaredResources";
 
 export interface ClientContainerArgs {
   /** The client's container spec, from its module in lib/clients. */

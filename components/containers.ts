@@ -11,36 +11,14 @@ import { ContainerSpec } from "../lib/clients/types";
 import { composeNetworkName, renderCompose } from "../lib/compose";
 import { composeCommand } from "../lib/composeCommand";
 import { shellQuote } from "../lib/hostScripts";
+import { DockerContainer, DockerImage, DockerVolume } from "./declaredResources";
 import { Host } from "./host";
 import { hostCommand, hostFile } from "./hostCommand";
 
 export interface DockerContainerResources {
-  image: docker.RemoteImage;
-  volume?: docker.Volume;
+  image: DockerImage;
+  volume?: DockerVolume;
   container: DockerContainer;
-}
-
-const CONTAINER_TYPE = "docker:index/container:Container";
-
-/**
- * A docker.Container registration that declares only the properties it sets. The SDK class lists all ~80 of
- * the provider's properties as outputs, and the Pulumi SDK makes an Output (an object, its promises and
- * resolvers) for each one on every container: over half of a docker host's output properties, none of which
- * the program reads. The engine gets the same type, inputs, options and provider version, so plans, state,
- * policies and `pulumi preview` are as with docker.Container.
- */
-export class DockerContainer extends pulumi.CustomResource {
-  constructor(name: string, args: docker.ContainerArgs, opts: pulumi.CustomResourceOptions) {
-    if (args.image === undefined) throw new Error("Missing required property 'image'");
-    // Unset arguments are dropped, as the SDK does when it serializes them.
-    const inputs = Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined));
-    super(CONTAINER_TYPE, name, inputs, pulumi.mergeOptions({ version: dockerProviderVersion() }, opts));
-  }
-}
-
-/** The provider plugin version docker.Container asks for (the @pulumi/docker package's own). */
-function dockerProviderVersion(): string {
-  return (require("@pulumi/docker/utilities") as { getVersion(): string }).getVersion();
 }
 
 /** The container args a spec turns into; exported for tests and for the policies' expectations. */
@@ -83,9 +61,9 @@ export function createDockerContainer(
   parent: pulumi.Resource,
   dependsOn: pulumi.Input<pulumi.Resource>[],
 ): DockerContainerResources {
-  const image = new docker.RemoteImage(`${name}-image`, { name: spec.image, keepLocally: true }, { parent });
+  const image = new DockerImage(`${name}-image`, { name: spec.image, keepLocally: true }, { parent });
   const volume = spec.data
-    ? new docker.Volume(`${name}-volume`, { name: spec.data.volume, labels: [{ label: "ephemery.role", value: spec.role }] }, { parent, retainOnDelete: true })
+    ? new DockerVolume(`${name}-volume`, { name: spec.data.volume, labels: [{ label: "ephemery.role", value: spec.role }] }, { parent, retainOnDelete: true })
     : undefined;
   const container = new DockerContainer(
     `${name}-container`,
