@@ -11,9 +11,16 @@ import * as command from "@pulumi/command";
 import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 
-/** The plugin version a provider package's generated classes ask for (the package's own). */
+const versions = new Map<string, string>();
+
+/** The plugin version a provider package's generated classes ask for (the package's own), looked up once. */
 function providerVersion(pkg: "@pulumi/docker" | "@pulumi/command"): string {
-  return (require(`${pkg}/utilities`) as { getVersion(): string }).getVersion();
+  let version = versions.get(pkg);
+  if (version === undefined) {
+    version = (require(`${pkg}/utilities`) as { getVersion(): string }).getVersion();
+    versions.set(pkg, version);
+  }
+  return version;
 }
 
 /** Set inputs, plus the named outputs as undefined (how the SDK classes declare outputs). Unset inputs are dropped, as serialization drops them. */
