@@ -5,6 +5,7 @@ import { specFacts } from "../lib/clients";
 import { ContainerSpec } from "../lib/clients/types";
 import { Runtime } from "../lib/config/schema";
 import { createDockerContainer } from "./containers";
+import { DockerContainer } from "./declaredResources";
 
 export interface ClientContainerArgs {
   /** The client's container spec, from its module in lib/clients. */
@@ -22,7 +23,7 @@ export abstract class ClientContainer extends pulumi.ComponentResource {
   public readonly image: string;
   public readonly containerName: string;
   /** The container resource (docker runtime), for dependencies and outputs. */
-  public readonly container?: docker.Container;
+  public readonly container?: DockerContainer;
 
   protected constructor(type: string, name: string, args: ClientContainerArgs, opts?: pulumi.ComponentResourceOptions) {
     // Plain facts about the container as the component's inputs, so policies judge both runtimes alike.

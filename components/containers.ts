@@ -11,13 +11,14 @@ import { ContainerSpec } from "../lib/clients/types";
 import { composeNetworkName, renderCompose } from "../lib/compose";
 import { composeCommand } from "../lib/composeCommand";
 import { shellQuote } from "../lib/hostScripts";
+import { DockerContainer, DockerImage, DockerVolume } from "./declaredResources";
 import { Host } from "./host";
 import { hostCommand, hostFile } from "./hostCommand";
 
 export interface DockerContainerResources {
-  image: docker.RemoteImage;
-  volume?: docker.Volume;
-  container: docker.Container;
+  image: DockerImage;
+  volume?: DockerVolume;
+  container: DockerContainer;
 }
 
 /** The container args a spec turns into; exported for tests and for the policies' expectations. */
@@ -60,11 +61,11 @@ export function createDockerContainer(
   parent: pulumi.Resource,
   dependsOn: pulumi.Input<pulumi.Resource>[],
 ): DockerContainerResources {
-  const image = new docker.RemoteImage(`${name}-image`, { name: spec.image, keepLocally: true }, { parent });
+  const image = new DockerImage(`${name}-image`, { name: spec.image, keepLocally: true }, { parent });
   const volume = spec.data
-    ? new docker.Volume(`${name}-volume`, { name: spec.data.volume, labels: [{ label: "ephemery.role", value: spec.role }] }, { parent, retainOnDelete: true })
+    ? new DockerVolume(`${name}-volume`, { name: spec.data.volume, labels: [{ label: "ephemery.role", value: spec.role }] }, { parent, retainOnDelete: true })
     : undefined;
-  const container = new docker.Container(
+  const container = new DockerContainer(
     `${name}-container`,
     dockerContainerArgs(spec, network.name, image.imageId),
     { parent, dependsOn: [...dependsOn, ...(volume ? [volume] : [])] },

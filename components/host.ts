@@ -3,9 +3,9 @@
  * or the workstation's own Docker engine. It ends bootstrapped (Docker, compose, cron, the node's directory)
  * and exposes a Docker provider bound to it plus a command connection.
  */
-import * as aws from "@pulumi/aws";
+import type * as awsSdk from "@pulumi/aws";
 import * as docker from "@pulumi/docker";
-import * as hcloud from "@pulumi/hcloud";
+import type * as hcloudSdk from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
 import { hostPaths } from "../lib/clients/types";
 import { HostConfig, resolveHostKind } from "../lib/config/schema";
@@ -115,7 +115,10 @@ export class Host extends pulumi.ComponentResource {
 
 type BootstrapValues = (dataDevice: string) => Record<string, string>;
 
+// The cloud SDKs are loaded only for hosts that use them: @pulumi/aws alone is some 300 modules, which every
+// run (and every closure serialization, which lists the loaded scripts) would otherwise pay for.
 function createAwsMachine(name: string, cfg: HostConfig, args: HostArgs, parent: pulumi.Resource, values: BootstrapValues) {
+  const aws = require("@pulumi/aws") as typeof awsSdk;
   const a = cfg.aws!;
   const opts = { parent };
   const volumeGiB = a.dataVolumeGiB ?? args.requiredDiskGiB;
@@ -159,6 +162,7 @@ function createAwsMachine(name: string, cfg: HostConfig, args: HostArgs, parent:
 }
 
 function createHcloudMachine(name: string, cfg: HostConfig, args: HostArgs, parent: pulumi.Resource, values: BootstrapValues) {
+  const hcloud = require("@pulumi/hcloud") as typeof hcloudSdk;
   const h = cfg.hcloud!;
   const opts = { parent };
   const volumeGiB = h.volumeGiB ?? args.requiredDiskGiB;

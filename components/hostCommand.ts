@@ -2,6 +2,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { shellQuote } from "../lib/hostScripts";
+import { LocalCommand, RemoteCommand } from "./declaredResources";
 
 /** How to reach a host; `undefined` connection means the workstation itself. */
 export interface HostConnection {
@@ -28,17 +29,17 @@ export function hostCommand(
   conn: HostConnection,
   args: HostCommandArgs,
   opts: pulumi.CustomResourceOptions,
-): command.remote.Command | command.local.Command {
+): RemoteCommand | LocalCommand {
   const logging = args.quiet ? "none" : "stdoutAndStderr";
   if (conn.kind === "local") {
-    return new command.local.Command(
+    return new LocalCommand(
       name,
       { create: args.create, update: args.update, delete: args.delete, stdin: args.stdin, triggers: args.triggers, interpreter: ["/bin/bash", "-c"], logging },
       opts,
     );
   }
   if (!conn.ssh) throw new Error(`host command ${name}: an ssh host needs a connection`);
-  return new command.remote.Command(
+  return new RemoteCommand(
     name,
     {
       connection: conn.ssh,

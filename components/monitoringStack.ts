@@ -3,7 +3,6 @@
  * files lib/monitoring renders written under `<node dir>/monitoring`. In the docker runtime it creates its own
  * containers on the node's network; in the compose runtime the node adds `containerSpecs` to its compose project.
  */
-import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
@@ -17,6 +16,7 @@ import { RenderedFile } from "../lib/monitoring";
 import { renderAlertmanagerConfig } from "../lib/monitoring/alertmanager";
 import { remoteWritePaths } from "../lib/monitoring/fleetMonitor";
 import { createDockerContainer } from "./containers";
+import { LocalCommand } from "./declaredResources";
 import type { NodeRemoteWrite } from "./fleetMonitor";
 import { Host } from "./host";
 import { hostCommand, hostFile } from "./hostCommand";
@@ -94,7 +94,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
     let passwordFile: pulumi.Resource | undefined;
     if (cfg.monitoring.grafana) {
       const generated = args.grafanaAdminPassword === undefined
-        ? new command.local.Command(
+        ? new LocalCommand(
           `${name}-grafana-password-generate`,
           { create: `node -e "process.stdout.write(require('crypto').randomBytes(24).toString('base64url'))"`, logging: "none" },
           { parent: this, additionalSecretOutputs: ["stdout"] },

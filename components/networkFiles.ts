@@ -1,6 +1,6 @@
 /** The JWT secret an EL/CL pair shares: generated once, kept as a Pulumi secret, written 0600 on the host. */
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { LocalCommand, RemoteCommand } from "./declaredResources";
 import { Host } from "./host";
 import { hostFile } from "./hostCommand";
 
@@ -12,13 +12,13 @@ export class JwtSecret extends pulumi.ComponentResource {
   /** 32-byte hex secret; a Pulumi secret. */
   public readonly value: pulumi.Output<string>;
   /** The file on the host, written when this resource is done. */
-  public readonly file: command.remote.Command | command.local.Command;
+  public readonly file: RemoteCommand | LocalCommand;
   public readonly path: string;
 
   constructor(name: string, args: JwtSecretArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ephemery:network:JwtSecret", name, {}, opts);
     // Generated on the workstation at create time only, so every later `up` keeps the same secret.
-    const generated = new command.local.Command(
+    const generated = new LocalCommand(
       `${name}-generate`,
       {
         create: `node -e "process.stdout.write(require('crypto').randomBytes(32).toString('hex'))"`,
