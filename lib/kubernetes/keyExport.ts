@@ -20,7 +20,7 @@ import { renderHostScript, ScriptValues } from "../hostScripts";
 import { DOWNLOAD_LIMITS } from "../reset/values";
 import { KEY_TOOLS, ValidatorClientName } from "../keys/layout";
 import { EXPORTED_KEY } from "./keyExportCheck";
-import { escapeKubeExpansion, ImagePullPolicy, KubeObject, labelsOf, objectNames, roleBoundServiceAccount } from "./manifests";
+import { escapeKubeExpansion, ImagePullPolicy, KubeObject, labelsOf, objectNames, projectedTokenVolume, roleBoundServiceAccount } from "./manifests";
 
 export { EXPORTED_KEY };
 export const EXPORT_SCRIPT = "keys-export.sh";
@@ -146,16 +146,7 @@ export function renderKeyExportManifests(node: string, o: KeyExportOptions): Kub
             { name: "program", configMap: { name: names.configMap, defaultMode: 0o444 } },
             { name: "request", secret: { secretName: names.secret, items: [{ key: REQUEST_KEY, path: REQUEST_KEY }], defaultMode: 0o400 } },
             // What automounting would give, for this container only.
-            {
-              name: "api-token",
-              projected: {
-                defaultMode: 0o400,
-                sources: [
-                  { serviceAccountToken: { path: "token", expirationSeconds: 3600 } },
-                  { configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: "ca.crt" }] } },
-                ],
-              },
-            },
+            projectedTokenVolume("api-token", { expirationSeconds: 3600, namespace: false }),
           ],
         },
       },

@@ -339,6 +339,24 @@ export function renderNodeManifests(node: string, specs: ContainerSpec[], opts: 
   return { objects, secrets: secretObjects };
 }
 
+/**
+ * What automounting a ServiceAccount token gives (token, the cluster CA, optionally the namespace), as a
+ * projected volume: mounted into the one container that talks to the API, not into the whole pod.
+ */
+export function projectedTokenVolume(name: string, o: { expirationSeconds: number; namespace: boolean }): Record<string, unknown> {
+  return {
+    name,
+    projected: {
+      defaultMode: 0o400,
+      sources: [
+        { serviceAccountToken: { path: "token", expirationSeconds: o.expirationSeconds } },
+        { configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: "ca.crt" }] } },
+        ...(o.namespace ? [{ downwardAPI: { items: [{ path: "namespace", fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" } }] } }] : []),
+      ],
+    },
+  };
+}
+
 /** Secret values as `data` (base64): `stringData` is write-only, so every client-side apply would patch it again. */
 function b64(v: string): string {
   return Buffer.from(v, "utf8").toString("base64");

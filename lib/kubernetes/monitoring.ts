@@ -33,7 +33,7 @@ import { renderMonitoring, RenderedFile } from "../monitoring";
 import { renderPrometheusConfig, scrapeTargets, ScrapeTarget, staticDiscovery } from "../monitoring/prometheus";
 import { buildMonitoringSpecs, MONITORING_MOUNTS } from "../monitoring/specs";
 import { placeholderSecrets, renderAlertmanagerConfig, SecretLookup } from "../monitoring/alertmanager";
-import { KubeObject, KubernetesNodeOptions, KubernetesRenderError, memoryQuantity, podContainerName, portName, RESET_METRICS_SUBDIR } from "./manifests";
+import { KubeObject, KubernetesNodeOptions, KubernetesRenderError, memoryQuantity, podContainerName, portName, projectedTokenVolume, RESET_METRICS_SUBDIR } from "./manifests";
 
 /** Where a ServiceAccount token, its CA and namespace are read by in-cluster clients (client-go's rest.InClusterConfig). */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -229,17 +229,7 @@ export function renderMonitoringManifests(host: HostConfig, clients: NodeSpecs, 
   const volumes = [
     { name: "prometheus-config", configMap: { name: names.prometheusConfig, items: prom.items } },
     { name: "alertmanager-config", secret: { secretName: names.alertmanagerSecret, defaultMode: 0o400 } },
-    {
-      name: "prometheus-token",
-      projected: {
-        defaultMode: 0o400,
-        sources: [
-          { serviceAccountToken: { path: "token", expirationSeconds: 3607 } },
-          { configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: "ca.crt" }] } },
-          { downwardAPI: { items: [{ path: "namespace", fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" } }] } },
-        ],
-      },
-    },
+    projectedTokenVolume("prometheus-token", { expirationSeconds: 3607, namespace: true }),
     ...grafanaVolumes,
   ];
 
