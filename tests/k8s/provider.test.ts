@@ -30,7 +30,8 @@ const ns = cfg.require("namespace");
 const provider = new k8s.Provider("cluster", { kubeconfig: cfg.requireSecret("kubeconfig"), context: cfg.require("context") });
 const labels = { "app.kubernetes.io/instance": "${STS}" };
 const jwt = new k8s.core.v1.Secret("jwt", {
-  metadata: { name: "${STS}-jwt", namespace: ns, labels },
+  // Force: take the fields kubectl's client-side apply owns (see the first test).
+  metadata: { name: "${STS}-jwt", namespace: ns, labels, annotations: { "pulumi.com/patchForce": "true" } },
   type: "Opaque",
   stringData: { "jwt.hex": cfg.requireSecret("jwt") },
 }, { provider });
@@ -119,6 +120,15 @@ afterAll(async () => {
 describe("pulumi-resource-kubernetes built from the Go module proxy, through the real CLI", () => {
   let uid = "";
   test("up creates the Secret and the StatefulSet and returns once the pod is ready; no secret in the state", async () => {
+    // The Secret exists already, applied by kubectl as the program's kubectl path leaves a node's objects. The
+    // provider's create is a server-side apply: it takes the object over instead of failing on "already exists",
+    // but without pulumi.com/patchForce it fails on a field conflict with the "kubectl-client-side-apply"
+    // manager (seen here, on .data), so objects moving off kubectl need the force.
+    cluster.kubectl(["apply", "-f", "-"], JSON.stringify({
+      apiVersion: "v1", kind: "Secret", type: "Opaque",
+      metadata: { name: `${STS}-jwt`, namespace: NS, labels: { "app.kubernetes.io/instance": STS } },
+      data: { "jwt.hex": Buffer.from("00".repeat(32)).toString("base64") },
+    }));
     const up = await stack.up({ policy: false });
     expect(stack.changes()).toEqual(["create jwt", "create node", `create probe-${stack.stack.name}`]);
     expect(up.outputs.readyReplicas.value).toBe(1);
@@ -128,6 +138,9 @@ describe("pulumi-resource-kubernetes built from the Go module proxy, through the
     uid = pod.metadata.uid;
     const mounted = cluster.execIn(NS, `${STS}-0`, "main", ["cat", "/jwt/jwt.hex"]);
     expect(mounted).toBe(JWT);
+    const managers = JSON.parse(cluster.kubectl(["get", "secret", `${STS}-jwt`, "-n", NS, "-o", "json", "--show-managed-fields"])).metadata.managedFields
+      .filter((f: { fieldsV1?: { "f:data"?: Record<string, unknown> } }) => f.fieldsV1?.["f:data"]?.["f:jwt.hex"]).map((f: { manager: string }) => f.manager);
+    expect(managers).toEqual([expect.stringMatching(/^pulumi-kubernetes/)]);
     const state = stateFile();
     const kc = JSON.parse(fs.readFileSync(cluster.kubeconfig, "utf8"));
     expect(state).not.toContain(JWT);
