@@ -43,6 +43,9 @@ die() { log "ERROR: $*"; exit 1; }
 VERSION="$(node -e 'const p=require(process.argv[1]);process.stdout.write(String((p.dependencies||{})["@pulumi/kubernetes"]||""))' "$ROOT/package.json")"
 VERSION="${K8S_PROVIDER_VERSION:-${VERSION:-4.34.2}}"
 [[ "$VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "the plugin version must look like 4.34.2, got '$VERSION'"
+# The pinned module is what the proxy serves for 4.34.2's time; another plugin version needs its own module pin.
+[[ "$VERSION" == 4.34.2 || -n "${K8S_PROVIDER_MODULE:-}" ]] ||
+  die "@pulumi/kubernetes is $VERSION: set K8S_PROVIDER_MODULE to the provider/v4 module version to build it from"
 [[ "$PROVIDER_MODULE" =~ ^github\.com/pulumi/pulumi-kubernetes/provider/v4@v[0-9A-Za-z.+-]+$ ]] ||
   die "K8S_PROVIDER_MODULE must be github.com/pulumi/pulumi-kubernetes/provider/v4@<version>, got '$PROVIDER_MODULE'"
 
