@@ -63,6 +63,7 @@ export class PodNetworkStandIn {
   private readonly open = new Set<net.Socket>();
   private readonly rule: string[];
   private ruleAdded = false;
+  private bridgeMade = false;
 
   constructor(private readonly apiForwardPort: number, ruleComment: string) {
     this.rule = ["FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-m", "comment", "--comment", ruleComment, "-j", "ACCEPT"];
@@ -73,6 +74,7 @@ export class PodNetworkStandIn {
     for (const args of [["link", "add", BRIDGE, "type", "bridge"], ["addr", "add", `${POD_GATEWAY}/24`, "dev", BRIDGE], ["link", "set", BRIDGE, "up"]]) {
       const r = spawnSync("ip", args, { encoding: "utf8" });
       if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
+      this.bridgeMade = true;
     }
     if (spawnSync("iptables", ["-C", ...this.rule]).status !== 0) {
       const r = spawnSync("iptables", ["-I", ...this.rule], { encoding: "utf8" });
@@ -99,7 +101,7 @@ export class PodNetworkStandIn {
       for (const sock of this.open) sock.destroy();
       await closed;
     }
-    if (!clusterStops) spawnSync("ip", ["link", "delete", BRIDGE]);
+    if (!clusterStops && this.bridgeMade) spawnSync("ip", ["link", "delete", BRIDGE]);
     if (this.ruleAdded) spawnSync("iptables", ["-D", ...this.rule]);
   }
 }
@@ -138,13 +140,50 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => T
 
 interface Proc { name: string; child: ChildProcess; log: string }
 
+/**
+ * The machine's one test cluster: its ports, the pod bridge and the iptables rule are fixed, so a second cluster
+ * started beside a running one would fail and, stopping, delete the first one's bridge. The claim is a pid file
+ * made with O_EXCL; a claim whose process is gone is stale and taken over.
+ */
+export const CLUSTER_CLAIM = path.join(os.tmpdir(), "ephemery-k8s-cluster.pid");
+
+function processAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === "EPERM"; }
+}
+
+/** Takes `claim` for this process, or throws naming the live process that holds it. */
+export function claimTestCluster(claim = CLUSTER_CLAIM): void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(claim, String(process.pid), { flag: "wx" });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    const holder = Number(fs.readFileSync(claim, "utf8").trim());
+    if (holder > 0 && holder !== process.pid && processAlive(holder)) {
+      throw new Error(`another Kubernetes test cluster runs on this machine (pid ${holder}, ${claim}): its ports and bridge ${BRIDGE} are taken; wait until it ends (run the tier's files one at a time: flock /tmp/ephemery-k8s-cluster.lock npm run test:k8s)`);
+    }
+    fs.rmSync(claim, { force: true });
+  }
+  throw new Error(`could not claim ${claim}: another process keeps making it`);
+}
+
+export function releaseTestCluster(claim = CLUSTER_CLAIM): void {
+  try {
+    if (fs.readFileSync(claim, "utf8").trim() === String(process.pid)) fs.rmSync(claim, { force: true });
+  } catch { /* not held */ }
+}
+
 export class TestCluster {
   readonly dir: string;
   readonly kubeconfig: string;
   readonly containerdSock: string;
   private procs: Proc[] = [];
 
+  /** Claims the machine's one test cluster (throws naming the holder when another runs), before any bridge or port is touched. */
   constructor() {
+    claimTestCluster();
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "ephemery-k8s-"));
     this.kubeconfig = path.join(this.dir, "admin.kubeconfig");
     this.containerdSock = path.join(this.dir, "containerd", "containerd.sock");
@@ -295,6 +334,7 @@ export class TestCluster {
     for (const m of mounts) spawnSync("umount", ["-l", m]);
     spawnSync("ip", ["link", "delete", BRIDGE]);
     if (!process.env.EPHEMERY_K8S_KEEP) fs.rmSync(this.dir, { recursive: true, force: true });
+    releaseTestCluster();
   }
 
   private certificates(): void {
