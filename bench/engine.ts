@@ -10,7 +10,7 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { cleanHost, EngineStack, networkConfig, startFleet } from "../tests/e2e/harness";
 import { standinImage } from "../tests/e2e/standins";
-import { startDockerd, stopDockerdIfStarted } from "../tests/support/dockerd";
+import { registerUser, startDockerd, stopDockerdIfStarted } from "../tests/support/dockerd";
 
 const OPS = ["preview", "up (first)", "up (no-op)", "up (1 image)", "destroy"] as const;
 type Op = (typeof OPS)[number];
@@ -64,6 +64,8 @@ async function main(): Promise<void> {
     throw new Error(`--hosts takes host counts 1..16 separated by commas (got "${values.hosts}"), --runs a positive integer (got "${values.runs}")`);
   }
   console.log(`load average (1/5/15 min) at the start: ${os.loadavg().map((l) => l.toFixed(2)).join(" / ")} on ${os.cpus().length} cores`);
+  // A user of the engine, so a test run ending meanwhile (its globalTeardown) does not stop the dockerd under the bench.
+  registerUser();
   const startedDockerd = await startDockerd();
   try {
     const image = standinImage("1.0.0");
