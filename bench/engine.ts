@@ -3,8 +3,10 @@
  * execution image, and `destroy` through the real engine (the toolchain's CLI, a file:// backend) for 1, 5 and 10
  * SSH test hosts (loopback sshd, one shared Docker engine), printed as a table with the machine's load, plus how
  * each grows per host against the goals of issue #14. Needs what the engine tier needs: `bash scripts/toolchain.sh`,
- * Docker, sshd. Options: --hosts 1,5,10 (host counts, 1..16), --runs 1 (repetitions; the median is printed).
+ * Docker, sshd. Options: --hosts 1,5,10 (host counts, 1..16), --runs 1 (repetitions; the median is printed);
+ * BENCH_STEPS=1 also prints where each first `up` spent its time, by resource type.
  */
+import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseArgs } from "util";
@@ -15,34 +17,67 @@ import { registerUser, startDockerd, stopDockerdIfStarted } from "../tests/suppo
 const OPS = ["preview", "up (first)", "up (no-op)", "up (1 image)", "destroy"] as const;
 type Op = (typeof OPS)[number];
 
-async function timed(fn: () => Promise<unknown>): Promise<number> {
+/** The machine's CPU jiffies, busy and all (/proc/stat), to tell a CPU-bound operation from one that waits. */
+function cpuJiffies(): { busy: number; total: number } {
+  const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - f[3] - (f[4] ?? 0), total };
+}
+
+/** How busy the whole machine was (0..1 of all cores) during each operation of the last measure(). */
+const busyShare = {} as Record<string, number>;
+
+async function timed(fn: () => Promise<unknown>, op?: string): Promise<number> {
+  const c = cpuJiffies();
   const t = process.hrtime.bigint();
   await fn();
-  return Number(process.hrtime.bigint() - t) / 1e9;
+  const sec = Number(process.hrtime.bigint() - t) / 1e9;
+  const c2 = cpuJiffies();
+  if (op) busyShare[op] = (c2.busy - c.busy) / Math.max(1, c2.total - c.total);
+  return sec;
 }
 
 /** Where a no-op `up` spends its time: before the first resource event (CLI, plugins, program), across the resource events, after the last. */
 interface NoopSplit { beforeResources: number; resources: number; afterResources: number }
 
-async function measure(hostCount: number, image: string, nextImage: string): Promise<Record<Op, number> & { split: NoopSplit }> {
+/** BENCH_STEPS=1: where a first `up` spends its time, summed by resource type (a step's start to its outputs). */
+function printSlowSteps(hostCount: number, steps: Map<string, { type: string; start: number; end: number }>): void {
+  const byType = new Map<string, { n: number; sum: number; max: number }>();
+  for (const s of steps.values()) {
+    if (s.end === 0) continue;
+    const d = (s.end - s.start) / 1e3;
+    const t = byType.get(s.type) ?? { n: 0, sum: 0, max: 0 };
+    byType.set(s.type, { n: t.n + 1, sum: t.sum + d, max: Math.max(t.max, d) });
+  }
+  console.log(`first up, ${hostCount} host(s): step seconds by resource type (count, sum, longest)`);
+  for (const [type, t] of [...byType].sort((a, b) => b[1].sum - a[1].sum).slice(0, 8)) {
+    console.log(`  ${type.padEnd(48)} ${String(t.n).padStart(4)} ${t.sum.toFixed(1).padStart(7)} ${t.max.toFixed(1).padStart(6)}`);
+  }
+}
+
+type Sample = Record<Op, number> & { split: NoopSplit; busy: Record<Op, number> };
+
+async function measure(hostCount: number, image: string, nextImage: string): Promise<Sample> {
   const fleet = await startFleet(hostCount, image);
   const stack = await EngineStack.create(`bench-${fleet.runId}`, { stateDir: path.join(fleet.root, "state"), workDir: path.join(fleet.root, "work") });
   try {
     await stack.setSecret("ephemery:sshPrivateKey", fleet.privateKey);
     stack.writeConfig({ "ephemery:network": networkConfig(fleet.server), "ephemery:hosts": fleet.hosts.map((h) => h.config) });
-    const out = {} as Record<Op, number> & { split: NoopSplit };
-    out.preview = await timed(() => stack.preview());
-    out["up (first)"] = await timed(() => stack.up());
-    out["up (no-op)"] = await timed(() => stack.up());
+    const out = {} as Sample;
+    out.preview = await timed(() => stack.preview(), "preview");
+    out["up (first)"] = await timed(() => stack.up(), "up (first)");
+    if (process.env.BENCH_STEPS === "1") printSlowSteps(hostCount, stack.stepTimes);
+    out["up (no-op)"] = await timed(() => stack.up(), "up (no-op)");
     if (stack.changes().length > 0) throw new Error(`the no-op up changed: ${stack.changes().join(", ")}`);
     const t = stack.timeline;
     out.split = { beforeResources: (t.firstResource - t.start) / 1e3, resources: (t.lastResource - t.firstResource) / 1e3, afterResources: (Date.now() - t.lastResource) / 1e3 };
     fleet.hosts[0].config.execution.image = nextImage;
     stack.writeConfig({ "ephemery:hosts": fleet.hosts.map((h) => h.config) });
-    out["up (1 image)"] = await timed(() => stack.up());
+    out["up (1 image)"] = await timed(() => stack.up(), "up (1 image)");
     const touched = stack.changes().filter((c) => !c.includes(fleet.hosts[0].name));
     if (touched.length > 0) throw new Error(`changing one host's image touched other hosts: ${touched.join(", ")}`);
-    out.destroy = await timed(() => stack.destroy());
+    out.destroy = await timed(() => stack.destroy(), "destroy");
+    out.busy = { ...busyShare } as Record<Op, number>;
     return out;
   } finally {
     await stack.remove().catch(() => undefined);
@@ -72,12 +107,14 @@ async function main(): Promise<void> {
     const nextImage = standinImage("1.1.0");
     const results = new Map<number, Record<Op, number>>();
     const splits = new Map<number, NoopSplit>();
+    const busy = new Map<number, Record<Op, number>>();
     for (const n of counts) {
-      const samples: (Record<Op, number> & { split: NoopSplit })[] = [];
+      const samples: Sample[] = [];
       for (let r = 0; r < runs; r++) samples.push(await measure(n, image, nextImage));
       results.set(n, Object.fromEntries(OPS.map((op) => [op, median(samples.map((s) => s[op]))])) as Record<Op, number>);
       const keys = ["beforeResources", "resources", "afterResources"] as const;
       splits.set(n, Object.fromEntries(keys.map((k) => [k, median(samples.map((s) => s.split[k]))])) as unknown as NoopSplit);
+      busy.set(n, Object.fromEntries(OPS.map((op) => [op, median(samples.map((s) => s.busy[op]))])) as Record<Op, number>);
     }
     const header = ["hosts", ...OPS];
     const rows = counts.map((n) => [String(n), ...OPS.map((op) => `${results.get(n)![op].toFixed(1)} s`)]);
@@ -86,6 +123,9 @@ async function main(): Promise<void> {
     console.log(line(header));
     console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
     for (const r of rows) console.log(line(r));
+    console.log("");
+    console.log(`machine CPU busy during each operation (share of all ${os.cpus().length} cores; near 100%: the test hosts, which share this machine, are the limit, not the engine)`);
+    for (const n of counts) console.log(`  ${String(n).padStart(2)} hosts: ${OPS.map((op) => `${op} ${(busy.get(n)![op] * 100).toFixed(0)}%`).join(", ")}`);
     console.log("");
     console.log("no-op up, split by engine events: before the first resource event (CLI, plugins, program) | resource events | after the last");
     for (const n of counts) {

@@ -242,6 +242,8 @@ export class EngineStack {
   readonly diagnostics: { severity: string; message: string; urn?: string; ephemeral: boolean }[] = [];
   /** When (ms since the epoch) the last operation started, saw its first and last resource event, and ended. */
   timeline = { start: 0, firstResource: 0, lastResource: 0, end: 0 };
+  /** Per resource of the last operation: its type and when its step started and ended (ms since the epoch). */
+  readonly stepTimes = new Map<string, { type: string; start: number; end: number }>();
   log = "";
 
   private constructor(readonly stack: Stack, readonly workDir: string, readonly stateDir: string, readonly policyPack: string) {}
@@ -302,6 +304,7 @@ export class EngineStack {
     this.diagnostics.length = 0;
     this.log = "";
     this.timeline = { start: Date.now(), firstResource: 0, lastResource: 0, end: 0 };
+    this.stepTimes.clear();
     return {
       ...(policy ? { policyPacks: [this.policyPack] } : {}),
       onOutput: (s: string) => { this.log += s; },
@@ -310,6 +313,11 @@ export class EngineStack {
         if (e.resourcePreEvent || e.resOutputsEvent) {
           if (this.timeline.firstResource === 0) this.timeline.firstResource = now;
           this.timeline.lastResource = now;
+          const pre = e.resourcePreEvent?.metadata;
+          if (pre && !pre.urn.endsWith("pulumi:pulumi:Stack")) this.stepTimes.set(pre.urn, { type: pre.type, start: now, end: 0 });
+          const done = e.resOutputsEvent?.metadata;
+          const t = done && this.stepTimes.get(done.urn);
+          if (t) t.end = now;
         }
         if (e.summaryEvent || e.cancelEvent) this.timeline.end = now;
         if (e.diagnosticEvent) {
