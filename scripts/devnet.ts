@@ -12,6 +12,7 @@ import * as http from "http";
 import * as path from "path";
 import { releaseTag } from "../lib/ephemery";
 import { ChainSchedule, generateChainRelease, scheduleOf } from "../tests/support/chainRelease";
+import { processAlive } from "../tests/support/processes";
 import { buildArchive } from "../tests/support/releases";
 
 export const VALIDATORS = 8;
@@ -62,19 +63,11 @@ export async function publishIteration(dir: string, s: DevnetState, iteration: n
   return release;
 }
 
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The server's pid when the pidfile names a live process that is this server (not a reused pid). */
 export function serverPid(dir: string): number | undefined {
   const pid = Number(fs.existsSync(pidPath(dir)) ? fs.readFileSync(pidPath(dir), "utf8").trim() : NaN);
-  if (!Number.isInteger(pid) || pid <= 0 || !pidAlive(pid)) return undefined;
+  if (!Number.isInteger(pid) || pid <= 0 || !processAlive(pid)) return undefined;
   try {
     const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
     if (!cmd.includes("devnet.ts") || !cmd.includes("serve")) return undefined;

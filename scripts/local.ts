@@ -22,6 +22,7 @@ import { iterationAt, releaseTag } from "../lib/ephemery";
 import { clientBinaries } from "../tests/support/chainClients";
 import { encryptKeystore } from "../lib/keys/keystoreWriter";
 import { scheduleOf } from "../tests/support/chainRelease";
+import { processAlive } from "../tests/support/processes";
 import * as devnet from "./devnet";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -318,7 +319,7 @@ async function destroy(): Promise<void> {
   const pid = devnet.serverPid(DEVNET);
   if (pid !== undefined) {
     process.kill(pid, "SIGTERM");
-    for (let i = 0; i < 50 && devnet.pidAlive(pid); i++) await sleep(100);
+    for (let i = 0; i < 50 && processAlive(pid); i++) await sleep(100);
     say(`release server stopped (pid ${pid})`);
   }
   if (fs.existsSync(DEVNET)) fs.rmSync(DEVNET, { recursive: true, force: true });

@@ -13,6 +13,7 @@ import * as yaml from "js-yaml";
 import { EngineEvent, LocalWorkspace, OpType, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { iterationAt } from "../../lib/ephemery";
 import { docker } from "../support/dockerd";
+import { claimPidFile } from "../support/processes";
 import { freePort, startSshHost, TestSshHost } from "../support/sshd";
 import { ReleaseServer } from "../support/releases";
 
@@ -97,29 +98,10 @@ export function reservePort(port: number): boolean {
   if (reservedPorts.has(port)) return false;
   fs.mkdirSync(PORTS_DIR, { recursive: true });
   const file = path.join(PORTS_DIR, String(port));
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(file, String(process.pid), { flag: "wx" });
-      if (reservedPorts.size === 0) process.once("exit", releasePorts);
-      reservedPorts.add(port);
-      return true;
-    } catch {
-      let owner = 0;
-      try { owner = Number(fs.readFileSync(file, "utf8")); } catch { continue; /* released meanwhile: try again */ }
-      if (!owner || processAlive(owner)) return false; // empty: its owner is writing it now
-      fs.rmSync(file, { force: true });
-    }
-  }
-  return false;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  if (claimPidFile(file) !== undefined) return false;
+  if (reservedPorts.size === 0) process.once("exit", releasePorts);
+  reservedPorts.add(port);
+  return true;
 }
 
 function releasePorts(): void {

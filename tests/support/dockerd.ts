@@ -6,20 +6,13 @@ import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { processAlive } from "./processes";
 
 /** The dockerd the tests started (if any) and the test runs using it, so one run never stops it under another. */
 const STATE_DIR = path.join(os.tmpdir(), "ephemery-test-dockerd");
 const STATE_FILE = path.join(STATE_DIR, "dockerd.json");
 const USERS_DIR = path.join(STATE_DIR, "users");
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Registers this test run (the jest parent process) as a user of the engine. */
 export function registerUser(pid = process.pid): void {
@@ -31,7 +24,7 @@ function liveUsers(except: number): number[] {
   if (!fs.existsSync(USERS_DIR)) return [];
   return fs.readdirSync(USERS_DIR).map(Number).filter((pid) => {
     if (pid === except) return false;
-    if (alive(pid)) return true;
+    if (processAlive(pid)) return true;
     fs.rmSync(path.join(USERS_DIR, String(pid)), { force: true });
     return false;
   });

@@ -19,6 +19,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { claimPidFile } from "./processes";
 
 export const K8S_VERSION = "v1.34.4";
 export const API_ADDRESS = "127.0.0.24";
@@ -147,26 +148,12 @@ interface Proc { name: string; child: ChildProcess; log: string }
  */
 export const CLUSTER_CLAIM = path.join(os.tmpdir(), "ephemery-k8s-cluster.pid");
 
-function processAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === "EPERM"; }
-}
-
-/** Takes `claim` for this process, or throws naming the live process that holds it. */
+/** Takes `claim` for this process (again, if it holds it: jest runs a tier's files in one worker), or throws naming the holder. */
 export function claimTestCluster(claim = CLUSTER_CLAIM): void {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(claim, String(process.pid), { flag: "wx" });
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-    }
-    const holder = Number(fs.readFileSync(claim, "utf8").trim());
-    if (holder > 0 && holder !== process.pid && processAlive(holder)) {
-      throw new Error(`another Kubernetes test cluster runs on this machine (pid ${holder}, ${claim}): its ports and bridge ${BRIDGE} are taken; wait until it ends (run the tier's files one at a time: flock /tmp/ephemery-k8s-cluster.lock npm run test:k8s)`);
-    }
-    fs.rmSync(claim, { force: true });
-  }
-  throw new Error(`could not claim ${claim}: another process keeps making it`);
+  const holder = claimPidFile(claim);
+  if (holder === undefined || holder === process.pid) return;
+  if (!holder) throw new Error(`could not claim ${claim}: another process is making it; run the tier's files one at a time`);
+  throw new Error(`another Kubernetes test cluster runs on this machine (pid ${holder}, ${claim}): its ports and bridge ${BRIDGE} are taken; wait until it ends (run the tier's files one at a time: flock /tmp/ephemery-k8s-cluster.lock npm run test:k8s)`);
 }
 
 export function releaseTestCluster(claim = CLUSTER_CLAIM): void {
