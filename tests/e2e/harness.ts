@@ -296,7 +296,7 @@ export class EngineStack {
           if (this.timeline.firstResource === 0) this.timeline.firstResource = now;
           this.timeline.lastResource = now;
           const pre = e.resourcePreEvent?.metadata;
-          if (pre && !pre.urn.endsWith("pulumi:pulumi:Stack")) this.stepTimes.set(pre.urn, { type: pre.type, start: now, end: 0 });
+          if (pre && pre.type !== "pulumi:pulumi:Stack") this.stepTimes.set(pre.urn, { type: pre.type, start: now, end: 0 });
           const done = e.resOutputsEvent?.metadata;
           const t = done && this.stepTimes.get(done.urn);
           if (t) t.end = now;
