@@ -1,13 +1,14 @@
 /**
- * The kubectl lines that apply and delete one node's manifests (components/kubernetesNode.ts runs them through
- * @pulumi/command; the k8s tier runs the very same lines against a real cluster). Pure.
+ * The kubectl lines of a node's commands (components/kubernetesNode.ts runs them through @pulumi/command beside
+ * the node's typed @pulumi/kubernetes objects; the k8s tier runs the very same lines against a real cluster):
+ * the namespace, the rollout wait, the data delete, and the keys release (lib/kubernetes/keyRelease.ts). Pure.
  *
  * The kubeconfig never reaches argv or the environment: it is the first line of stdin (base64, one line), written
- * by the script to a 0600 temp file that is removed on exit; the rest of stdin is the manifests. The command text
+ * by the script to a 0600 temp file that is removed on exit; the rest of stdin is the command's own input. The command text
  * holds only validated names, each shell-quoted.
  */
 import { shellQuote } from "../hostScripts";
-import { KubeObject, labelsOf, toYaml } from "./manifests";
+import { labelsOf } from "./manifests";
 
 export interface KubectlTarget {
   namespace: string;
@@ -15,24 +16,7 @@ export interface KubectlTarget {
   context?: string;
   /** kubectl to run (default: `kubectl` on PATH). */
   kubectl?: string;
-  /** Further StatefulSets of the node the apply waits for (its monitoring stack). Default: none. */
-  alsoRollOut?: string[];
 }
-
-/** Kinds a node's apply owns: what it prunes when they leave the manifests (a p2p Service after an exposure change). */
-export const PRUNE_ALLOWLIST = [
-  "core/v1/Service", "core/v1/Secret", "apps/v1/StatefulSet",
-  // The in-cluster reset (lib/kubernetes/reset.ts); its Jobs and pods go with the CronJob (owner references).
-  "batch/v1/CronJob",
-  // A keys export Job a failed release step left (lib/kubernetes/keyExport.ts); the CronJob's Jobs are not
-  // applied, so prune never takes them.
-  "batch/v1/Job",
-  // The reset's program and the monitoring stack's files (lib/kubernetes/monitoring.ts), and both their RBAC.
-  "core/v1/ConfigMap", "core/v1/ServiceAccount", "rbac.authorization.k8s.io/v1/Role", "rbac.authorization.k8s.io/v1/RoleBinding",
-];
-
-/** What delete removes by the node's labels: the kinds apply prunes. */
-const DELETE_KINDS = "cronjob,job,statefulset,service,secret,configmap,serviceaccount,role.rbac.authorization.k8s.io,rolebinding.rbac.authorization.k8s.io";
 
 /** The script's start: the kubeconfig from stdin's first line into a 0600 temp file, and `k` running kubectl on it. */
 export function kubectlPreamble(t: KubectlTarget): string[] {
@@ -56,35 +40,53 @@ function selector(t: KubectlTarget): string {
 }
 
 /**
- * Makes the namespace when missing (the label selector that scopes the prune also filters stdin, so the
- * Namespace object itself is never applied from it: a namespace may hold several nodes), applies stdin's
- * manifests, prunes the node's objects that left them, and waits for the StatefulSet's rollout.
+ * The node's namespace command: makes the namespace when missing (never a Namespace resource: a namespace may
+ * hold several nodes, and deleting it would delete their PVCs), and removes the
+ * `kubectl.kubernetes.io/last-applied-configuration` annotation an earlier `kubectl apply` of the node left on
+ * its Secrets (it holds their data in plain text). It takes over an older stack's `<node>-apply` command
+ * (components/kubernetesNode.ts aliases it), so that stack updates it instead of running its delete.
  */
-export function applyCommand(t: KubectlTarget, rolloutTimeoutSec = 600): string {
+export function namespaceCommand(t: KubectlTarget): string {
   const ns = shellQuote(t.namespace);
   return [
     ...kubectlPreamble(t),
     `k get namespace ${ns} -o name >/dev/null 2>&1 || { k create namespace ${ns} && k label namespace ${ns} ${shellQuote("app.kubernetes.io/managed-by=pulumi-ephemery")}; }`,
-    `k apply -f - --prune -l ${selector(t)} ${PRUNE_ALLOWLIST.map((k) => `--prune-allowlist=${k}`).join(" ")}`,
-    ...[t.node, ...(t.alsoRollOut ?? [])].map((s) => `k rollout status statefulset/${shellQuote(s)} -n ${shellQuote(t.namespace)} --timeout=${rolloutTimeoutSec}s`),
+    // Removing an annotation an object lacks is no error (kubectl's annotate deletes the key from a map).
+    `for s in $(k get secrets -n ${ns} -l ${selector(t)} -o name); do`,
+    `  k annotate "$s" -n ${ns} ${shellQuote(`${LAST_APPLIED}-`)} >/dev/null`,
+    "done",
+  ].join("\n");
+}
+
+/** The annotation client-side `kubectl apply` writes: the whole applied object, a Secret's data included. */
+export const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
+
+/**
+ * Waits for the rollout of the node's StatefulSets: the provider's StatefulSet update await of 4.34.2 can return
+ * on the previous rollout's status (pulumi/pulumi-kubernetes#3329, fixed by #4094 later; tests/k8s/provider.test.ts).
+ */
+export function rolloutCommand(t: KubectlTarget, statefulSets: string[], timeoutSec = 600): string {
+  return [
+    ...kubectlPreamble(t),
+    ...statefulSets.map((s) => `k rollout status statefulset/${shellQuote(s)} -n ${shellQuote(t.namespace)} --timeout=${timeoutSec}s`),
   ].join("\n");
 }
 
 /**
- * Deletes the node's StatefulSet, Services and Secrets (by label, so stdin's manifests are not needed past the
- * kubeconfig). The namespace stays (it may hold other nodes, and deleting it would delete the PVCs); the data
- * PVCs follow the StatefulSet's persistentVolumeClaimRetentionPolicy: kept, or deleted with it.
+ * Deletes the node's PVCs (its data and identity: node keys, slashing protection) by the node's labels: the
+ * delete of the node's data command when retainDataOnDestroy is false, which runs once its StatefulSets are gone.
+ * The StatefulSets always render whenDeleted: Retain, so a StatefulSet replaced (a claim template change) keeps them.
  */
-export function deleteCommand(t: KubectlTarget): string {
+export function deleteDataCommand(t: KubectlTarget, timeoutSec = 300): string {
   return [
     ...kubectlPreamble(t),
-    `k delete ${DELETE_KINDS} -n ${shellQuote(t.namespace)} -l ${selector(t)} --ignore-not-found --wait=true`,
+    `k delete pvc -n ${shellQuote(t.namespace)} -l ${selector(t)} --ignore-not-found --wait=true --timeout=${timeoutSec}s`,
   ].join("\n");
 }
 
-/** stdin of both commands: the kubeconfig as one base64 line, then the manifests (Secrets included) as YAML. */
-export function kubectlStdin(kubeconfig: string, manifests: KubeObject[]): string {
-  return `${kubeconfigLine(kubeconfig)}\n${toYaml(manifests)}`;
+/** stdin of the commands that need only the kubeconfig: its line, ended (`read` fails at EOF without a newline). */
+export function kubeconfigStdin(kubeconfig: string): string {
+  return `${kubeconfigLine(kubeconfig)}\n`;
 }
 
 /** The kubeconfig as stdin's first line (base64: one line whatever it holds). */

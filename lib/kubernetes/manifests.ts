@@ -33,8 +33,6 @@ export interface KubernetesNodeOptions {
   storageClass?: string;
   p2pExposure: P2pExposure;
   imagePullPolicy: ImagePullPolicy;
-  /** Keep the data PVCs (node keys, slashing protection: the node's identity) when the StatefulSet is deleted. */
-  retainDataOnDestroy: boolean;
   /** Requested size per volume, GiB. */
   volumeGiB: { testnet: number; execution: number; consensus: number; validator: number };
   nodePortRange?: [number, number];
@@ -278,9 +276,10 @@ export function renderNodeManifests(node: string, specs: ContainerSpec[], opts: 
       serviceName: names.headlessService,
       podManagementPolicy: "OrderedReady",
       selector: { matchLabels: labels },
-      persistentVolumeClaimRetentionPolicy: opts.retainDataOnDestroy
-        ? { whenDeleted: "Retain", whenScaled: "Retain" }
-        : { whenDeleted: "Delete", whenScaled: "Retain" },
+      // Always Retain: volumeClaimTemplates are immutable, so a claim template change replaces the StatefulSet,
+      // and Delete would take the node keys and slashing protection with it. With retainDataOnDestroy false the
+      // component deletes the PVCs when the node itself is destroyed (lib/kubernetes/kubectl.ts deleteDataCommand).
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
       template: {
         metadata: { labels, ...(keyAnnotation ? { annotations: keyAnnotation.template } : {}) },
         spec: {

@@ -263,7 +263,8 @@ export function renderMonitoringManifests(host: HostConfig, clients: NodeSpecs, 
       replicas: 1,
       serviceName: names.service,
       selector: { matchLabels: labels },
-      persistentVolumeClaimRetentionPolicy: { whenDeleted: opts.retainDataOnDestroy ? "Retain" : "Delete", whenScaled: "Retain" },
+      // Retain, as the node's (manifests.ts): a replaced StatefulSet keeps its data; the node's destroy deletes it when asked.
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
       template: {
         metadata: { labels, annotations: { "pulumi-ephemery/config-sha256": checksum } },
         spec: {

@@ -1,12 +1,12 @@
 /**
  * Validator keys on a kind kubernetes host, through the real program (index.ts) under mocks: the same key checks
- * as a host's, the keys only in the apply's secret stdin, and the key-move ordering shared with SSH hosts.
+ * as a host's, the keys only in the keys Secret's data (a secret input), and the key-move ordering shared with SSH hosts.
  */
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { loadStackConfig } from "../../lib/config/load";
-import { named, RecordedResource, runProgram } from "../support/mocks";
+import { kubeObject, named, RecordedResource, runProgram } from "../support/mocks";
 import { makeKeys, TestKey, tempDir, writeKeyDir } from "../keys/fixtures";
 
 const FEE = "0x8943545177806ED17B9F23F0a21ee5948eCaa776";
@@ -44,11 +44,9 @@ const config = (hosts: unknown[]) => ({
 async function registered(resources: RecordedResource[], name: string): Promise<void> {
   for (let i = 0; i < 300 && !resources.some((r) => r.name === name); i++) await new Promise((r) => setTimeout(r, 100));
 }
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const manifestsOf = (stdin: string): any[] => yaml.loadAll(stdin.split("\n").slice(1).join("\n")) as any[];
-const secretFiles = (stdin: string): Record<string, string> => {
-  const secret = manifestsOf(stdin).find((o) => o.kind === "Secret" && o.metadata.name.endsWith("-validator-keys"));
-  const items: { key: string; path: string }[] = manifestsOf(stdin).find((o) => o.kind === "StatefulSet").spec.template.spec.volumes.find((v: { name: string }) => v.name === "validator-keys").secret.items;
+const secretFiles = (resources: RecordedResource[], node: string): Record<string, string> => {
+  const secret = kubeObject(resources, node, "Secret", `${node}-validator-keys`);
+  const items: { key: string; path: string }[] = kubeObject(resources, node, "StatefulSet", node).spec.template.spec.volumes.find((v: { name: string }) => v.name === "validator-keys").secret.items;
   return Object.fromEntries(items.map((i) => [i.path, Buffer.from(secret.data[i.key], "base64").toString()]));
 };
 
@@ -56,7 +54,7 @@ describe("an SSH host and a kubernetes host with keys", () => {
   let resources: RecordedResource[];
   beforeAll(async () => {
     ({ resources } = await runProgram(config([sshHost({ path: dirSsh }), k8sHost({ path: dirK8s, expectedCount: 2 })]), { secretKeys: SECRETS }));
-    await registered(resources, "k1-apply");
+    await registered(resources, "k1-rollout");
     await registered(resources, "alpha-keys-install");
   }, 60_000);
 
@@ -67,25 +65,26 @@ describe("an SSH host and a kubernetes host with keys", () => {
     });
   });
 
-  test("keystores, passwords and the source's interchange go into the keys Secret, in the apply's secret stdin", () => {
-    const apply = named(resources, "k1-apply");
-    expect(apply.secretInputs).toContain("stdin");
-    const files = secretFiles(apply.inputs.stdin);
+  test("keystores, passwords and the source's interchange go into the keys Secret's data, a secret input", () => {
+    expect(named(resources, "k1-secret-k1-validator-keys").secretInputs).toContain("data");
+    // The pod template from the real key set (file names, digest) stays plain: the plan shows its diff.
+    expect(named(resources, "k1-statefulset-k1").secretInputs).toEqual([]);
+    const files = secretFiles(resources, "k1");
     expect(files[`current/lighthouse/keystores/0x${keys[1].pubkey}.json`]).toBe(keys[1].json);
     expect(files[`current/lighthouse/secrets/0x${keys[2].pubkey}`]).toBe(PASSWORD);
     const sp = JSON.parse(files["current/slashing-protection.json"]);
     expect(sp.metadata.genesis_validators_root).toBe(GVR);
     expect(sp.data.map((d: { pubkey: string }) => d.pubkey)).toEqual([`0x${keys[1].pubkey}`]);
     // No wait: nothing moved in from another node.
-    expect(apply.inputs.create).not.toMatch(/^sleep/);
-    const sts = manifestsOf(apply.inputs.stdin).find((o) => o.kind === "StatefulSet");
+    expect(named(resources, "k1-keys-wait").inputs.create).not.toMatch(/sleep/);
+    const sts = kubeObject(resources, "k1", "StatefulSet", "k1");
     expect(sts.spec.template.spec.initContainers.map((c: { name: string }) => c.name)).toEqual(["wait-release", "import-slashing-protection"]);
     expect(sts.metadata.annotations["ephemery.dev/validator-pubkeys"]).toBe(keys.slice(1).map((k) => k.pubkey).sort().join(","));
   });
 
-  test("ordering: every node's release runs before the kubernetes apply and the host's install", () => {
-    const apply = named(resources, "k1-apply");
-    expect(apply.dependsOn).toEqual(expect.arrayContaining(["alpha-keys-release", "k1-keys-release"]));
+  test("ordering: every node's release runs before the kubernetes node's keys wait (the StatefulSet and keys Secret after it) and the host's install", () => {
+    expect(named(resources, "k1-keys-wait").dependsOn).toEqual(expect.arrayContaining(["alpha-keys-release", "k1-keys-release"]));
+    for (const name of ["k1-statefulset-k1", "k1-secret-k1-validator-keys"]) expect(named(resources, name).dependsOn).toContain("k1-keys-wait");
     // The host's install waits for every release through the one barrier (components/validatorKeys.ts).
     expect(named(resources, "alpha-keys-install").dependsOn).toContain("key-moves-released");
     expect(named(resources, "key-moves-released").dependsOn).toEqual(expect.arrayContaining(["alpha-keys-release", "k1-keys-release"]));
@@ -111,18 +110,19 @@ describe("an SSH host and a kubernetes host with keys", () => {
 });
 
 describe("a key moving from an SSH host into the cluster in one up", () => {
-  test("the host's exported slashing protection reaches the Secret, and the apply waits moveWaitEpochs first", async () => {
+  test("the host's exported slashing protection reaches the Secret, and the keys wait sleeps moveWaitEpochs first", async () => {
     // Stands in for alpha's `ephemery-keys release` printing the export of the key that leaves it.
     const exported = { metadata: { interchange_format_version: "5", genesis_validators_root: GVR }, data: [{ pubkey: `0x${keys[0].pubkey}`, signed_blocks: [{ slot: "99" }], signed_attestations: [{ source_epoch: "3", target_epoch: "4" }] }] };
     const stdoutOf = (name: string) => (name === "alpha-keys-release" ? `-----BEGIN SLASHING PROTECTION-----\n${JSON.stringify(exported)}\n-----END SLASHING PROTECTION-----\nreleased 1\n` : undefined);
     const moved = writeKeyDir([keys[0]], path.join(work, "moved"));
     const { resources } = await runProgram(config([sshHost({}), k8sHost({ path: moved })]), { secretKeys: SECRETS, stdoutOf });
-    await registered(resources, "k1-apply");
-    const apply = named(resources, "k1-apply");
-    expect(apply.inputs.create).toMatch(/^sleep 768\n/);
-    const sp = JSON.parse(secretFiles(apply.inputs.stdin)["current/slashing-protection.json"]);
+    await registered(resources, "k1-rollout");
+    const wait = named(resources, "k1-keys-wait");
+    expect(wait.inputs.create).toMatch(/\nsleep 768$/);
+    const sp = JSON.parse(secretFiles(resources, "k1")["current/slashing-protection.json"]);
     expect(sp.data).toEqual([expect.objectContaining({ pubkey: `0x${keys[0].pubkey}`, signed_blocks: [expect.objectContaining({ slot: "99" })] })]);
-    expect(apply.dependsOn).toContain("alpha-keys-release");
+    expect(wait.dependsOn).toContain("alpha-keys-release");
+    for (const name of ["k1-statefulset-k1", "k1-secret-k1-validator-keys"]) expect(named(resources, name).dependsOn).toContain("k1-keys-wait");
   }, 60_000);
 });
 
@@ -131,22 +131,23 @@ describe("a key moving out of a cluster node in one up", () => {
   const exported = () => ({ metadata: { interchange_format_version: "5", genesis_validators_root: GVR }, data: [{ pubkey: `0x${keys[1].pubkey}`, signed_blocks: [{ slot: "123" }], signed_attestations: [{ source_epoch: "7", target_epoch: "8" }] }] });
   const stdoutOf = (name: string) => (name === "k1-keys-release" ? `-----BEGIN SLASHING PROTECTION-----\n${JSON.stringify(exported())}\n-----END SLASHING PROTECTION-----\nreleased 1\n` : undefined);
 
-  test("to another cluster node: the target's apply waits for the source's release, gets its export as a secret, waits moveWaitEpochs", async () => {
+  test("to another cluster node: the target's keys wait follows the source's release and sleeps moveWaitEpochs; its Secret gets the export", async () => {
     const stays = writeKeyDir([keys[2]], path.join(work, "stays"));
     const moved = writeKeyDir([keys[1]], path.join(work, "moved-out"));
     const { resources } = await runProgram(config([k8sHost({ path: stays }), k8sHost({ path: moved }, "k2")]), { secretKeys: SECRETS, stdoutOf });
-    await registered(resources, "k2-apply");
-    await registered(resources, "k1-apply");
-    const target = named(resources, "k2-apply");
+    await registered(resources, "k2-rollout");
+    await registered(resources, "k1-rollout");
+    const target = named(resources, "k2-keys-wait");
     expect(target.dependsOn).toEqual(expect.arrayContaining(["k1-keys-release", "k2-keys-release"]));
-    expect(target.secretInputs).toContain("stdin");
-    expect(target.inputs.create).toMatch(/^sleep 768\n/);
-    const sp = JSON.parse(secretFiles(target.inputs.stdin)["current/slashing-protection.json"]);
+    expect(named(resources, "k2-secret-k2-validator-keys").secretInputs).toContain("data");
+    expect(target.inputs.create).toMatch(/\nsleep 768$/);
+    const sp = JSON.parse(secretFiles(resources, "k2")["current/slashing-protection.json"]);
     expect(sp).toEqual({ metadata: { interchange_format_version: "5", genesis_validators_root: GVR }, data: [{ pubkey: `0x${keys[1].pubkey}`, signed_blocks: [{ slot: "123" }], signed_attestations: [{ source_epoch: "7", target_epoch: "8" }] }] });
-    // The source keeps its own key without a wait; its apply (replicas 1 again) runs after every release too.
-    const source = named(resources, "k1-apply");
-    expect(source.inputs.create).not.toMatch(/^sleep/);
+    // The source keeps its own key without a wait; its StatefulSet (replicas 1 again) follows every release too.
+    const source = named(resources, "k1-keys-wait");
+    expect(source.inputs.create).not.toMatch(/sleep/);
     expect(source.dependsOn).toEqual(expect.arrayContaining(["k1-keys-release", "k2-keys-release"]));
+    expect(named(resources, "k1-statefulset-k1").dependsOn).toContain("k1-keys-wait");
     // The source's release knows the key leaves, and carries the export objects it creates while the pod is stopped.
     const release = named(resources, "k1-keys-release");
     const [, keep, elsewhere, ...rest] = (release.inputs.stdin as string).split("\n");
@@ -155,7 +156,7 @@ describe("a key moving out of a cluster node in one up", () => {
     const objects = yaml.loadAll(rest.join("\n")) as any[];
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(["ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Secret", "Job"].map((k) => `${k}/k1-keys-export`));
     const job = objects.find((o) => o.kind === "Job");
-    const vc = manifestsOf(source.inputs.stdin).find((o) => o.kind === "StatefulSet").spec.template.spec.containers.find((c: { name: string }) => c.name === "validator");
+    const vc = kubeObject(resources, "k1", "StatefulSet", "k1").spec.template.spec.containers.find((c: { name: string }) => c.name === "validator");
     expect(job.spec.template.spec.initContainers[0]).toMatchObject({ image: vc.image, securityContext: vc.securityContext });
     expect(release.inputs.create).toContain("scale statefulset 'k1' -n 'eph' --replicas=0");
   }, 60_000);

@@ -1,7 +1,7 @@
 /**
  * One node of the real geth, prysm beacon-chain and prysm validator of the live-chain tier as a `kind: kubernetes`
  * host on the real API server and kubelet: rendered by lib/kubernetes/manifests.ts from the client modules' own
- * ContainerSpecs, applied and deleted with the component's kubectl lines (lib/kubernetes/kubectl.ts), on a fresh
+ * ContainerSpecs, applied and deleted with kubectl (tests/support/kubectlApply.ts), on a fresh
  * devnet release from the live-chain tier's generator (tests/support/chainRelease.ts) whose genesis validators'
  * keystores reach the VC through the k8s keys path (checked as `pulumi up` checks them, in the
  * `<node>-validator-keys` Secret, imported into the prysm wallet by the import init container).
@@ -26,7 +26,7 @@ import { renderCompose, serviceName } from "../../lib/compose";
 import { hostSchema, HostConfig } from "../../lib/config/schema";
 import { readKeySource } from "../../lib/keys/archive";
 import { clientLayout } from "../../lib/keys/layout";
-import { applyCommand, deleteCommand, kubectlStdin } from "../../lib/kubernetes/kubectl";
+import { applyCommand, deleteCommand, kubectlStdin } from "../support/kubectlApply";
 import { IMPORT_CONTAINER } from "../../lib/kubernetes/keys";
 import { objectNames, renderNodeManifests } from "../../lib/kubernetes/manifests";
 import { chainNodeClients, ChainNodePorts, clientBinaries, ClientBinaries } from "../support/chainClients";
@@ -87,7 +87,7 @@ async function manifests() {
   const k = h.kubernetes!;
   return renderNodeManifests(NODE, specs, {
     namespace: k.namespace, storageClass: k.storageClass, p2pExposure: k.p2pExposure, imagePullPolicy: k.imagePullPolicy,
-    retainDataOnDestroy: k.retainDataOnDestroy, volumeGiB: { testnet: 1, execution: 1, consensus: 1, validator: 1 }, dataDir: h.dataDir,
+    volumeGiB: { testnet: 1, execution: 1, consensus: 1, validator: 1 }, dataDir: h.dataDir,
   }, { jwtHex: JWT, keyFiles: clientLayout("prysm", checked), pubkeys: checked.map((c) => c.pubkey).sort() });
 }
 

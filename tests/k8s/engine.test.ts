@@ -1,13 +1,15 @@
 /**
  * The program itself on the real cluster: `pulumi up / up / destroy` of a kind kubernetes host through the real
- * Pulumi CLI and command provider (scripts/toolchain.sh, tests/e2e/harness.ts's EngineStack), kubectl from
- * scripts/k8s-binaries.sh on the engine's PATH. Stand-in images and the release as in node.test.ts.
+ * Pulumi CLI, command provider and Kubernetes provider plugin (scripts/toolchain.sh and scripts/k8s-provider.sh,
+ * registered in .toolchain/pulumi-home; tests/e2e/harness.ts's EngineStack), kubectl from scripts/k8s-binaries.sh
+ * on the engine's PATH for the node's commands. Stand-in images and the release as in node.test.ts.
  */
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { objectNames } from "../../lib/kubernetes/manifests";
-import { EngineStack } from "../e2e/harness";
+import { LAST_APPLIED } from "../../lib/kubernetes/kubectl";
+import { labelsOf, objectNames } from "../../lib/kubernetes/manifests";
+import { EngineStack, toolchainEnv } from "../e2e/harness";
 import { RPC_CGI, STANDIN } from "../e2e/standins";
 import { busyboxRootfs, dockerArchive, k8sBinDir, missingPrerequisites, TestCluster, waitFor } from "../support/kubernetes";
 import { releaseFiles } from "../support/releases";
@@ -22,10 +24,10 @@ let stack: EngineStack;
 let work: string;
 const pv: Record<string, string> = {};
 
-function hostConfig(version: string) {
+function hostConfig(version: string, kubernetes: Record<string, unknown> = {}) {
   return [{
     name: NODE, kind: "kubernetes",
-    kubernetes: { namespace: NS, storageClass: "", imagePullPolicy: "Never", testnetVolumeGiB: 1 },
+    kubernetes: { namespace: NS, storageClass: "", imagePullPolicy: "Never", testnetVolumeGiB: 1, ...kubernetes },
     execution: { client: "geth", image: image(version), memoryMiB: 256, p2pPort: 24313, rpcPort: 24555, wsPort: 24556 },
     consensus: { client: "lighthouse", image: image(version), memoryMiB: 256, p2pPort: 24910, quicPort: 24911, beaconApiPort: 24062 },
     validator: { client: "lighthouse", image: image(version), memoryMiB: 256, feeRecipient: FEE },
@@ -43,6 +45,9 @@ const running = (version: string, notUid?: string) => waitFor(`${NODE}-0 Running
 beforeAll(async () => {
   const missing = missingPrerequisites();
   if (missing) throw new Error(`the Kubernetes tier cannot run: ${missing}`);
+  // The SDK asks for the plugin version package.json pins; automatic plugin downloads are off in the toolchain.
+  const plugin = path.join(toolchainEnv().PULUMI_HOME ?? "", "plugins", "resource-kubernetes-v4.34.2", "pulumi-resource-kubernetes");
+  if (!fs.existsSync(plugin)) throw new Error(`${plugin} is missing: build and register it with: bash scripts/k8s-provider.sh`);
   cluster = new TestCluster();
   await cluster.start();
   for (const v of ["1.0.0", "1.0.1"]) {
@@ -78,13 +83,30 @@ afterAll(async () => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
 }, 300_000);
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const pvcUids = (): Record<string, string> => Object.fromEntries(JSON.parse(cluster.kubectl(["get", "pvc", "-n", NS, "-o", "json"])).items.map((c: any) => [c.metadata.name, c.metadata.uid]));
+
 describe("pulumi up of a kind kubernetes host on a real cluster", () => {
   let uid = "";
-  test("up: the pod runs; the state holds neither the kubeconfig nor the JWT in plain text", async () => {
+  test("up: one typed resource per object, the pod runs; the state holds neither the kubeconfig nor the JWT in plain text", async () => {
+    // The JWT Secret as an earlier `kubectl apply` of the node left it (client-side: its data in last-applied);
+    // the provider's forced server-side apply takes it over and the namespace command strips that annotation.
+    cluster.kubectl(["create", "namespace", NS]);
+    cluster.kubectl(["apply", "-f", "-"], JSON.stringify({
+      apiVersion: "v1", kind: "Secret", type: "Opaque", metadata: { name: `${NODE}-jwt`, namespace: NS, labels: labelsOf(NODE) },
+      data: { "jwt.hex": Buffer.from("00".repeat(32)).toString("base64") },
+    }));
     await stack.up();
     uid = (await running("1.0.0")).metadata.uid;
-    const jwt = Buffer.from(JSON.parse(cluster.kubectl(["get", "secret", `${NODE}-jwt`, "-n", NS, "-o", "json"])).data["jwt.hex"], "base64").toString();
+    const secret = JSON.parse(cluster.kubectl(["get", "secret", `${NODE}-jwt`, "-n", NS, "-o", "json"]));
+    const jwt = Buffer.from(secret.data["jwt.hex"], "base64").toString();
     expect(jwt).toMatch(/^[0-9a-f]{64}$/);
+    expect(jwt).not.toBe("00".repeat(32));
+    expect(secret.metadata.annotations?.[LAST_APPLIED]).toBeUndefined();
+    const created = stack.changes();
+    for (const r of [`create ${NODE}-statefulset-${NODE}`, `create ${NODE}-secret-${NODE}-jwt`, `create ${NODE}-service-${NODE}`, `create ${NODE}-cronjob-${NODE}-reset`, `create ${NODE}-configmap-${NODE}-reset`, `create ${NODE}-namespace`, `create ${NODE}-rollout`]) {
+      expect(created).toContain(r);
+    }
     const state = stack.stateFile();
     const kubeconfig = fs.readFileSync(cluster.kubeconfig, "utf8");
     expect(state).not.toContain(jwt);
@@ -100,19 +122,44 @@ describe("pulumi up of a kind kubernetes host on a real cluster", () => {
     expect(podOf().metadata.uid).toBe(uid);
   });
 
-  test("an image change is an update of the node's apply and rolls the pod", async () => {
+  test("an image change is an update of the StatefulSet alone, waited for by the rollout step, and rolls the pod", async () => {
     stack.writeConfig({ "ephemery:hosts": hostConfig("1.0.1") });
     await stack.up();
-    expect(stack.changes()).toEqual([`update ${NODE}-apply`]);
+    expect(stack.changes()).toEqual([`update ${NODE}-rollout`, `update ${NODE}-statefulset-${NODE}`]);
+    // The rollout step waited: the new pod is already there when up returns.
+    const p = podOf();
+    expect(p.metadata.uid).not.toBe(uid);
+    uid = (await running("1.0.1", uid)).metadata.uid;
+  });
+
+  test("a claim template change replaces the StatefulSet (the old pod gone first) and keeps every PVC, even with retainDataOnDestroy false", async () => {
+    const before = pvcUids();
+    const key = fs.readFileSync(path.join(pv["execution-data"], "geth", "nodekey"), "utf8");
+    stack.writeConfig({ "ephemery:hosts": hostConfig("1.0.1", { retainDataOnDestroy: false, testnetVolumeGiB: 2 }) });
+    await stack.up();
+    const sts = `${NODE}-statefulset-${NODE}`;
+    const ops = stack.steps.filter((s) => s.urn.endsWith(`::${sts}`)).map((s) => s.op);
+    // Delete before create: one name, and the provider's delete waits for the pod to be gone.
+    expect(ops.indexOf("delete-replaced")).toBeGreaterThanOrEqual(0);
+    expect(ops.indexOf("delete-replaced")).toBeLessThan(ops.indexOf("create-replacement"));
+    expect(stack.changes()).toContain(`update ${NODE}-data`);
     await running("1.0.1", uid);
+    expect(pvcUids()).toEqual(before);
+    expect(fs.readFileSync(path.join(pv["execution-data"], "geth", "nodekey"), "utf8")).toBe(key);
   });
 
   test("destroy removes the workload and keeps the data PVCs", async () => {
+    // retainDataOnDestroy back on (the default): an update of the data step, nothing deleted.
+    stack.writeConfig({ "ephemery:hosts": hostConfig("1.0.1", { testnetVolumeGiB: 2 }) });
+    await stack.up();
+    expect(stack.changes()).toEqual([`update ${NODE}-data`]);
     await stack.destroy();
     await waitFor("pod gone", 120_000, () => cluster.kubectl(["get", "pods", "-n", NS, "-o", "name"]).trim() === "" || undefined);
-    expect(cluster.kubectl(["get", "statefulsets,secrets", "-n", NS, "-l", `app.kubernetes.io/instance=${NODE}`, "-o", "name"]).trim()).toBe("");
+    expect(cluster.kubectl(["get", "statefulsets,secrets,configmaps,services,cronjobs,serviceaccounts,roles,rolebindings", "-n", NS, "-l", `app.kubernetes.io/instance=${NODE}`, "-o", "name"]).trim()).toBe("");
     const pvcs = JSON.parse(cluster.kubectl(["get", "pvc", "-n", NS, "-o", "json"])).items.map((c: { metadata: { name: string } }) => c.metadata.name).sort();
     expect(pvcs).toEqual([`consensus-data-${NODE}-0`, `execution-data-${NODE}-0`, `testnet-${NODE}-0`, `validator-data-${NODE}-0`]);
     expect(fs.readFileSync(path.join(pv["execution-data"], "geth", "nodekey"), "utf8")).toMatch(/^[0-9a-f]{64}$/);
+    // The namespace stays: it may hold other nodes.
+    expect(cluster.kubectl(["get", "namespace", NS, "-o", "name"]).trim()).toBe(`namespace/${NS}`);
   });
 });

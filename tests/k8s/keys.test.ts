@@ -24,7 +24,8 @@ import { allSpecs, buildNodeSpecs } from "../../lib/clients";
 import { hostSchema, HostConfig } from "../../lib/config/schema";
 import { readKeySource } from "../../lib/keys/archive";
 import { clientLayout } from "../../lib/keys/layout";
-import { applyCommand, kubeconfigLine, kubectlStdin } from "../../lib/kubernetes/kubectl";
+import { kubeconfigLine } from "../../lib/kubernetes/kubectl";
+import { applyCommand, kubectlStdin } from "../support/kubectlApply";
 import { IMPORTED_LIST, IMPORT_CONTAINER, INTERCHANGE_FILE } from "../../lib/kubernetes/keys";
 import { releaseCommand, releaseStdin } from "../../lib/kubernetes/keyRelease";
 import { keyExportChecker, keyExportNames, PUBLISH_CONTAINER, renderKeyExportManifests, renderKeyExportScript } from "../../lib/kubernetes/keyExport";
@@ -88,7 +89,7 @@ async function manifests(node = NODE, keyDir?: string, expectedCount?: number, w
   const k = h.kubernetes!;
   return renderNodeManifests(node, specs, {
     namespace: k.namespace, storageClass: k.storageClass, p2pExposure: k.p2pExposure, imagePullPolicy: k.imagePullPolicy,
-    retainDataOnDestroy: true, volumeGiB: { testnet: 1, execution: 1, consensus: 1, validator: 1 }, dataDir: h.dataDir,
+    volumeGiB: { testnet: 1, execution: 1, consensus: 1, validator: 1 }, dataDir: h.dataDir,
   }, { jwtHex: JWT, keyFiles: clientLayout("lighthouse", checked), pubkeys: checked.map((c) => c.pubkey).sort(), interchange: withInterchange });
 }
 

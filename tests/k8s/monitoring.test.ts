@@ -27,7 +27,7 @@ import { buildNodeSpecs } from "../../lib/clients";
 import { LOCAL_MONITORING_IMAGES } from "../../lib/config/images";
 import { hostSchema, HostConfig } from "../../lib/config/schema";
 import { clientLayout } from "../../lib/keys/layout";
-import { applyCommand, kubectlStdin } from "../../lib/kubernetes/kubectl";
+import { applyCommand, kubectlStdin } from "../support/kubectlApply";
 import { KubeObject, objectNames, renderNodeManifests } from "../../lib/kubernetes/manifests";
 import { monitoringObjectNames, nodePodSpecs, renderMonitoringManifests } from "../../lib/kubernetes/monitoring";
 import { RESET_METRICS_SUBDIR } from "../../lib/kubernetes/manifests";
@@ -99,7 +99,7 @@ function manifests(): KubeObject[] {
   const k = h.kubernetes!;
   const opts = {
     namespace: k.namespace, storageClass: k.storageClass, p2pExposure: k.p2pExposure, imagePullPolicy: k.imagePullPolicy,
-    retainDataOnDestroy: k.retainDataOnDestroy, volumeGiB: { testnet: 1, execution: 1, consensus: 1, validator: 1 }, dataDir: h.dataDir,
+    volumeGiB: { testnet: 1, execution: 1, consensus: 1, validator: 1 }, dataDir: h.dataDir,
   };
   const node = renderNodeManifests(NODE, nodePodSpecs(h, specs), opts, { jwtHex: JWT, keyFiles: clientLayout("lighthouse", []) });
   const mon = renderMonitoringManifests(h, specs, opts, { alertmanager: secretLookup({ hook: HOOK }) });

@@ -1,6 +1,7 @@
 /**
- * One node rendered by lib/kubernetes, applied and deleted with the very kubectl lines components/kubernetesNode.ts
- * runs (lib/kubernetes/kubectl.ts), on a real API server and kubelet. The client images are the engine tier's
+ * One node rendered by lib/kubernetes, applied and deleted with kubectl (tests/support/kubectlApply.ts; the program
+ * creates the same objects as typed @pulumi/kubernetes resources, tests/k8s/engine.test.ts), on a real API server
+ * and kubelet. The client images are the engine tier's
  * stand-ins (tests/e2e/standins.ts: a busybox script that runs the entry commands lib/clients generates, keeps a
  * node key in its data volume and answers the RPC / beacon API), imported into containerd; the testnet release
  * is written into the testnet volume by the test, standing in for the reset program's `ensure`.
@@ -11,7 +12,7 @@ import * as path from "path";
 import { allSpecs, buildNodeSpecs } from "../../lib/clients";
 import { hostSchema, HostConfig } from "../../lib/config/schema";
 import { clientLayout } from "../../lib/keys/layout";
-import { applyCommand, deleteCommand, kubectlStdin } from "../../lib/kubernetes/kubectl";
+import { applyCommand, deleteCommand, kubectlStdin } from "../support/kubectlApply";
 import { objectNames, renderNodeManifests, toYaml } from "../../lib/kubernetes/manifests";
 import { RPC_CGI, STANDIN } from "../e2e/standins";
 import { busyboxRootfs, dockerArchive, k8sBinDir, missingPrerequisites, TestCluster, waitFor } from "../support/kubernetes";
@@ -48,7 +49,7 @@ function manifests(version: string) {
   const k = h.kubernetes!;
   return renderNodeManifests(NODE, specs, {
     namespace: k.namespace, storageClass: k.storageClass, p2pExposure: k.p2pExposure, imagePullPolicy: k.imagePullPolicy,
-    retainDataOnDestroy: k.retainDataOnDestroy, volumeGiB: { testnet: 1, execution: 1, consensus: 1, validator: 1 }, dataDir: h.dataDir,
+    volumeGiB: { testnet: 1, execution: 1, consensus: 1, validator: 1 }, dataDir: h.dataDir,
   }, { jwtHex: JWT, keyFiles });
 }
 

@@ -24,7 +24,7 @@ import { allSpecs, buildNodeSpecs } from "../../lib/clients";
 import { hostSchema, HostConfig } from "../../lib/config/schema";
 import { iterationAt } from "../../lib/ephemery";
 import { clientLayout } from "../../lib/keys/layout";
-import { applyCommand, kubectlStdin } from "../../lib/kubernetes/kubectl";
+import { applyCommand, kubectlStdin } from "../support/kubectlApply";
 import { KubeObject, objectNames, renderNodeManifests, RESET_STATE_ROOT } from "../../lib/kubernetes/manifests";
 import { activeDeadlineSec, renderResetManifests, renderResetScript, resetObjectNames } from "../../lib/kubernetes/reset";
 import { RPC_CGI, STANDIN } from "../e2e/standins";
@@ -68,7 +68,7 @@ function manifests(): KubeObject[] {
   const specs = buildNodeSpecs({ node: NODE, host: h, checkpointSyncUrls: [] });
   const keyFiles = clientLayout("lighthouse", [{ pubkey: "a1".repeat(48), keystore: JSON.stringify({ pubkey: "a1".repeat(48), crypto: {}, version: 4 }), password: "pw" }]);
   const node = renderNodeManifests(NODE, allSpecs(specs), {
-    namespace: NS, storageClass: "", p2pExposure: k.p2pExposure, imagePullPolicy: "Never", retainDataOnDestroy: true,
+    namespace: NS, storageClass: "", p2pExposure: k.p2pExposure, imagePullPolicy: "Never",
     volumeGiB: { testnet: 1, execution: 1, consensus: 1, validator: 1 }, dataDir: h.dataDir,
   }, { jwtHex: "5e".repeat(32), keyFiles });
   const reset = renderResetManifests(NODE, {

@@ -222,3 +222,17 @@ export function named(resources: RecordedResource[], name: string): RecordedReso
   if (!r) throw new Error(`no resource named ${name}; have: ${resources.map((x) => x.name).join(", ")}`);
   return r;
 }
+
+/** The node's typed Kubernetes objects (`kubernetes:*` resources named `<node>-…`) as the objects they create, in registration order. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function kubeObjects(resources: RecordedResource[], node: string): any[] {
+  return resources.filter((r) => r.type.startsWith("kubernetes:") && r.name.startsWith(`${node}-`)).map((r) => r.inputs);
+}
+
+/** The one typed Kubernetes object of `node` with this kind and name. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function kubeObject(resources: RecordedResource[], node: string, kind: string, name: string): any {
+  const o = kubeObjects(resources, node).find((x) => x.kind === kind && x.metadata?.name === name);
+  if (!o) throw new Error(`no ${kind} ${name} among ${node}'s objects: ${kubeObjects(resources, node).map((x) => `${x.kind}/${x.metadata?.name}`).join(", ")}`);
+  return o;
+}

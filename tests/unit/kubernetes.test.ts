@@ -19,7 +19,7 @@ function host(overrides: Record<string, unknown> = {}): HostConfig {
 
 function opts(over: Partial<KubernetesNodeOptions> = {}): KubernetesNodeOptions {
   return {
-    namespace: "ephemery", p2pExposure: "hostPort", imagePullPolicy: "IfNotPresent", retainDataOnDestroy: true,
+    namespace: "ephemery", p2pExposure: "hostPort", imagePullPolicy: "IfNotPresent",
     volumeGiB: { testnet: 1, execution: 100, consensus: 50, validator: 1 }, dataDir: "/srv/eph", ...over,
   };
 }
@@ -179,12 +179,12 @@ describe("Kubernetes manifests of one node", () => {
     expect(() => render(host({ consensus: { metricsPort: 6060 } }))).toThrow(/n1-consensus and n1-execution both listen on tcp\/6060/);
   });
 
-  test("identity PVCs are kept on destroy unless configured otherwise; pull policy and storage class pass through", () => {
+  test("the StatefulSet always keeps its PVCs (a replace must not delete identity); pull policy and storage class pass through", () => {
     const kept = sts(render(host()).out.objects).spec;
-    expect(kept.persistentVolumeClaimRetentionPolicy.whenDeleted).toBe("Retain");
+    expect(kept.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Retain", whenScaled: "Retain" });
     expect(kept.volumeClaimTemplates[0].spec.storageClassName).toBeUndefined();
-    const gone = sts(render(host(), { retainDataOnDestroy: false, imagePullPolicy: "Never", storageClass: "" }).out.objects).spec;
-    expect(gone.persistentVolumeClaimRetentionPolicy.whenDeleted).toBe("Delete");
+    const gone = sts(render(host(), { imagePullPolicy: "Never", storageClass: "" }).out.objects).spec;
+    expect(gone.persistentVolumeClaimRetentionPolicy.whenDeleted).toBe("Retain");
     expect(gone.volumeClaimTemplates.map((t: { spec: { storageClassName: string } }) => t.spec.storageClassName)).toEqual(["", "", "", ""]);
     expect(gone.template.spec.containers.map((c: { imagePullPolicy: string }) => c.imagePullPolicy)).toEqual(["Never", "Never", "Never"]);
   });

@@ -21,7 +21,7 @@ function render(client: ValidatorClientName, interchange?: string, pubkeys = [PK
   const specs = allSpecs(buildNodeSpecs({ node: "k1", host: h, checkpointSyncUrls: [] }));
   const keyFiles = clientLayout(client, pubkeys.map((pubkey) => ({ pubkey, keystore: `{"pubkey":"${pubkey}","secret-ish":"k3yst0re"}`, password: PASSWORD })));
   const out = renderNodeManifests("k1", specs, {
-    namespace: "ephemery", p2pExposure: "hostPort", imagePullPolicy: "IfNotPresent", retainDataOnDestroy: true,
+    namespace: "ephemery", p2pExposure: "hostPort", imagePullPolicy: "IfNotPresent",
     volumeGiB: { testnet: 1, execution: 1, consensus: 1, validator: 1 }, dataDir: h.dataDir,
   }, { jwtHex: "ab".repeat(32), keyFiles, pubkeys, interchange });
   // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -5,7 +5,7 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { buildNodeSpecs } from "../../lib/clients";
 import { hostSchema, HostConfig } from "../../lib/config/schema";
-import { applyCommand, deleteCommand, PRUNE_ALLOWLIST } from "../../lib/kubernetes/kubectl";
+import { planResources } from "../../lib/kubernetes/resources";
 import { KubeObject, KubernetesNodeOptions, KubernetesRenderError, labelsOf, memoryQuantity, renderNodeManifests } from "../../lib/kubernetes/manifests";
 import { clientLayout } from "../../lib/keys/layout";
 import { monitoringLabels, nodePodSpecs, renderMonitoringManifests, resetMetricsSpec, SERVICE_ACCOUNT_DIR } from "../../lib/kubernetes/monitoring";
@@ -26,7 +26,7 @@ function host(monitoring: Record<string, unknown> = {}): HostConfig {
 }
 
 const opts = (h: HostConfig): KubernetesNodeOptions => ({
-  namespace: "eph", p2pExposure: "hostPort", imagePullPolicy: "IfNotPresent", retainDataOnDestroy: true,
+  namespace: "eph", p2pExposure: "hostPort", imagePullPolicy: "IfNotPresent",
   volumeGiB: { testnet: 1, execution: 1, consensus: 1, validator: 1 }, dataDir: h.dataDir,
 });
 
@@ -139,14 +139,16 @@ describe("the in-cluster monitoring stack of a kubernetes node", () => {
     expect(set.spec.template.spec.hostNetwork).toBeUndefined();
     expect(set.spec.selector.matchLabels).toEqual(monitoringLabels("k1"));
     expect(monitoringLabels("k1")["app.kubernetes.io/name"]).not.toBe(labelsOf("k1")["app.kubernetes.io/name"]);
-    // Still pruned and deleted with the node (the selector is instance + managed-by).
+    // The node's labels (instance + managed-by): its data delete finds the stack's PVCs by them.
     for (const o of [...out.objects, ...out.secrets]) {
       expect(o.metadata.labels?.["app.kubernetes.io/instance"]).toBe("k1");
       expect(o.metadata.labels?.["app.kubernetes.io/managed-by"]).toBe("pulumi-ephemery");
     }
-    for (const kind of ["core/v1/ConfigMap", "core/v1/ServiceAccount", "rbac.authorization.k8s.io/v1/Role", "rbac.authorization.k8s.io/v1/RoleBinding"]) expect(PRUNE_ALLOWLIST).toContain(kind);
-    expect(deleteCommand({ namespace: "eph", node: "k1" })).toContain("configmap,serviceaccount,role.rbac.authorization.k8s.io,rolebinding.rbac.authorization.k8s.io");
-    expect(applyCommand({ namespace: "eph", node: "k1", alsoRollOut: ["k1-monitoring"] })).toContain("k rollout status statefulset/'k1-monitoring' -n 'eph'");
+    // Every object is a typed resource of the node (its own name, patchForce), and the StatefulSet keeps the provider's await.
+    const planned = planResources("k1", [...out.objects, ...out.secrets]);
+    expect(planned.map((p) => p.resourceName)).toEqual([...out.objects, ...out.secrets].map((o) => `k1-${o.kind.toLowerCase()}-${o.metadata.name}`));
+    expect(planned.find((p) => p.type === "apps.v1.StatefulSet")!.object.metadata.annotations).not.toHaveProperty(["pulumi.com/skipAwait"]);
+    expect(set.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Retain", whenScaled: "Retain" });
   });
 
   test("a change of a plain file rolls the pod; the same config renders the same objects", () => {

@@ -3,7 +3,7 @@ import { allSpecs, buildNodeSpecs } from "../../lib/clients";
 import { hostSchema, HostConfig, networkSchema } from "../../lib/config/schema";
 import { DEFAULT_IMAGES } from "../../lib/config/images";
 import { clientLayout } from "../../lib/keys/layout";
-import { PRUNE_ALLOWLIST } from "../../lib/kubernetes/kubectl";
+import { planResources } from "../../lib/kubernetes/resources";
 import { KubeObject, labelsOf, objectNames, renderNodeManifests } from "../../lib/kubernetes/manifests";
 import { activeDeadlineSec, kubernetesResetValues, renderResetManifests, renderResetScript, RESET_POD_PATHS } from "../../lib/kubernetes/reset";
 
@@ -54,7 +54,7 @@ describe("the reset CronJob", () => {
     const h = host();
     const specs = allSpecs(buildNodeSpecs({ node: "k1", host: h, checkpointSyncUrls: [] }));
     const node = renderNodeManifests("k1", specs, {
-      namespace: "eph", p2pExposure: "hostPort", imagePullPolicy: "IfNotPresent", retainDataOnDestroy: true,
+      namespace: "eph", p2pExposure: "hostPort", imagePullPolicy: "IfNotPresent",
       volumeGiB: { testnet: 1, execution: 1, consensus: 1, validator: 1 }, dataDir: h.dataDir,
     }, { jwtHex: "ab".repeat(32), keyFiles: clientLayout("lighthouse", []) });
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -99,8 +99,8 @@ describe("the reset CronJob", () => {
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "k1-reset" },
       subjects: [{ kind: "ServiceAccount", name: "k1-reset", namespace: "eph" }],
     });
-    // What apply prunes and destroy deletes includes every kind rendered here.
-    for (const o of objs) expect(PRUNE_ALLOWLIST.some((k) => k.endsWith(`/${o.kind}`))).toBe(true);
+    // Each is a typed resource of the node (so destroy deletes it, and the CronJob's Jobs and pods with it).
+    expect(planResources("k1", objs).map((p) => p.type)).toEqual(["core.v1.ServiceAccount", "rbac.v1.Role", "rbac.v1.RoleBinding", "core.v1.ConfigMap", "batch.v1.CronJob"]);
   });
 
   test("the ConfigMap holds the host program rendered for the pod: kubernetes runtime, the claims' paths, the pod's address", () => {
