@@ -231,11 +231,14 @@ export class KubernetesNode extends pulumi.ComponentResource {
     }
     this.resources = made;
 
-    // The rollout of the StatefulSets, waited for whenever one of them changed (a new generation, or a new object).
-    const rollout = rolloutCommand(target, plan.filter((p) => p.object.kind === "StatefulSet").map((p) => p.object.metadata.name));
+    // The rollout of the StatefulSets, waited for whenever one of them changed: each one's uid and generation in
+    // the script make it an update (command 1.2.1 replaces on a `triggers` change, an extra delete step).
+    const stsNames = plan.filter((p) => p.object.kind === "StatefulSet").map((p) => p.object.metadata.name);
+    const rollout = pulumi.all(statefulSets.map((s) => pulumi.all([s.metadata.uid, s.metadata.generation]))).apply((seen) =>
+      [...seen.map(([uid, gen], i) => `# statefulset ${stsNames[i]}: uid ${uid}, generation ${gen}`), rolloutCommand(target, stsNames)].join("\n"));
     new command.local.Command(
       `${name}-rollout`,
-      { create: rollout, update: rollout, stdin: kubeconfigIn, triggers: statefulSets.map((s) => pulumi.all([s.metadata.uid, s.metadata.generation])), logging: "stdoutAndStderr" },
+      { create: rollout, update: rollout, stdin: kubeconfigIn, logging: "stdoutAndStderr" },
       { parent: this, dependsOn: statefulSets },
     );
     this.registerOutputs({ namespace: this.namespace, statefulSet: cfg.name });

@@ -8,7 +8,7 @@ import { clientPairKnownToWork, imagesPinned } from "./images";
 import { doppelgangerProtectionOn, keyMoveWaitsEnough, validatorKeyNotOwnedElsewhere, validatorKeyOnOneHost, validatorKeysSingleReplica } from "./keys";
 import { firewallKeepsPrivatePortsClosed, privatePortsNotPublished, sshNotOpenToWorld } from "./network";
 import { checkpointSyncUsesHttps, nodeHasResetJob, validatorsHaveAlerting } from "./operations";
-import { grafanaPasswordNotDefault, noSecretsOnCommandLines, secretInputsAreSecret } from "./secrets";
+import { grafanaPasswordNotDefault, noSecretsOnCommandLines, secretInputsAreSecret, secretsNotInConfigMaps } from "./secrets";
 import { hostSizedForClients } from "./sizing";
 
 export const PACK_NAME = "ephemery";
@@ -25,7 +25,7 @@ export const POLICIES: Record<"keys" | "network" | "secrets" | "images" | "sizin
     resourcePolicy(validatorKeysSingleReplica),
   ],
   network: [resourcePolicy(privatePortsNotPublished), resourcePolicy(firewallKeepsPrivatePortsClosed), resourcePolicy(sshNotOpenToWorld)],
-  secrets: [secretInputsAreSecret, resourcePolicy(noSecretsOnCommandLines), resourcePolicy(grafanaPasswordNotDefault)],
+  secrets: [secretInputsAreSecret, resourcePolicy(noSecretsOnCommandLines), resourcePolicy(grafanaPasswordNotDefault), resourcePolicy(secretsNotInConfigMaps)],
   images: [resourcePolicy(imagesPinned), stackPolicy(clientPairKnownToWork)],
   sizing: [stackPolicy(hostSizedForClients)],
   operations: [stackPolicy(nodeHasResetJob), stackPolicy(validatorsHaveAlerting), resourcePolicy(checkpointSyncUsesHttps)],

@@ -34,8 +34,24 @@ export function secretInputPaths(r: Facts): string[][] {
   if (r.type === CONTAINER_TYPE) {
     asArray<string>(r.props.envs).forEach((e, i) => { if (typeof e === "string" && SECRET_ENV.test(e)) paths.push(["envs", String(i)]); });
   }
+  // A Kubernetes Secret's values (the JWT, keystores, receiver URLs) and the kubeconfig of a Kubernetes provider.
+  if (r.type === K8S_SECRET_TYPE) for (const k of ["data", "stringData"]) if (r.props[k] !== undefined) paths.push([k]);
+  if (r.type === "pulumi:providers:kubernetes" && r.props.kubeconfig !== undefined) paths.push(["kubeconfig"]);
   return paths;
 }
+
+export const K8S_SECRET_TYPE = "kubernetes:core/v1:Secret";
+export const K8S_CONFIGMAP_TYPE = "kubernetes:core/v1:ConfigMap";
+/** Workloads whose pod templates the command-line check reads. */
+const K8S_WORKLOADS: Record<string, (props: any) => any> = {
+  "kubernetes:apps/v1:StatefulSet": (p) => p.spec?.template?.spec,
+  "kubernetes:apps/v1:Deployment": (p) => p.spec?.template?.spec,
+  "kubernetes:apps/v1:DaemonSet": (p) => p.spec?.template?.spec,
+  "kubernetes:batch/v1:Job": (p) => p.spec?.template?.spec,
+  "kubernetes:batch/v1:CronJob": (p) => p.spec?.jobTemplate?.spec?.template?.spec,
+};
+/** An EIP-2335 keystore: its `crypto` block is the encrypted key. */
+const KEYSTORE = /"crypto"\s*:\s*\{[\s\S]*"cipher"/;
 
 function rawChild(container: any, key: string): any {
   // A property descriptor reaches past the SDK's proxies to the stored value, Secret wrapper included.
@@ -86,6 +102,15 @@ function exposedStrings(r: Facts): { where: string; value: string }[] {
     add("envs", r.props.envs);
   }
   if (r.type.startsWith("ephemery:")) add("command", r.props.command);
+  const podSpec = K8S_WORKLOADS[r.type]?.(r.props);
+  if (podSpec) {
+    for (const c of [...asArray(podSpec.initContainers), ...asArray(podSpec.containers)]) {
+      add(`container ${c?.name} command`, c?.command);
+      add(`container ${c?.name} args`, c?.args);
+      // As NAME=value, so the env check reads them as a container's; a valueFrom (a Secret key) has no value here.
+      asArray(c?.env).forEach((e: any, i) => { if (typeof e?.value === "string") add(`envs[${i}] of container ${c?.name}`, `${e.name}=${e.value}`); });
+    }
+  }
   return out;
 }
 
@@ -127,6 +152,11 @@ export function grafanaPasswords(r: Facts): string[] {
   if (r.type === CONTAINER_TYPE) asArray<string>(r.props.envs).forEach((e) => typeof e === "string" && scan(e));
   if (COMMAND_TYPES.includes(r.type) && typeof r.props.stdin === "string") scan(r.props.stdin);
   if (typeof r.props.grafanaAdminPassword === "string") found.push(r.props.grafanaAdminPassword);
+  // The in-cluster Grafana's Secret (lib/kubernetes/monitoring.ts): admin_password, base64 in data.
+  if (r.type === K8S_SECRET_TYPE) {
+    if (typeof r.props.data?.admin_password === "string") found.push(Buffer.from(r.props.data.admin_password, "base64").toString("utf8"));
+    if (typeof r.props.stringData?.admin_password === "string") found.push(r.props.stringData.admin_password);
+  }
   return found;
 }
 
@@ -155,6 +185,21 @@ export const grafanaPasswordNotDefault: ResourceRule<GrafanaConfig> = {
     }
     if (r.type === CONTAINER_TYPE && /(^|\/)grafana(:|@|$)/.test(String(r.props.image ?? "")) && !asArray<string>(r.props.envs).some((e) => /^GF_SECURITY_ADMIN_PASSWORD(__FILE)?=/.test(String(e)))) {
       out.push(`Grafana container ${label(r)} must set an admin password; without one Grafana starts with admin/admin. Set GF_SECURITY_ADMIN_PASSWORD__FILE to a 0600 file.`);
+    }
+    return out;
+  },
+};
+
+export const secretsNotInConfigMaps: ResourceRule = {
+  name: "secrets-not-in-configmaps",
+  description: "Checks whether a Kubernetes ConfigMap carries a private key, a JWT or a validator keystore, which belong in a Secret.",
+  types: [K8S_CONFIGMAP_TYPE],
+  check(r) {
+    const out: string[] = [];
+    for (const [key, value] of Object.entries({ ...(r.props.data ?? {}) } as Record<string, unknown>)) {
+      if (typeof value !== "string") continue;
+      const what = PEM_PRIVATE_KEY.test(value) ? "a private key" : JWT_HEX.test(value) ? "a JWT secret" : KEYSTORE.test(value) ? "a validator keystore" : undefined;
+      if (what) out.push(`${label(r)} must not carry ${what} (key ${key}): a ConfigMap is readable by anyone who may read the namespace's configuration and is stored in plain text. Put it in a Secret (mounted 0400).`);
     }
     return out;
   },

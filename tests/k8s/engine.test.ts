@@ -122,10 +122,10 @@ describe("pulumi up of a kind kubernetes host on a real cluster", () => {
     expect(podOf().metadata.uid).toBe(uid);
   });
 
-  test("an image change is an update of the StatefulSet alone, waited for by the rollout step, and rolls the pod", async () => {
+  test("an image change is an update of the StatefulSet (and the reset's program, which names the images), waited for by the rollout step, and rolls the pod", async () => {
     stack.writeConfig({ "ephemery:hosts": hostConfig("1.0.1") });
     await stack.up();
-    expect(stack.changes()).toEqual([`update ${NODE}-rollout`, `update ${NODE}-statefulset-${NODE}`]);
+    expect(stack.changes()).toEqual([`update ${NODE}-configmap-${NODE}-reset`, `update ${NODE}-rollout`, `update ${NODE}-statefulset-${NODE}`]);
     // The rollout step waited: the new pod is already there when up returns.
     const p = podOf();
     expect(p.metadata.uid).not.toBe(uid);

@@ -104,8 +104,30 @@ describe("keys on kind kubernetes nodes (ephemery:kubernetes:ValidatorKeys)", ()
     expect(runResource(resourcePolicy(validatorKeyNotOwnedElsewhere) as ResourceValidationPolicy, k, { ownedElsewhere: { prod: [K1] } })).toHaveLength(1);
   });
 
+  // The planned StatefulSet itself, as the program creates it (a child of the KubernetesNode).
+  const k8sSts = (name: string, pubkeys: string[], replicas: unknown = 1) =>
+    res("kubernetes:apps/v1:StatefulSet", `${name}-statefulset-${name}`, { metadata: { name, namespace: "ephemery", annotations: { "ephemery.dev/validator-pubkeys": pubkeys.join(",") } }, spec: { replicas } }, k8sNode(name));
+
+  test("two planned StatefulSets with one key are blocked once, even beside the keys facts of the same nodes", () => {
+    expect(runStack(onePolicy, [k8sNode("k1"), k8sNode("k2"), k8sSts("k1", [K1]), k8sSts("k2", [K2])])).toEqual([]);
+    expect(runStack(onePolicy, [k8sNode("k1"), k8sNode("k2"), k8sSts("k1", [K1]), k8sSts("k2", [K1, K2])]).map((x) => x.message))
+      .toEqual([expect.stringMatching(/it is on "k1" and "k2".*its release step stops the pod/)]);
+    expect(runStack(onePolicy, [k8sNode("k1"), k8sNode("k2"), k8sKeys("k1", [K1]), k8sSts("k1", [K1]), k8sKeys("k2", [K1]), k8sSts("k2", [K1])])).toHaveLength(1);
+    // A node's keys facts and its own StatefulSet are one place.
+    expect(runStack(onePolicy, [k8sNode("k1"), k8sKeys("k1", [K1]), k8sSts("k1", [K1])])).toEqual([]);
+  });
+
   describe("validator-keys-single-replica", () => {
     const policy = resourcePolicy(validatorKeysSingleReplica) as ResourceValidationPolicy;
+    test("reads the planned StatefulSet: replicas other than 1 with pubkeys are blocked; without pubkeys any count passes", () => {
+      expect(runResource(policy, k8sSts("k1", [K1]))).toEqual([]);
+      expect(runResource(policy, k8sSts("k1", [], 3))).toEqual([]);
+      expect(runResource(policy, k8sSts("k1", [K1, K2], 2)).map((x) => x.message))
+        .toEqual([expect.stringMatching(/2 validator key\(s\) of "k1" must run in one pod: its StatefulSet \(statefulset\/ephemery\/k1\) has replicas 2/)]);
+      expect(runResource(policy, k8sSts("k1", [K1], 0))).toHaveLength(1);
+      // No replicas field: the API server's default, 1.
+      expect(runResource(policy, changed(k8sSts("k1", [K1]), (x) => { delete x.props.spec.replicas; }))).toEqual([]);
+    });
     test("passes for one replica, and for no keys at any count", () => {
       expect(runResource(policy, k8sKeys("k1", [K1]))).toEqual([]);
       expect(runResource(policy, k8sKeys("k1", [], 3))).toEqual([]);

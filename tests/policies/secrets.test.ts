@@ -1,7 +1,7 @@
 import type { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import { unknownCheckingProxy } from "@pulumi/policy";
 import { resourcePolicy } from "../../policies/common";
-import { grafanaPasswordNotDefault, noSecretsOnCommandLines, secretInputsAreSecret } from "../../policies/secrets";
+import { grafanaPasswordNotDefault, noSecretsOnCommandLines, secretInputsAreSecret, secretsNotInConfigMaps } from "../../policies/secrets";
 import { changed, res, runResource, urnOf, wire } from "./harness";
 
 const SIG = "4dabf18193072939515e22adb298388d";
@@ -56,6 +56,14 @@ describe("secret-inputs-are-secret (remediation)", () => {
     expect(aws!.accessKey).toBe("AKIA");
   });
 
+  test("marks a Kubernetes Secret's data and a Kubernetes provider's kubeconfig", async () => {
+    const k8sSecret = await remediate("kubernetes:core/v1:Secret", { metadata: { name: "n1-jwt" }, type: "Opaque", data: { "jwt.hex": Buffer.from(JWT).toString("base64") } });
+    expect(isSecretWire(k8sSecret!.data)).toBe(true);
+    expect(k8sSecret!.metadata).toEqual({ name: "n1-jwt" });
+    expect(await remediate("kubernetes:core/v1:Secret", { metadata: { name: "n1-jwt" }, data: secret({ "jwt.hex": "eA==" }) })).toBeUndefined();
+    expect(isSecretWire((await remediate("pulumi:providers:kubernetes", { kubeconfig: "apiVersion: v1\nkind: Config\n", context: "c" }))!.kubeconfig)).toBe(true);
+  });
+
   test("marks a password in a container's environment", async () => {
     const out = await remediate("docker:index/container:Container", { image: "grafana/grafana:12.3.0", envs: ["GF_SERVER_HTTP_PORT=3000", "GF_SECURITY_ADMIN_PASSWORD=averylongpassword"] });
     expect(out!.envs[0]).toBe("GF_SERVER_HTTP_PORT=3000");
@@ -88,6 +96,45 @@ describe("no-secrets-on-command-lines", () => {
   });
 });
 
+describe("no-secrets-on-command-lines on Kubernetes workloads", () => {
+  const policy = resourcePolicy(noSecretsOnCommandLines) as ResourceValidationPolicy;
+  const sts = (container: Record<string, unknown>) => res("kubernetes:apps/v1:StatefulSet", "n1-statefulset-n1", {
+    metadata: { name: "n1" }, spec: { replicas: 1, template: { spec: { initContainers: [{ name: "wait", command: ["/bin/sh", "-c", "sleep 1"] }], containers: [{ name: "validator", args: ["--password-file=/keys/pw"], env: [{ name: "HOME", value: "/data" }], ...container }] } } },
+  });
+
+  test("passes for files, variables and env from a Secret key", () => {
+    expect(runResource(policy, sts({}))).toEqual([]);
+    expect(runResource(policy, sts({ env: [{ name: "API_TOKEN", valueFrom: { secretKeyRef: { name: "n1-api", key: "token" } } }] }))).toEqual([]);
+  });
+
+  test("reports a literal password flag in a container's args and a literal token in its env, a CronJob's too", () => {
+    expect(runResource(policy, sts({ args: ["--keystore-password=hunter2hunter2"] }))[0].message).toMatch(/must not pass --keystore-password with a literal value in container validator args\[0\]/);
+    expect(runResource(policy, sts({ env: [{ name: "API_TOKEN", value: "t0k3n-literal" }] }))[0].message).toMatch(/must not set API_TOKEN in envs\[0\] of container validator/);
+    const cron = res("kubernetes:batch/v1:CronJob", "n1-cronjob-n1-reset", { spec: { jobTemplate: { spec: { template: { spec: { containers: [{ name: "reset", command: ["bash", "-c", `echo '${KEY}'`] }] } } } } } });
+    expect(runResource(policy, cron)[0].message).toMatch(/must not carry a private key in container reset command\[2\]/);
+  });
+});
+
+describe("secrets-not-in-configmaps", () => {
+  const policy = resourcePolicy(secretsNotInConfigMaps) as ResourceValidationPolicy;
+  const cm = res("kubernetes:core/v1:ConfigMap", "n1-configmap-n1-reset", { metadata: { name: "n1-reset" }, data: { "ephemery-reset": "#!/usr/bin/env bash\nreadonly RUNTIME='kubernetes'\n", "prometheus.yml": "global: {}\n" } });
+
+  test("passes for programs and configuration", () => {
+    expect(runResource(policy, cm)).toEqual([]);
+  });
+
+  test("reports a JWT, a private key and a keystore, naming the key", () => {
+    for (const [value, what] of [[JWT, "a JWT secret"], [KEY, "a private key"], [JSON.stringify({ crypto: { kdf: {}, checksum: {}, cipher: { message: "00" } }, pubkey: "ab" }), "a validator keystore"]]) {
+      const v = runResource(policy, changed(cm, (c) => { c.props.data["leak"] = value; }));
+      expect(v.map((x) => x.message)).toEqual([expect.stringContaining(`must not carry ${what} (key leak)`)]);
+    }
+  });
+
+  test("does not read Secrets", () => {
+    expect(runResource(policy, res("kubernetes:core/v1:Secret", "n1-secret-n1-jwt", { data: { "jwt.hex": JWT } }))).toEqual([]);
+  });
+});
+
 describe("grafana-password-not-default", () => {
   const policy = resourcePolicy(grafanaPasswordNotDefault) as ResourceValidationPolicy;
   const grafana = res("docker:index/container:Container", "alpha-grafana", { image: "grafana/grafana:12.3.0", envs: ["GF_SECURITY_ADMIN_PASSWORD__FILE=/run/secrets/pw"] });
@@ -103,6 +150,12 @@ describe("grafana-password-not-default", () => {
     expect(v[0].message).toMatch(/must not be a well-known default/);
     const ini = runResource(policy, changed(envFile, (c) => { c.props.stdin = "[security]\nadmin_password = changeme\n"; }));
     expect(ini).toHaveLength(1);
+  });
+
+  test("reads the in-cluster Grafana's Secret (base64 admin_password)", () => {
+    const k8s = (pw: string) => res("kubernetes:core/v1:Secret", "n1-secret-n1-grafana", { data: { admin_password: Buffer.from(pw).toString("base64") } });
+    expect(runResource(policy, k8s("Xq7-long-random-value"))).toEqual([]);
+    expect(runResource(policy, k8s("admin"))[0].message).toMatch(/must not be a well-known default/);
   });
 
   test("reports a short password, with a configurable minimum", () => {
