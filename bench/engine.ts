@@ -27,13 +27,63 @@ function cpuJiffies(): { busy: number; total: number } {
 /** How busy the whole machine was (0..1 of all cores) during each operation of the last measure(). */
 const busyShare = {} as Record<string, number>;
 
-async function timed(fn: () => Promise<unknown>, op?: string): Promise<number> {
+/** CPU seconds (user + system) of a process and of its children it has reaped, from /proc/<pid>/stat; 0 once gone. */
+function procCpu(pid: number | "self", only: "all" | "children" = "all"): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces): utime stime cutime cstime are fields 14-17.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((only === "all" ? Number(f[11]) + Number(f[12]) : 0) + Number(f[13]) + Number(f[14])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Pids of the Docker engine's daemons (dockerd, containerd, its shims): the containers' own processes are not counted. */
+function dockerDaemonPids(): number[] {
+  return fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try {
+      return /^(dockerd|containerd|containerd-shim.*|docker-proxy)$/.test(fs.readFileSync(`/proc/${d}/comm`, "utf8").trim());
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
+/**
+ * Where the CPU time of an operation went, in seconds, which the machine's load does not change much (wall time it
+ * does): `engine` is everything this process started and reaped (the CLI with its language host, program, policy
+ * pack and providers: the CLI waits for its plugins), `hosts` the test hosts' sshd with every session and remote
+ * command under them (the docker and compose CLIs included), `dockerd` the shared Docker engine's daemons.
+ */
+interface CpuSplit { engine: number; hosts: number; dockerd: number }
+const cpuSplit = {} as Record<string, CpuSplit>;
+let sshdPids: number[] = [];
+const marksFile = process.env.BENCH_MARKS;
+
+function cpuNow(): CpuSplit {
+  return {
+    engine: procCpu("self", "children"),
+    hosts: sshdPids.reduce((a, p) => a + procCpu(p), 0),
+    dockerd: dockerDaemonPids().reduce((a, p) => a + procCpu(p), 0),
+  };
+}
+
+async function timed(fn: () => Promise<unknown>, op?: string, hostCount?: number): Promise<number> {
   const c = cpuJiffies();
+  const cpu = cpuNow();
+  const startMs = Date.now();
   const t = process.hrtime.bigint();
   await fn();
   const sec = Number(process.hrtime.bigint() - t) / 1e9;
   const c2 = cpuJiffies();
-  if (op) busyShare[op] = (c2.busy - c.busy) / Math.max(1, c2.total - c.total);
+  const cpu2 = cpuNow();
+  if (op) {
+    busyShare[op] = (c2.busy - c.busy) / Math.max(1, c2.total - c.total);
+    cpuSplit[op] = { engine: cpu2.engine - cpu.engine, hosts: cpu2.hosts - cpu.hosts, dockerd: cpu2.dockerd - cpu.dockerd };
+    // BENCH_MARKS=<file>: each operation's window, to match against process accounting (acct) records.
+    if (marksFile) fs.appendFileSync(marksFile, `${hostCount}h:${op.replace(/ /g, "")} ${startMs} ${Date.now()}\n`);
+  }
   return sec;
 }
 
@@ -55,29 +105,35 @@ function printSlowSteps(hostCount: number, steps: Map<string, { type: string; st
   }
 }
 
-type Sample = Record<Op, number> & { split: NoopSplit; busy: Record<Op, number> };
+type Sample = Record<Op, number> & { split: NoopSplit; busy: Record<Op, number>; cpu: Record<Op, CpuSplit> };
 
 async function measure(hostCount: number, image: string, nextImage: string): Promise<Sample> {
   const fleet = await startFleet(hostCount, image);
+  sshdPids = fleet.hosts.map((h) => Number(fs.readFileSync(path.join(h.ssh.dir, "sshd.pid"), "utf8").trim()));
   const stack = await EngineStack.create(`bench-${fleet.runId}`, { stateDir: path.join(fleet.root, "state"), workDir: path.join(fleet.root, "work") });
   try {
     await stack.setSecret("ephemery:sshPrivateKey", fleet.privateKey);
     stack.writeConfig({ "ephemery:network": networkConfig(fleet.server), "ephemery:hosts": fleet.hosts.map((h) => h.config) });
     const out = {} as Sample;
-    out.preview = await timed(() => stack.preview(), "preview");
-    out["up (first)"] = await timed(() => stack.up(), "up (first)");
-    if (process.env.BENCH_STEPS === "1") printSlowSteps(hostCount, stack.stepTimes);
-    out["up (no-op)"] = await timed(() => stack.up(), "up (no-op)");
+    out.preview = await timed(() => stack.preview(), "preview", hostCount);
+    out["up (first)"] = await timed(() => stack.up(), "up (first)", hostCount);
+    if (process.env.BENCH_STEPS === "1") {
+      printSlowSteps(hostCount, stack.stepTimes);
+      // The CLI writes the whole state at each step of an update: its size multiplies every step's cost.
+      console.log(`  state after the first up: ${(stack.stateFile().length / 1024).toFixed(0)} KiB, ${await stack.resourceCount()} resources`);
+    }
+    out["up (no-op)"] = await timed(() => stack.up(), "up (no-op)", hostCount);
     if (stack.changes().length > 0) throw new Error(`the no-op up changed: ${stack.changes().join(", ")}`);
     const t = stack.timeline;
     out.split = { beforeResources: (t.firstResource - t.start) / 1e3, resources: (t.lastResource - t.firstResource) / 1e3, afterResources: (Date.now() - t.lastResource) / 1e3 };
     fleet.hosts[0].config.execution.image = nextImage;
     stack.writeConfig({ "ephemery:hosts": fleet.hosts.map((h) => h.config) });
-    out["up (1 image)"] = await timed(() => stack.up(), "up (1 image)");
+    out["up (1 image)"] = await timed(() => stack.up(), "up (1 image)", hostCount);
     const touched = stack.changes().filter((c) => !c.includes(fleet.hosts[0].name));
     if (touched.length > 0) throw new Error(`changing one host's image touched other hosts: ${touched.join(", ")}`);
-    out.destroy = await timed(() => stack.destroy(), "destroy");
+    out.destroy = await timed(() => stack.destroy(), "destroy", hostCount);
     out.busy = { ...busyShare } as Record<Op, number>;
+    out.cpu = { ...cpuSplit } as Record<Op, CpuSplit>;
     return out;
   } finally {
     await stack.remove().catch(() => undefined);
@@ -108,6 +164,7 @@ async function main(): Promise<void> {
     const results = new Map<number, Record<Op, number>>();
     const splits = new Map<number, NoopSplit>();
     const busy = new Map<number, Record<Op, number>>();
+    const cpu = new Map<number, Record<Op, CpuSplit>>();
     for (const n of counts) {
       const samples: Sample[] = [];
       for (let r = 0; r < runs; r++) samples.push(await measure(n, image, nextImage));
@@ -115,6 +172,8 @@ async function main(): Promise<void> {
       const keys = ["beforeResources", "resources", "afterResources"] as const;
       splits.set(n, Object.fromEntries(keys.map((k) => [k, median(samples.map((s) => s.split[k]))])) as unknown as NoopSplit);
       busy.set(n, Object.fromEntries(OPS.map((op) => [op, median(samples.map((s) => s.busy[op]))])) as Record<Op, number>);
+      const cpuKeys = ["engine", "hosts", "dockerd"] as const;
+      cpu.set(n, Object.fromEntries(OPS.map((op) => [op, Object.fromEntries(cpuKeys.map((k) => [k, median(samples.map((s) => s.cpu[op][k]))]))])) as unknown as Record<Op, CpuSplit>);
     }
     const header = ["hosts", ...OPS];
     const rows = counts.map((n) => [String(n), ...OPS.map((op) => `${results.get(n)![op].toFixed(1)} s`)]);
@@ -126,6 +185,17 @@ async function main(): Promise<void> {
     console.log("");
     console.log(`machine CPU busy during each operation (share of all ${os.cpus().length} cores; near 100%: the test hosts, which share this machine, are the limit, not the engine)`);
     for (const n of counts) console.log(`  ${String(n).padStart(2)} hosts: ${OPS.map((op) => `${op} ${(busy.get(n)![op] * 100).toFixed(0)}%`).join(", ")}`);
+    console.log("");
+    console.log("CPU seconds per operation: engine (CLI, language host, program, policy pack, providers) + test hosts (sshd, remote commands, docker/compose CLIs) + Docker daemons");
+    for (const n of counts) {
+      const c = cpu.get(n)!;
+      console.log(`  ${String(n).padStart(2)} hosts: ${OPS.map((op) => `${op} ${c[op].engine.toFixed(1)}+${c[op].hosts.toFixed(1)}+${c[op].dockerd.toFixed(1)}`).join(", ")}`);
+    }
+    if (counts.length > 1) {
+      const [lo, hi] = [Math.min(...counts), Math.max(...counts)];
+      const per = (op: Op, k: keyof CpuSplit) => ((cpu.get(hi)![op][k] - cpu.get(lo)![op][k]) / (hi - lo)).toFixed(2);
+      console.log(`  per extra host: ${(["up (first)", "up (no-op)"] as Op[]).map((op) => `${op} ${per(op, "engine")}+${per(op, "hosts")}+${per(op, "dockerd")} s`).join(", ")}`);
+    }
     console.log("");
     console.log("no-op up, split by engine events: before the first resource event (CLI, plugins, program) | resource events | after the last");
     for (const n of counts) {

@@ -31,6 +31,8 @@ export interface HostState {
   containers: Record<string, string>;
 }
 
+type FileRef = { path: string; mode: string; dirMode?: string };
+
 interface DriftInputs {
   connection?: { host: string; port?: number; user?: string; privateKey?: string };
   sudo: boolean;
@@ -38,7 +40,27 @@ interface DriftInputs {
   compose?: { command: string; containers: { name: string; image: string }[] };
 }
 
-interface DriftOutputs extends DriftInputs {
+/**
+ * What the engine stores as the resource's inputs: each file's content gzipped (base64). State is written whole at
+ * every step of an update, so its size costs the CLI per step and per host; the reset program alone is ~57 KB.
+ */
+interface PackedInputs extends Omit<DriftInputs, "files"> {
+  files: { path: string; mode: string; contentGz: string; dirMode?: string }[];
+}
+
+/** The inputs as the pure functions below take them. */
+function unpack(inputs: PackedInputs): DriftInputs {
+  const zlib = require("zlib") as typeof import("zlib");
+  return { ...inputs, files: inputs.files.map(({ contentGz, ...f }) => ({ ...f, content: zlib.gunzipSync(Buffer.from(contentGz, "base64")).toString("utf8") })) };
+}
+
+/** Files without their content: outputs need only paths and modes (a repair writes the content of the new inputs). */
+function fileRefs(files: FileRef[]): FileRef[] {
+  return files.map((f) => ({ path: f.path, mode: f.mode, ...(f.dirMode ? { dirMode: f.dirMode } : {}) }));
+}
+
+interface DriftOutputs extends Omit<DriftInputs, "files"> {
+  files: FileRef[];
   expected: HostState;
   observed: HostState;
   /** How many `up`s found drift and repaired it. */
@@ -70,7 +92,7 @@ function quote(s: string): string {
 }
 
 /** A bash script printing one line per watched item: `f<i> <sha256> <mode>` / `f<i> missing`, `c<i> <running> <image>`. */
-export function observeScript(inputs: Pick<DriftInputs, "files" | "compose">): string {
+export function observeScript(inputs: { files: FileRef[]; compose?: DriftInputs["compose"] }): string {
   const lines = ["set -uo pipefail"];
   inputs.files.forEach((f, i) => {
     const p = quote(f.path);
@@ -83,7 +105,7 @@ export function observeScript(inputs: Pick<DriftInputs, "files" | "compose">): s
 }
 
 /** Parses what `observeScript` printed into a HostState. Pure. */
-export function parseObserved(inputs: Pick<DriftInputs, "files" | "compose">, out: string): HostState {
+export function parseObserved(inputs: { files: FileRef[]; compose?: DriftInputs["compose"] }, out: string): HostState {
   const byKey = new Map(out.split("\n").filter(Boolean).map((l) => [l.split(" ")[0], l.slice(l.indexOf(" ") + 1)]));
   const files: Record<string, string> = {};
   inputs.files.forEach((f, i) => { files[f.path] = byKey.get(`f${i}`) ?? "unreadable"; });
@@ -114,7 +136,7 @@ export function repairScript(inputs: Pick<DriftInputs, "files" | "compose">, dri
 }
 
 /** Runs a bash script (on stdin) on the host: over SSH with ssh2, or on this machine for local hosts. */
-async function runOnHost(inputs: DriftInputs, script: string): Promise<string> {
+async function runOnHost(inputs: Pick<DriftInputs, "connection" | "sudo">, script: string): Promise<string> {
   const shell = inputs.sudo ? "sudo -n bash -s" : "bash -s";
   if (!inputs.connection) {
     const cp = require("child_process") as typeof import("child_process");
@@ -153,26 +175,30 @@ function sameJson(a: unknown, b: unknown): boolean {
 }
 
 const provider: pulumi.dynamic.ResourceProvider = {
-  async create(inputs: DriftInputs) {
+  async create(packed: PackedInputs) {
+    const inputs = unpack(packed);
     const expected = expectedState(inputs);
-    const outs: DriftOutputs = { ...inputs, expected, observed: expected, repairs: 0, repaired: [] };
+    const outs: DriftOutputs = { ...inputs, files: fileRefs(inputs.files), expected, observed: expected, repairs: 0, repaired: [] };
     return { id: require("crypto").randomBytes(8).toString("hex"), outs };
   },
   async read(id: string, props: DriftOutputs) {
+    // The probe needs the paths only; outputs written before they dropped the content still carry it, unused.
     const observed = parseObserved(props, await runOnHost(props, observeScript(props)));
-    return { id, props: { ...props, observed } };
+    return { id, props: { ...props, files: fileRefs(props.files), observed } };
   },
-  async diff(_id: string, olds: DriftOutputs, news: DriftInputs) {
+  async diff(_id: string, olds: DriftOutputs, packed: PackedInputs) {
+    const news = unpack(packed);
     const drifted = driftedKeys(olds.expected, olds.observed);
     const changed = !sameJson(expectedState(news), olds.expected) || !sameJson(news.connection, olds.connection) || news.sudo !== olds.sudo
       || !sameJson(news.compose, olds.compose);
     return { changes: drifted.length > 0 || changed, replaces: [], deleteBeforeReplace: false };
   },
-  async update(_id: string, olds: DriftOutputs, news: DriftInputs) {
+  async update(_id: string, olds: DriftOutputs, packed: PackedInputs) {
+    const news = unpack(packed);
     const drifted = driftedKeys(olds.expected, olds.observed);
     if (drifted.length > 0) await runOnHost(news, repairScript(news, drifted));
     const expected = expectedState(news);
-    const outs: DriftOutputs = { ...news, expected, observed: expected, repairs: (olds.repairs ?? 0) + (drifted.length > 0 ? 1 : 0), repaired: drifted };
+    const outs: DriftOutputs = { ...news, files: fileRefs(news.files), expected, observed: expected, repairs: (olds.repairs ?? 0) + (drifted.length > 0 ? 1 : 0), repaired: drifted };
     return { outs };
   },
 };
@@ -182,6 +208,11 @@ class DriftState extends pulumi.dynamic.Resource {
   constructor(name: string, props: Record<string, unknown>, opts: pulumi.CustomResourceOptions) {
     super(provider, name, { ...props, repairs: undefined }, opts);
   }
+}
+
+/** Node's gzip writes no timestamp or name, so the same content packs to the same inputs (no spurious diff). */
+function gzipBase64(content: string): string {
+  return (require("zlib") as typeof import("zlib")).gzipSync(content, { level: 9 }).toString("base64");
 }
 
 /** Watches a node's files and containers for hand-made changes; `refresh` finds them, `up` puts them back. */
@@ -194,7 +225,7 @@ export class HostDrift extends pulumi.ComponentResource {
     const inputs = {
       connection: args.connection.kind === "ssh" ? args.connection.ssh : undefined,
       sudo: args.connection.sudo ?? false,
-      files: args.files.map((f) => ({ path: f.path, mode: f.mode, content: f.content, ...(f.dirMode ? { dirMode: f.dirMode } : {}) })),
+      files: args.files.map((f) => ({ path: f.path, mode: f.mode, contentGz: pulumi.output(f.content).apply(gzipBase64), ...(f.dirMode ? { dirMode: f.dirMode } : {}) })),
       compose: args.compose,
     };
     const state = new DriftState(`${name}-state`, inputs, { parent: this, additionalSecretOutputs: ["files", "connection"] });
