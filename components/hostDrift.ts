@@ -48,10 +48,15 @@ interface PackedInputs extends Omit<DriftInputs, "files"> {
   files: { path: string; mode: string; contentGz: string; dirMode?: string }[];
 }
 
+/** Stored files with their content unpacked (the provider's, and tests' view of the guard's inputs). */
+export function unpackedFiles(files: PackedInputs["files"]): DriftInputs["files"] {
+  const zlib = require("zlib") as typeof import("zlib");
+  return files.map(({ contentGz, ...f }) => ({ ...f, content: zlib.gunzipSync(Buffer.from(contentGz, "base64")).toString("utf8") }));
+}
+
 /** The inputs as the pure functions below take them. */
 function unpack(inputs: PackedInputs): DriftInputs {
-  const zlib = require("zlib") as typeof import("zlib");
-  return { ...inputs, files: inputs.files.map(({ contentGz, ...f }) => ({ ...f, content: zlib.gunzipSync(Buffer.from(contentGz, "base64")).toString("utf8") })) };
+  return { ...inputs, files: unpackedFiles(inputs.files) };
 }
 
 /** Files without their content: outputs need only paths and modes (a repair writes the content of the new inputs). */

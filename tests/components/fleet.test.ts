@@ -11,6 +11,7 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { loadStackConfig } from "../../lib/config/load";
 import { byType, named, RecordedResource, runProgram } from "../support/mocks";
+import { unpackedFiles } from "../../components/hostDrift";
 
 const FEE = "0x8943545177806ED17B9F23F0a21ee5948eCaa776";
 let keyDir: string;
@@ -118,7 +119,7 @@ describe("a stack with a fleet monitor on n1", () => {
     const state = named(resources, "n3-drift-state");
     // The password makes the watched files a secret, kept encrypted in state.
     expect(state.secretInputs).toContain("files");
-    const watched = Object.fromEntries((state.inputs.files as { path: string; mode: string; content: string }[]).map((f) => [f.path, f]));
+    const watched = Object.fromEntries(unpackedFiles(state.inputs.files).map((f) => [f.path, f]));
     expect(watched[`${rw}/password`]).toEqual({ path: `${rw}/password`, mode: "0600", content: named(resources, "n3-monitoring-fleet-password").inputs.stdin });
     expect(watched[`${rw}/ca.pem`]).toEqual({ path: `${rw}/ca.pem`, mode: "0644", content: named(resources, "n3-monitoring-fleet-ca").inputs.stdin });
   });

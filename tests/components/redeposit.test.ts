@@ -3,6 +3,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { named, RecordedResource, runProgram } from "../support/mocks";
+import { unpackedFiles } from "../../components/hostDrift";
 import { makeKeys, tempDir, writeKeyDir } from "../keys/fixtures";
 
 const FEE = "0x8943545177806ED17B9F23F0a21ee5948eCaa776";
@@ -75,7 +76,7 @@ describe("on, with a funding key for the host", () => {
       { secretKeys: SECRETS },
     )).resources;
     const drift = await registered(composed, "v1-drift-state");
-    const files = drift.inputs.files as { path: string; mode: string; content: string; dirMode?: string }[];
+    const files = unpackedFiles(drift.inputs.files);
     const byPath = new Map(files.map((f) => [f.path, f]));
     expect(byPath.get("/var/lib/ephemery/v1/bin/ephemery-redeposit.js")).toEqual({
       path: "/var/lib/ephemery/v1/bin/ephemery-redeposit.js", mode: "0644", content: named(composed, "v1-reset-redeposit-program").inputs.stdin,
