@@ -34,7 +34,8 @@ export function kubectlPreamble(t: KubectlTarget): string[] {
   ];
 }
 
-function selector(t: KubectlTarget): string {
+/** The node's objects by label (what the node's commands select). */
+export function nodeSelector(t: KubectlTarget): string {
   const l = labelsOf(t.node);
   return shellQuote(`app.kubernetes.io/instance=${l["app.kubernetes.io/instance"]},app.kubernetes.io/managed-by=${l["app.kubernetes.io/managed-by"]}`);
 }
@@ -50,12 +51,23 @@ export function namespaceCommand(t: KubectlTarget): string {
   const ns = shellQuote(t.namespace);
   return [
     ...kubectlPreamble(t),
-    `k get namespace ${ns} -o name >/dev/null 2>&1 || { k create namespace ${ns} && k label namespace ${ns} ${shellQuote("app.kubernetes.io/managed-by=pulumi-ephemery")}; }`,
+    ensureNamespaceLine(t),
     // Removing an annotation an object lacks is no error (kubectl's annotate deletes the key from a map).
-    `for s in $(k get secrets -n ${ns} -l ${selector(t)} -o name); do`,
+    `for s in $(k get secrets -n ${ns} -l ${nodeSelector(t)} -o name); do`,
     `  k annotate "$s" -n ${ns} ${shellQuote(`${LAST_APPLIED}-`)} >/dev/null`,
     "done",
   ].join("\n");
+}
+
+/** Makes the namespace when missing, labelled as ours; never deletes one. */
+export function ensureNamespaceLine(t: KubectlTarget): string {
+  const ns = shellQuote(t.namespace);
+  return `k get namespace ${ns} -o name >/dev/null 2>&1 || { k create namespace ${ns} && k label namespace ${ns} ${shellQuote("app.kubernetes.io/managed-by=pulumi-ephemery")}; }`;
+}
+
+/** `kubectl rollout status` of each StatefulSet, in order. */
+export function rolloutLines(t: KubectlTarget, statefulSets: string[], timeoutSec: number): string[] {
+  return statefulSets.map((s) => `k rollout status statefulset/${shellQuote(s)} -n ${shellQuote(t.namespace)} --timeout=${timeoutSec}s`);
 }
 
 /** The annotation client-side `kubectl apply` writes: the whole applied object, a Secret's data included. */
@@ -68,7 +80,7 @@ export const LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration";
 export function rolloutCommand(t: KubectlTarget, statefulSets: string[], timeoutSec = 600): string {
   return [
     ...kubectlPreamble(t),
-    ...statefulSets.map((s) => `k rollout status statefulset/${shellQuote(s)} -n ${shellQuote(t.namespace)} --timeout=${timeoutSec}s`),
+    ...rolloutLines(t, statefulSets, timeoutSec),
   ].join("\n");
 }
 
@@ -80,7 +92,7 @@ export function rolloutCommand(t: KubectlTarget, statefulSets: string[], timeout
 export function deleteDataCommand(t: KubectlTarget, timeoutSec = 300): string {
   return [
     ...kubectlPreamble(t),
-    `k delete pvc -n ${shellQuote(t.namespace)} -l ${selector(t)} --ignore-not-found --wait=true --timeout=${timeoutSec}s`,
+    `k delete pvc -n ${shellQuote(t.namespace)} -l ${nodeSelector(t)} --ignore-not-found --wait=true --timeout=${timeoutSec}s`,
   ].join("\n");
 }
 

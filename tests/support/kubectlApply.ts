@@ -6,8 +6,8 @@
  * before it did (issue #17), which tests/k8s/engine.test.ts uses to stand in for a node an older stack applied.
  */
 import { shellQuote } from "../../lib/hostScripts";
-import { KubectlTarget, kubeconfigLine, kubectlPreamble } from "../../lib/kubernetes/kubectl";
-import { KubeObject, labelsOf, toYaml } from "../../lib/kubernetes/manifests";
+import { ensureNamespaceLine, KubectlTarget, kubeconfigLine, kubectlPreamble, nodeSelector, rolloutLines } from "../../lib/kubernetes/kubectl";
+import { KubeObject, toYaml } from "../../lib/kubernetes/manifests";
 
 export interface ApplyTarget extends KubectlTarget {
   /** Further StatefulSets of the node to wait for (its monitoring stack). Default: none. */
@@ -22,19 +22,13 @@ export const PRUNE_ALLOWLIST = [
 
 const DELETE_KINDS = "cronjob,job,statefulset,service,secret,configmap,serviceaccount,role.rbac.authorization.k8s.io,rolebinding.rbac.authorization.k8s.io";
 
-function selector(t: KubectlTarget): string {
-  const l = labelsOf(t.node);
-  return shellQuote(`app.kubernetes.io/instance=${l["app.kubernetes.io/instance"]},app.kubernetes.io/managed-by=${l["app.kubernetes.io/managed-by"]}`);
-}
-
 /** Makes the namespace when missing, applies stdin's objects, prunes the node's objects that left them, waits for the rollout. */
 export function applyCommand(t: ApplyTarget, rolloutTimeoutSec = 600): string {
-  const ns = shellQuote(t.namespace);
   return [
     ...kubectlPreamble(t),
-    `k get namespace ${ns} -o name >/dev/null 2>&1 || { k create namespace ${ns} && k label namespace ${ns} ${shellQuote("app.kubernetes.io/managed-by=pulumi-ephemery")}; }`,
-    `k apply -f - --prune -l ${selector(t)} ${PRUNE_ALLOWLIST.map((k) => `--prune-allowlist=${k}`).join(" ")}`,
-    ...[t.node, ...(t.alsoRollOut ?? [])].map((s) => `k rollout status statefulset/${shellQuote(s)} -n ${shellQuote(t.namespace)} --timeout=${rolloutTimeoutSec}s`),
+    ensureNamespaceLine(t),
+    `k apply -f - --prune -l ${nodeSelector(t)} ${PRUNE_ALLOWLIST.map((k) => `--prune-allowlist=${k}`).join(" ")}`,
+    ...rolloutLines(t, [t.node, ...(t.alsoRollOut ?? [])], rolloutTimeoutSec),
   ].join("\n");
 }
 
@@ -42,7 +36,7 @@ export function applyCommand(t: ApplyTarget, rolloutTimeoutSec = 600): string {
 export function deleteCommand(t: KubectlTarget): string {
   return [
     ...kubectlPreamble(t),
-    `k delete ${DELETE_KINDS} -n ${shellQuote(t.namespace)} -l ${selector(t)} --ignore-not-found --wait=true`,
+    `k delete ${DELETE_KINDS} -n ${shellQuote(t.namespace)} -l ${nodeSelector(t)} --ignore-not-found --wait=true`,
   ].join("\n");
 }
 
