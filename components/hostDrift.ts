@@ -45,7 +45,7 @@ interface DriftInputs {
  * every step of an update, so its size costs the CLI per step and per host; the reset program alone is ~57 KB.
  */
 interface PackedInputs extends Omit<DriftInputs, "files"> {
-  files: { path: string; mode: string; contentGz: string; dirMode?: string }[];
+  files: (FileRef & { contentGz: string })[];
 }
 
 /** Stored files with their content unpacked (the provider's, and tests' view of the guard's inputs). */
